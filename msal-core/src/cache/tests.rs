@@ -1,0 +1,1166 @@
+use super::*;
+
+use base64::Engine as _;
+use proptest::prelude::*;
+use serde_json::json;
+
+const CID: &str = "11111111-2222-3333-4444-555555555555";
+const UID: &str = "9f4880d8-80ba-4c40-97bc-f7a23c703084";
+const UTID: &str = "f645ad92-e38d-4d1a-b510-d1b09a74a8ca";
+
+const USER_CACHE: &str = include_str!("../../../tests/fixtures/cache/msal_python_user_cache.json");
+
+fn b64u(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+fn id_token(claims: Value) -> String {
+    format!("header.{}.sig", b64u(&claims))
+}
+
+fn response(v: Value) -> TokenResponse {
+    TokenResponse::from_json(v).expect("a valid token response")
+}
+
+fn scopes(s: &[&'static str]) -> ScopeSet {
+    ScopeSet::new(s.iter().copied()).expect("valid scopes")
+}
+
+/// An event with the common defaults; tests override fields with struct update syntax.
+fn event<'a>(
+    environment: &'a str,
+    realm: &'a str,
+    request_scopes: &'a ScopeSet,
+    response: &'a TokenResponse,
+    grant_type: &'a str,
+    now: u64,
+) -> TokenEvent<'a> {
+    TokenEvent {
+        client_id: CID,
+        environment,
+        realm,
+        request_scopes,
+        response,
+        grant_type,
+        data: &[],
+        key_id: None,
+        user_assertion_hash: None,
+        username: None,
+        authority_type: None,
+        skip_account_creation: false,
+        now,
+    }
+}
+
+fn query<'a>(
+    home_account_id: Option<&'a str>,
+    environment: &'a str,
+    realm: &'a str,
+    scopes: &'a ScopeSet,
+) -> AccessTokenQuery<'a> {
+    AccessTokenQuery {
+        home_account_id,
+        environment,
+        client_id: CID,
+        realm,
+        scopes,
+        ext_cache_key: None,
+        user_assertion_hash: None,
+    }
+}
+
+fn secret_of(at: Option<Arc<AccessTokenEntity>>) -> Option<String> {
+    at.map(|at| at.secret.clone())
+}
+
+/// A token response for a user: client_info, an ID token, an access and a refresh token.
+fn user_response(at: &str, rt: &str, scope: &str, expires_in: u64) -> TokenResponse {
+    response(json!({
+        "token_type": "Bearer", "expires_in": expires_in, "ext_expires_in": expires_in,
+        "access_token": at, "refresh_token": rt, "scope": scope,
+        "client_info": b64u(&json!({"uid": "uid", "utid": "utid"})),
+        "id_token": id_token(json!({"sub": "s", "oid": "o", "preferred_username": "u@x"})),
+    }))
+}
+
+/// An app-only (client credentials) response.
+fn app_response(at: &str, expires_in: u64) -> TokenResponse {
+    response(json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": at}))
+}
+
+#[test]
+fn client_credentials_reproduces_msal_python_cache() {
+    let expected = r#"{
+    "AccessToken": {
+        "-127.0.0.1-accesstoken-11111111-2222-3333-4444-555555555555-mytenant-api://resource/.default": {
+            "credential_type": "AccessToken",
+            "secret": "at-a1aa7bdae45b4290926a2a0d75e52167",
+            "home_account_id": null,
+            "environment": "127.0.0.1",
+            "client_id": "11111111-2222-3333-4444-555555555555",
+            "target": "api://resource/.default",
+            "realm": "mytenant",
+            "token_type": "Bearer",
+            "cached_at": "1795460536",
+            "expires_on": "1795464135",
+            "extended_expires_on": "1795464135"
+        }
+    },
+    "AppMetadata": {
+        "appmetadata-127.0.0.1-11111111-2222-3333-4444-555555555555": {
+            "client_id": "11111111-2222-3333-4444-555555555555",
+            "environment": "127.0.0.1"
+        }
+    }
+}"#;
+    let cache = TokenCache::new();
+    let s = scopes(&["api://resource/.default"]);
+    let r = response(json!({
+        "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+        "access_token": "at-a1aa7bdae45b4290926a2a0d75e52167"
+    }));
+    let data = [
+        ("client_id", CID),
+        ("grant_type", "client_credentials"),
+        ("client_info", "1"),
+        ("client_secret", "my-secret"),
+        ("scope", "api://resource/.default"),
+    ];
+    let applied = cache
+        .add(&TokenEvent {
+            data: &data,
+            ..event(
+                "127.0.0.1",
+                "mytenant",
+                &s,
+                &r,
+                "client_credentials",
+                1795460536,
+            )
+        })
+        .expect("added");
+    assert!(applied.account.is_none());
+    assert_eq!(
+        applied
+            .access_token
+            .as_ref()
+            .and_then(|a| a.home_account_id.clone()),
+        None
+    );
+    assert_eq!(applied.access_token.map(|a| a.expires_on), Some(1795464135));
+    assert!(cache.has_state_changed());
+    assert_eq!(cache.serialize().expect("serializes"), expected);
+    assert!(!cache.has_state_changed());
+    // Served again from the cache by an app-only query.
+    let found = cache.find_access_token(&query(None, "127.0.0.1", "mytenant", &s));
+    assert_eq!(
+        secret_of(found).as_deref(),
+        Some("at-a1aa7bdae45b4290926a2a0d75e52167")
+    );
+}
+
+#[test]
+fn user_flow_reproduces_msal_python_cache() {
+    let fixture: Value = serde_json::from_str(USER_CACHE).expect("fixture parses");
+    let id_token = fixture["IdToken"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .and_then(|e| e["secret"].as_str())
+        .expect("fixture has an ID token")
+        .to_owned();
+    let client_info = b64u(&json!({"uid": UID, "utid": UTID}));
+    let request = scopes(&["User.Read", "offline_access", "openid", "profile"]);
+    let now = 1795460556;
+    let cache = TokenCache::new();
+    let token = |at: &str, rt: &str| {
+        response(json!({
+            "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+            "access_token": at, "scope": "User.Read offline_access openid profile",
+            "refresh_token": rt, "id_token": id_token, "client_info": client_info,
+        }))
+    };
+    // The auth-code redemption, then the forced refresh that replaced both tokens.
+    let first = token("at-first", "rt-first");
+    let applied = cache
+        .add(&event(
+            "127.0.0.1",
+            "organizations",
+            &request,
+            &first,
+            "authorization_code",
+            now,
+        ))
+        .expect("added");
+    let hid = format!("{UID}.{UTID}");
+    assert_eq!(
+        applied
+            .access_token
+            .as_ref()
+            .and_then(|a| a.home_account_id.clone())
+            .as_deref(),
+        Some(hid.as_str())
+    );
+    let account = applied.account.expect("an account");
+    assert_eq!(account.local_account_id.as_deref(), Some(UID));
+    assert_eq!(account.username, "user@contoso.example");
+    let second = token(
+        "at-da491e4e321249da9bcb22836edcd3d7",
+        "rt-15845690c3cf4fe791ec45150be80aee",
+    );
+    let applied = cache
+        .add(&TokenEvent {
+            skip_account_creation: true,
+            ..event(
+                "127.0.0.1",
+                "organizations",
+                &request,
+                &second,
+                "refresh_token",
+                now,
+            )
+        })
+        .expect("added");
+    assert!(applied.account.is_none());
+    assert_eq!(
+        cache.serialize().expect("serializes"),
+        USER_CACHE.trim_end()
+    );
+}
+
+#[test]
+fn msal_python_file_loads_and_reserializes_byte_identically() {
+    let cache = TokenCache::new();
+    cache.deserialize(USER_CACHE).expect("loads");
+    assert!(!cache.has_state_changed());
+    let out = cache.serialize().expect("serializes");
+    assert_eq!(out, USER_CACHE.trim_end());
+    let a: Value = serde_json::from_str(&out).expect("valid JSON");
+    let b: Value = serde_json::from_str(USER_CACHE).expect("valid JSON");
+    assert_eq!(a, b);
+    // The entries were understood, not just carried.
+    let store = cache.read();
+    assert!(store.access_tokens.values().all(|e| e.known().is_some()));
+    assert!(store.refresh_tokens.values().all(|e| e.known().is_some()));
+    assert!(store.id_tokens.values().all(|e| e.known().is_some()));
+    assert!(store.accounts.values().all(|e| e.known().is_some()));
+    assert!(store.app_metadata.values().all(|e| e.known().is_some()));
+    drop(store);
+    let hid = format!("{UID}.{UTID}");
+    let s = scopes(&["user.read"]);
+    let found = cache.find_access_token(&query(Some(&hid), "127.0.0.1", "organizations", &s));
+    assert_eq!(
+        secret_of(found).as_deref(),
+        Some("at-da491e4e321249da9bcb22836edcd3d7")
+    );
+}
+
+#[test]
+fn aad_response_like_msal_python_test() {
+    let cache = TokenCache::new();
+    let idt = id_token(json!({
+        "iss": "issuer", "sub": "subject", "aud": "my_client_id", "exp": 2000, "iat": 1000,
+        "oid": "object1234", "preferred_username": "John Doe"
+    }));
+    let r = response(json!({
+        "client_info": base64::engine::general_purpose::STANDARD
+            .encode(json!({"uid": "uid", "utid": "utid"}).to_string()),
+        "access_token": "an access token", "expires_in": 3600, "token_type": "some type",
+        "id_token": idt, "refresh_token": "a refresh token",
+    }));
+    let s = scopes(&["s2", "s1", "s3"]);
+    cache
+        .add(&TokenEvent {
+            client_id: "my_client_id",
+            ..event("login.example.com", "contoso", &s, &r, "", 1000)
+        })
+        .expect("added");
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    assert_eq!(
+        out["AccessToken"]["uid.utid-login.example.com-accesstoken-my_client_id-contoso-s1 s2 s3"],
+        json!({
+            "credential_type": "AccessToken", "secret": "an access token",
+            "home_account_id": "uid.utid", "environment": "login.example.com",
+            "client_id": "my_client_id", "target": "s1 s2 s3", "realm": "contoso",
+            "token_type": "some type", "cached_at": "1000", "expires_on": "4600",
+            "extended_expires_on": "4600"
+        })
+    );
+    assert_eq!(
+        out["Account"]["uid.utid-login.example.com-contoso"],
+        json!({
+            "home_account_id": "uid.utid", "environment": "login.example.com",
+            "realm": "contoso", "local_account_id": "object1234", "username": "John Doe",
+            "authority_type": "MSSTS"
+        })
+    );
+    assert_eq!(
+        out["RefreshToken"]["uid.utid-login.example.com-refreshtoken-my_client_id--s1 s2 s3"]["last_modification_time"],
+        "1000"
+    );
+    assert_eq!(
+        out["AppMetadata"]["appmetadata-login.example.com-my_client_id"],
+        json!({"client_id": "my_client_id", "environment": "login.example.com"})
+    );
+}
+
+#[test]
+fn adfs_response_uses_the_subject_and_adfs_authority_type() {
+    let cache = TokenCache::new();
+    let idt = id_token(json!({
+        "iss": "issuer", "sub": "subject", "aud": "my_client_id", "upn": "JaneDoe@example.com"
+    }));
+    let r = response(json!({
+        "access_token": "an access token", "expires_in": 3600, "token_type": "some type",
+        "id_token": idt, "refresh_token": "a refresh token",
+    }));
+    let s = scopes(&["s2", "s1", "s3"]);
+    let applied = cache
+        .add(&TokenEvent {
+            client_id: "my_client_id",
+            ..event("fs.msidlab8.com", "adfs", &s, &r, "password", 1000)
+        })
+        .expect("added");
+    assert_eq!(
+        applied
+            .access_token
+            .as_ref()
+            .and_then(|a| a.home_account_id.clone())
+            .as_deref(),
+        Some("subject")
+    );
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    assert_eq!(
+        out["Account"]["subject-fs.msidlab8.com-adfs"],
+        json!({
+            "home_account_id": "subject", "environment": "fs.msidlab8.com", "realm": "adfs",
+            "local_account_id": "subject", "username": "JaneDoe@example.com",
+            "authority_type": "ADFS", "account_source": "password"
+        })
+    );
+    assert_eq!(
+        out["IdToken"]["subject-fs.msidlab8.com-idtoken-my_client_id-adfs-"]["secret"],
+        idt
+    );
+    assert_eq!(
+        out["AccessToken"]["subject-fs.msidlab8.com-accesstoken-my_client_id-adfs-s1 s2 s3"]["home_account_id"],
+        "subject"
+    );
+    assert_eq!(
+        out["RefreshToken"]["subject-fs.msidlab8.com-refreshtoken-my_client_id--s1 s2 s3"]["secret"],
+        "a refresh token"
+    );
+}
+
+#[test]
+fn optional_fields_overrides_and_fallbacks() {
+    let cache = TokenCache::new();
+    let s = scopes(&["s1"]);
+    // No expires_in: 600 by default, or expires_on - now (managed identity); refresh_in and
+    // foci recorded; username from the event; authority type overridden.
+    let r = response(json!({
+        "access_token": "at", "refresh_in": 1800, "foci": "1", "refresh_token": "rt",
+        "client_info": b64u(&json!({"uid": "u", "utid": "t"})),
+    }));
+    let applied = cache
+        .add(&TokenEvent {
+            username: Some("fed@contoso.com"),
+            authority_type: Some("CLOUDSHELL"),
+            key_id: Some("kid"),
+            user_assertion_hash: Some("uah"),
+            ..event(
+                "env",
+                "realm",
+                &s,
+                &r,
+                "urn:ietf:params:oauth:grant-type:device_code",
+                1000,
+            )
+        })
+        .expect("added");
+    let at = applied.access_token.expect("an AT");
+    assert_eq!((at.expires_on, at.extended_expires_on), (1600, 1600));
+    assert_eq!(at.refresh_on, Some(2800));
+    assert_eq!(at.token_type, "Bearer");
+    assert_eq!(at.key_id.as_deref(), Some("kid"));
+    let account = applied.account.expect("an account");
+    assert_eq!(account.username, "fed@contoso.com");
+    assert_eq!(account.local_account_id, None);
+    assert_eq!(account.authority_type, "CLOUDSHELL");
+    assert_eq!(
+        account.account_source.as_deref(),
+        Some("urn:ietf:params:oauth:grant-type:device_code")
+    );
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    let at_json =
+        &out["AccessToken"]["u.t-env-accesstoken-11111111-2222-3333-4444-555555555555-realm-s1"];
+    let names: Vec<&str> = at_json
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "credential_type",
+            "secret",
+            "home_account_id",
+            "environment",
+            "client_id",
+            "target",
+            "realm",
+            "token_type",
+            "cached_at",
+            "expires_on",
+            "extended_expires_on",
+            "key_id",
+            "refresh_on",
+            "user_assertion_hash"
+        ]
+    );
+    assert_eq!(at_json["refresh_on"], "2800");
+    assert_eq!(
+        out["RefreshToken"]["u.t-env-refreshtoken-11111111-2222-3333-4444-555555555555--s1"]["family_id"],
+        "1"
+    );
+    assert_eq!(
+        out["AppMetadata"]["appmetadata-env-11111111-2222-3333-4444-555555555555"]["family_id"],
+        "1"
+    );
+    assert_eq!(
+        out["Account"]["u.t-env-realm"]["local_account_id"],
+        Value::Null
+    );
+
+    let mi = response(json!({"access_token": "mi", "expires_on": "5000"}));
+    let applied = cache
+        .add(&event("env", "realm", &s, &mi, "", 1000))
+        .expect("added");
+    let at = applied.access_token.expect("an AT");
+    assert_eq!((at.expires_on, at.extended_expires_on), (5000, 5000));
+}
+
+#[test]
+fn response_scope_wins_over_request_scope() {
+    let cache = TokenCache::new();
+    let asked = scopes(&["X"]);
+    let r = response(json!({"access_token": "at", "expires_in": 3600, "scope": "Z Y"}));
+    let applied = cache
+        .add(&event(
+            "env",
+            "realm",
+            &asked,
+            &r,
+            "client_credentials",
+            1000,
+        ))
+        .expect("added");
+    assert_eq!(
+        applied.access_token.map(|a| a.target.clone()).as_deref(),
+        Some("Y Z")
+    );
+    assert!(
+        cache
+            .find_access_token(&query(None, "env", "realm", &asked))
+            .is_none()
+    );
+    let granted = scopes(&["Y"]);
+    assert!(
+        cache
+            .find_access_token(&query(None, "env", "realm", &granted))
+            .is_some()
+    );
+}
+
+#[test]
+fn ext_cache_key_entries_use_atext_and_are_isolated() {
+    let cache = TokenCache::new();
+    let s = scopes(&["s1"]);
+    let fmi = app_response("fmi_token", 3600);
+    let data = [
+        ("grant_type", "client_credentials"),
+        ("scope", "s1"),
+        ("fmi_path", "agent-app-id"),
+    ];
+    let applied = cache
+        .add(&TokenEvent {
+            data: &data,
+            ..event(
+                "login.example.com",
+                "tenant",
+                &s,
+                &fmi,
+                "client_credentials",
+                1000,
+            )
+        })
+        .expect("added");
+    let ext = "a0ry_zl4gccsdp7gnw927x8s0mrmnodv6tyilt0u07m";
+    let at = applied.access_token.expect("an AT");
+    assert_eq!(at.ext_cache_key.as_deref(), Some(ext));
+    assert_eq!(
+        at.key(),
+        format!("-login.example.com-atext-{CID}-tenant-s1-{ext}")
+    );
+    let plain = query(None, "login.example.com", "tenant", &s);
+    assert!(cache.find_access_token(&plain).is_none());
+    let with_ext = AccessTokenQuery {
+        ext_cache_key: Some(ext),
+        ..query(None, "login.example.com", "tenant", &s)
+    };
+    assert_eq!(
+        secret_of(cache.find_access_token(&with_ext)).as_deref(),
+        Some("fmi_token")
+    );
+    let other_ext = AccessTokenQuery {
+        ext_cache_key: Some("other"),
+        ..query(None, "login.example.com", "tenant", &s)
+    };
+    assert!(cache.find_access_token(&other_ext).is_none());
+
+    let regular = app_response("regular_token", 3600);
+    cache
+        .add(&event(
+            "login.example.com",
+            "tenant",
+            &s,
+            &regular,
+            "client_credentials",
+            1000,
+        ))
+        .expect("added");
+    assert_eq!(
+        secret_of(cache.find_access_token(&plain)).as_deref(),
+        Some("regular_token")
+    );
+    assert_eq!(
+        secret_of(cache.find_access_token(&with_ext)).as_deref(),
+        Some("fmi_token")
+    );
+    assert_eq!(cache.read().access_tokens.len(), 2);
+}
+
+#[test]
+fn find_subset_case_insensitive_and_expiry_agnostic() {
+    let cache = TokenCache::new();
+    let s = scopes(&[
+        "https://graph.microsoft.com/User.Read",
+        "Mail.Send",
+        "openid",
+    ]);
+    // Expired long ago: find does not look at expiry.
+    let r = user_response("at", "rt", "", 1);
+    cache
+        .add(&event(
+            "login.example.com",
+            "Contoso",
+            &s,
+            &r,
+            "authorization_code",
+            10,
+        ))
+        .expect("added");
+    for (env, realm, wanted) in [
+        ("login.example.com", "Contoso", &["Mail.Send"][..]),
+        (
+            "LOGIN.Example.com",
+            "contoso",
+            &["mail.send", "https://graph.microsoft.com/user.read"],
+        ),
+        ("login.example.com", "CONTOSO", &["OPENID"]),
+    ] {
+        let q = scopes(wanted);
+        assert_eq!(
+            secret_of(cache.find_access_token(&query(Some("uid.utid"), env, realm, &q))).as_deref(),
+            Some("at"),
+            "{env} {realm} {wanted:?}"
+        );
+    }
+    let more = scopes(&["Mail.Send", "Mail.Read"]);
+    assert!(
+        cache
+            .find_access_token(&query(
+                Some("uid.utid"),
+                "login.example.com",
+                "contoso",
+                &more
+            ))
+            .is_none()
+    );
+    let q = scopes(&["Mail.Send"]);
+    for (hid, env, realm, client) in [
+        (None, "login.example.com", "contoso", CID),
+        (Some("other.user"), "login.example.com", "contoso", CID),
+        (Some("uid.utid"), "login.other.com", "contoso", CID),
+        (Some("uid.utid"), "login.example.com", "fabrikam", CID),
+        (
+            Some("uid.utid"),
+            "login.example.com",
+            "contoso",
+            "other-client",
+        ),
+    ] {
+        let miss = AccessTokenQuery {
+            client_id: client,
+            ..query(hid, env, realm, &q)
+        };
+        assert!(
+            cache.find_access_token(&miss).is_none(),
+            "{hid:?} {env} {realm} {client}"
+        );
+    }
+}
+
+#[test]
+fn latest_expiry_wins_among_several_matches() {
+    let cache = TokenCache::new();
+    let (ab, ac) = (scopes(&["a", "b"]), scopes(&["a", "c"]));
+    let r1 = app_response("early", 100);
+    let r2 = app_response("late", 200);
+    let r3 = app_response("middle", 150);
+    cache
+        .add(&event("e", "r", &ab, &r1, "client_credentials", 0))
+        .expect("added");
+    cache
+        .add(&event("e", "r", &ac, &r2, "client_credentials", 0))
+        .expect("added");
+    let abc = scopes(&["a", "b", "c"]);
+    cache
+        .add(&event("e", "r", &abc, &r3, "client_credentials", 0))
+        .expect("added");
+    let a = scopes(&["a"]);
+    assert_eq!(
+        secret_of(cache.find_access_token(&query(None, "e", "r", &a))).as_deref(),
+        Some("late")
+    );
+    // The exact key is served first.
+    assert_eq!(
+        secret_of(cache.find_access_token(&query(None, "e", "r", &ab))).as_deref(),
+        Some("early")
+    );
+    let b = scopes(&["b"]);
+    assert_eq!(
+        secret_of(cache.find_access_token(&query(None, "e", "r", &b))).as_deref(),
+        Some("middle")
+    );
+}
+
+#[test]
+fn user_assertion_hash_isolates_obo_tokens() {
+    let cache = TokenCache::new();
+    let s = scopes(&["api://downstream/.default"]);
+    let r = user_response("obo-at", "obo-rt", "", 3600);
+    let applied = cache
+        .add(&TokenEvent {
+            user_assertion_hash: Some("hash-1"),
+            skip_account_creation: true,
+            ..event(
+                "e",
+                "r",
+                &s,
+                &r,
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                0,
+            )
+        })
+        .expect("added");
+    assert!(applied.account.is_none());
+    let with = |h: Option<&'static str>| AccessTokenQuery {
+        user_assertion_hash: h,
+        ..query(Some("uid.utid"), "e", "r", &s)
+    };
+    assert_eq!(
+        secret_of(cache.find_access_token(&with(Some("hash-1")))).as_deref(),
+        Some("obo-at")
+    );
+    assert!(cache.find_access_token(&with(Some("hash-2"))).is_none());
+    assert!(cache.find_access_token(&with(None)).is_some());
+    let out = cache.serialize().expect("ok");
+    assert_eq!(
+        out.matches("\"user_assertion_hash\": \"hash-1\"").count(),
+        2
+    );
+    assert!(!out.contains("\"Account\""));
+}
+
+#[test]
+fn removals_touch_only_what_they_target() {
+    let cache = TokenCache::new();
+    let s = scopes(&["s"]);
+    let app = app_response("app", 100);
+    let user = user_response("user", "rt", "", 100);
+    let other_env = app_response("other-env", 100);
+    cache
+        .add(&event(
+            "login.example.com",
+            "r",
+            &s,
+            &app,
+            "client_credentials",
+            0,
+        ))
+        .expect("ok");
+    cache
+        .add(&event(
+            "login.example.com",
+            "r",
+            &s,
+            &user,
+            "authorization_code",
+            0,
+        ))
+        .expect("ok");
+    cache
+        .add(&event(
+            "login.other.com",
+            "r",
+            &s,
+            &other_env,
+            "client_credentials",
+            0,
+        ))
+        .expect("ok");
+    cache.serialize().expect("ok");
+    assert_eq!(cache.remove_app_tokens(CID, &["nowhere.example.com"]), 0);
+    assert!(!cache.has_state_changed());
+    assert_eq!(
+        cache.remove_app_tokens(CID, &["LOGIN.example.com", "sts.example.com"]),
+        1
+    );
+    assert!(cache.has_state_changed());
+    assert!(
+        cache
+            .find_access_token(&query(None, "login.example.com", "r", &s))
+            .is_none()
+    );
+    assert!(
+        cache
+            .find_access_token(&query(None, "login.other.com", "r", &s))
+            .is_some()
+    );
+    assert_eq!(
+        secret_of(cache.find_access_token(&query(Some("uid.utid"), "login.example.com", "r", &s)))
+            .as_deref(),
+        Some("user")
+    );
+
+    let later = app_response("later", 1000);
+    cache
+        .add(&event(
+            "login.example.com",
+            "r",
+            &s,
+            &later,
+            "client_credentials",
+            0,
+        ))
+        .expect("ok");
+    assert_eq!(cache.remove_expired_access_tokens(100), 0);
+    assert_eq!(cache.remove_expired_access_tokens(101), 2);
+    assert_eq!(
+        secret_of(cache.find_access_token(&query(None, "login.example.com", "r", &s))).as_deref(),
+        Some("later")
+    );
+    // Refresh tokens and the other sections are untouched.
+    assert_eq!(cache.read().refresh_tokens.len(), 1);
+    assert_eq!(cache.read().accounts.len(), 1);
+}
+
+#[test]
+fn foreign_file_with_empty_home_account_id_is_found_by_app_query() {
+    let foreign = r#"{"AccessToken":{"-login.microsoftonline.com-accesstoken-11111111-2222-3333-4444-555555555555-contoso-https://graph.microsoft.com/.default":{"home_account_id":"","environment":"login.microsoftonline.com","client_id":"11111111-2222-3333-4444-555555555555","secret":"foreign-at","credential_type":"AccessToken","realm":"contoso","target":"https://graph.microsoft.com/.default","cached_at":1700000000,"expires_on":"1800000000","extended_expires_on":1800000000.0,"token_type":"Bearer","x_foreign_field":{"keep":["me",1]}}},"XUnknownSection":{"whatever":[true,null]},"AppMetadata":{}}"#;
+    let cache = TokenCache::new();
+    cache.deserialize(foreign).expect("loads");
+    let s = scopes(&["https://graph.microsoft.com/.default"]);
+    let found = cache
+        .find_access_token(&query(None, "login.microsoftonline.com", "contoso", &s))
+        .expect("found by an app-only query");
+    assert_eq!(found.secret, "foreign-at");
+    assert_eq!(found.expires_on, 1800000000);
+    let out = cache.serialize().expect("ok");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let names: Vec<&String> = v.as_object().expect("object").keys().collect();
+    assert_eq!(names, ["AccessToken", "XUnknownSection", "AppMetadata"]);
+    assert_eq!(v["XUnknownSection"], json!({"whatever": [true, null]}));
+    assert_eq!(v["AppMetadata"], json!({}));
+    let at = v["AccessToken"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .expect("one AT");
+    assert_eq!(at["home_account_id"], Value::Null);
+    assert_eq!(at["cached_at"], "1700000000");
+    assert_eq!(at["extended_expires_on"], "1800000000");
+    assert_eq!(at["x_foreign_field"], json!({"keep": ["me", 1]}));
+}
+
+#[test]
+fn corrupt_input_is_rejected_without_touching_the_cache() {
+    let cache = TokenCache::new();
+    cache.deserialize(USER_CACHE).expect("loads");
+    let before = cache.serialize().expect("ok");
+    for bad in [
+        &USER_CACHE[..USER_CACHE.len() / 2],
+        "[]",
+        "null",
+        "5",
+        "\"text\"",
+        "{",
+        r#"{"AccessToken": 5}"#,
+        r#"{"RefreshToken": []}"#,
+        r#"{"Account": null}"#,
+        r#"{"AppMetadata": "x", "AccessToken": {}}"#,
+        "{\"IdToken\": {}} trailing",
+    ] {
+        let err = cache.deserialize(bad).expect_err("rejected");
+        assert_eq!(err.kind(), ErrorKind::Cache, "{bad}");
+        assert!(!err.to_string().contains("at-da491e4e"), "{err}");
+        assert_eq!(cache.serialize().expect("ok"), before, "{bad}");
+    }
+    cache.deserialize("  \n").expect("blank is empty");
+    assert_eq!(cache.serialize().expect("ok"), "{}");
+}
+
+#[test]
+fn entries_of_the_wrong_shape_are_kept_opaque() {
+    let input = json!({
+        "AccessToken": {
+            "an-entry": {"foo": "bar"},
+            "bad-secret": {
+                "credential_type": "AccessToken", "secret": 5, "home_account_id": null,
+                "environment": "e", "client_id": CID, "target": "s", "realm": "r",
+                "token_type": "Bearer", "cached_at": "1", "expires_on": "2",
+                "extended_expires_on": "3"
+            },
+            "bad-expiry": {
+                "credential_type": "AccessToken", "secret": "s", "home_account_id": null,
+                "environment": "e", "client_id": CID, "target": "s", "realm": "r",
+                "token_type": "Bearer", "cached_at": "1", "expires_on": "tomorrow",
+                "extended_expires_on": "3"
+            },
+            "scalar": 42
+        },
+        "RefreshToken": {"r": "not an object"},
+        "Account": {"a": {"home_account_id": 5}},
+        "customized": "whatever"
+    });
+    let text = serde_json::to_string(&input).expect("json");
+    let cache = TokenCache::new();
+    cache.deserialize(&text).expect("loads");
+    let s = scopes(&["s"]);
+    assert!(
+        cache
+            .find_access_token(&query(None, "e", "r", &s))
+            .is_none()
+    );
+    assert_eq!(cache.remove_expired_access_tokens(u64::MAX), 0);
+    assert_eq!(cache.remove_app_tokens(CID, &["e"]), 0);
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    assert_eq!(out, input);
+    // A write next to opaque entries keeps them.
+    let r = app_response("new", 10);
+    cache
+        .add(&event("e", "r", &s, &r, "client_credentials", 0))
+        .expect("ok");
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    assert_eq!(out["AccessToken"]["an-entry"], json!({"foo": "bar"}));
+    assert_eq!(out["customized"], "whatever");
+    assert_eq!(out["AccessToken"].as_object().map(|m| m.len()), Some(5));
+}
+
+#[test]
+fn output_is_ascii_like_python_json_dumps() {
+    // Python: json.dumps({"AccessToken": {}, "X": "Zo\u00eb \U0001F600\x7f\n\"/",
+    //                     "Y": [1, 2.5, [], {"a": None, "b": True}]}, indent=4)
+    let python = "{\n    \"AccessToken\": {},\n    \"X\": \"Zo\\u00eb \\ud83d\\ude00\\u007f\\n\\\"/\",\n    \"Y\": [\n        1,\n        2.5,\n        [],\n        {\n            \"a\": null,\n            \"b\": true\n        }\n    ]\n}";
+    let cache = TokenCache::new();
+    cache.deserialize(python).expect("loads");
+    assert_eq!(cache.serialize().expect("ok"), python);
+    let v: Value = serde_json::from_str(python).expect("json");
+    assert_eq!(v["X"], "Zo\u{eb} \u{1F600}\u{7f}\n\"/");
+}
+
+#[test]
+fn state_flag_handles_and_debug() {
+    let cache = TokenCache::new();
+    assert!(!cache.has_state_changed());
+    let handle = cache.clone();
+    let s = scopes(&["s"]);
+    let r = user_response("at-secret-value", "rt-secret-value", "", 10);
+    handle
+        .add(&event("e", "r", &s, &r, "authorization_code", 0))
+        .expect("ok");
+    assert!(cache.has_state_changed(), "a clone shares the data");
+    let debug = format!("{cache:?}");
+    assert!(!debug.contains("secret-value"), "{debug}");
+    assert!(debug.contains("access_tokens: 1"), "{debug}");
+    let text = cache.serialize().expect("ok");
+    assert!(!handle.has_state_changed());
+    let at = cache
+        .find_access_token(&query(Some("uid.utid"), "e", "r", &s))
+        .expect("hit");
+    assert!(!format!("{at:?}").contains("secret-value"));
+    let fresh = TokenCache::default();
+    fresh.deserialize(&text).expect("ok");
+    assert!(!fresh.has_state_changed());
+    assert_eq!(fresh.serialize().expect("ok"), text);
+}
+
+#[test]
+fn a_poisoned_lock_is_recovered() {
+    let cache = TokenCache::new();
+    let handle = cache.clone();
+    let joined = std::thread::spawn(move || {
+        let _guard = handle.inner.write();
+        panic!("poison the lock");
+    })
+    .join();
+    assert!(joined.is_err());
+    assert!(cache.inner.is_poisoned());
+    let s = scopes(&["s"]);
+    let r = app_response("at", 10);
+    cache
+        .add(&event("e", "r", &s, &r, "client_credentials", 0))
+        .expect("ok");
+    assert!(
+        cache
+            .find_access_token(&query(None, "e", "r", &s))
+            .is_some()
+    );
+    assert!(cache.serialize().expect("ok").contains("\"at\""));
+}
+
+// ---- property: serialize -> deserialize -> serialize is byte-identical --------------------
+
+fn python_dumps(v: &Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter::new());
+    v.serialize(&mut ser).expect("serializes");
+    String::from_utf8(out).expect("ascii")
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1000i32..1000).prop_map(|i| Value::from(f64::from(i) / 4.0)),
+        any::<String>().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((any::<String>(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn id() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        "[a-z0-9.-]{1,12}".prop_map(Value::String)
+    ]
+}
+
+fn text() -> impl Strategy<Value = Value> {
+    any::<String>().prop_map(Value::String)
+}
+
+fn ts() -> impl Strategy<Value = Value> {
+    any::<u64>().prop_map(|t| Value::String(t.to_string()))
+}
+
+fn opt<S: Strategy<Value = Value>>(s: S) -> impl Strategy<Value = Option<Value>> {
+    proptest::option::of(s)
+}
+
+fn extras() -> impl Strategy<Value = Vec<(String, Value)>> {
+    prop::collection::vec(("x_[a-z]{1,6}", json_value()), 0..3)
+}
+
+fn object(fields: Vec<(&str, Option<Value>)>, extra: Vec<(String, Value)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in fields {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), v);
+        }
+    }
+    for (k, v) in extra {
+        m.insert(k, v);
+    }
+    Value::Object(m)
+}
+
+fn access_token_json() -> impl Strategy<Value = Value> {
+    (
+        (text(), id(), text(), id(), text(), text(), text()),
+        (
+            ts(),
+            ts(),
+            ts(),
+            opt(text()),
+            opt(text()),
+            opt(ts()),
+            opt(text()),
+        ),
+        extras(),
+    )
+        .prop_map(
+            |((secret, hid, env, cid, target, realm, tt), (c, e, x, kid, ext, ro, uah), extra)| {
+                object(
+                    vec![
+                        ("credential_type", Some(json!("AccessToken"))),
+                        ("secret", Some(secret)),
+                        ("home_account_id", Some(hid)),
+                        ("environment", Some(env)),
+                        ("client_id", Some(cid)),
+                        ("target", Some(target)),
+                        ("realm", Some(realm)),
+                        ("token_type", Some(tt)),
+                        ("cached_at", Some(c)),
+                        ("expires_on", Some(e)),
+                        ("extended_expires_on", Some(x)),
+                        ("key_id", kid),
+                        ("ext_cache_key", ext),
+                        ("refresh_on", ro),
+                        ("user_assertion_hash", uah),
+                    ],
+                    extra,
+                )
+            },
+        )
+}
+
+fn refresh_token_json() -> impl Strategy<Value = Value> {
+    (
+        (text(), id(), text(), id(), text()),
+        (opt(ts()), opt(text()), opt(text())),
+        extras(),
+    )
+        .prop_map(
+            |((secret, hid, env, cid, target), (lmt, fam, uah), extra)| {
+                object(
+                    vec![
+                        ("credential_type", Some(json!("RefreshToken"))),
+                        ("secret", Some(secret)),
+                        ("home_account_id", Some(hid)),
+                        ("environment", Some(env)),
+                        ("client_id", Some(cid)),
+                        ("target", Some(target)),
+                        ("last_modification_time", lmt),
+                        ("family_id", fam),
+                        ("user_assertion_hash", uah),
+                    ],
+                    extra,
+                )
+            },
+        )
+}
+
+fn id_token_json() -> impl Strategy<Value = Value> {
+    ((text(), id(), text(), text(), id()), extras()).prop_map(
+        |((secret, hid, env, realm, cid), extra)| {
+            object(
+                vec![
+                    ("credential_type", Some(json!("IdToken"))),
+                    ("secret", Some(secret)),
+                    ("home_account_id", Some(hid)),
+                    ("environment", Some(env)),
+                    ("realm", Some(realm)),
+                    ("client_id", Some(cid)),
+                ],
+                extra,
+            )
+        },
+    )
+}
+
+fn account_json() -> impl Strategy<Value = Value> {
+    (
+        (id(), text(), text(), prop_oneof![Just(Value::Null), text()]),
+        (text(), text(), opt(text())),
+        extras(),
+    )
+        .prop_map(|((hid, env, realm, local), (user, at, source), extra)| {
+            object(
+                vec![
+                    ("home_account_id", Some(hid)),
+                    ("environment", Some(env)),
+                    ("realm", Some(realm)),
+                    ("local_account_id", Some(local)),
+                    ("username", Some(user)),
+                    ("authority_type", Some(at)),
+                    ("account_source", source),
+                ],
+                extra,
+            )
+        })
+}
+
+fn app_metadata_json() -> impl Strategy<Value = Value> {
+    (id(), text(), opt(text()), extras()).prop_map(|(cid, env, fam, extra)| {
+        object(
+            vec![
+                ("client_id", Some(cid)),
+                ("environment", Some(env)),
+                ("family_id", fam),
+            ],
+            extra,
+        )
+    })
+}
+
+fn section<S: Strategy<Value = Value>>(entity: S) -> impl Strategy<Value = Value> {
+    prop::collection::vec(
+        (any::<String>(), prop_oneof![4 => entity, 1 => json_value()]),
+        0..4,
+    )
+    .prop_map(|entries| Value::Object(entries.into_iter().collect()))
+}
+
+fn cache_json() -> impl Strategy<Value = Value> {
+    let item = prop_oneof![
+        section(access_token_json()).prop_map(|v| ("AccessToken".to_owned(), v)),
+        section(refresh_token_json()).prop_map(|v| ("RefreshToken".to_owned(), v)),
+        section(id_token_json()).prop_map(|v| ("IdToken".to_owned(), v)),
+        section(account_json()).prop_map(|v| ("Account".to_owned(), v)),
+        section(app_metadata_json()).prop_map(|v| ("AppMetadata".to_owned(), v)),
+        ("X[A-Za-z]{0,8}", json_value()),
+    ];
+    prop::collection::vec(item, 0..8).prop_map(|items| Value::Object(items.into_iter().collect()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn serialize_deserialize_serialize_is_byte_identical(input in cache_json()) {
+        let cache = TokenCache::new();
+        cache.deserialize(&serde_json::to_string(&input).expect("json")).expect("loads");
+        let first = cache.serialize().expect("serializes");
+        // Nothing lost, nothing reordered: exactly what Python's json.dumps would write.
+        prop_assert_eq!(&first, &python_dumps(&input));
+        let again = TokenCache::new();
+        again.deserialize(&first).expect("reloads");
+        let second = again.serialize().expect("serializes");
+        prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_or_clobbers(noise in any::<String>(), cut in 0usize..2000) {
+        let cache = TokenCache::new();
+        cache.deserialize(USER_CACHE).expect("loads");
+        let before = cache.serialize().expect("ok");
+        let mut end = cut.min(USER_CACHE.len());
+        while !USER_CACHE.is_char_boundary(end) {
+            end -= 1;
+        }
+        for input in [noise.as_str(), &USER_CACHE[..end]] {
+            if cache.deserialize(input).is_err() {
+                prop_assert_eq!(cache.serialize().expect("ok"), before.clone());
+            } else {
+                cache.deserialize(USER_CACHE).expect("loads");
+            }
+        }
+    }
+}

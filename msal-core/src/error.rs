@@ -1,0 +1,334 @@
+//! The one error type of msal-core: opaque, cheap to clone (an `Arc` inside, so a single-flight
+//! result can be handed to every waiter), with a [`ErrorKind`] to branch on, the identity
+//! provider's error fields in [`ServiceError`], and predicates for the common decisions.
+//!
+//! No secret ever reaches an error: messages are written by this crate from fixed text and
+//! non-secret values (URLs without query, status codes, field names).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A specialised `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, broadly. New kinds may be added in minor releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The application was configured wrongly (authority URL, credential, option values).
+    Configuration,
+    /// A call received an invalid argument (scopes, user assertion, claims JSON).
+    InvalidInput,
+    /// The client credential could not produce client authentication (key, certificate,
+    /// assertion callback).
+    Credential,
+    /// The request did not get a response: connection, TLS, DNS or timeout failure.
+    Transport,
+    /// The identity provider answered with an OAuth error; see [`Error::service`].
+    Service,
+    /// The identity provider answered with something that is not a valid response
+    /// (not JSON, missing fields, too large, unexpected status).
+    InvalidResponse,
+    /// Authority validation, instance discovery or tenant discovery failed.
+    Discovery,
+    /// The token cache could not be read, parsed or written.
+    Cache,
+    /// The request was not sent because the identity provider asked to back off.
+    Throttled,
+    /// A value failed a protocol check (state, nonce, `max_age`, token shape).
+    Validation,
+}
+
+impl ErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::Configuration => "configuration error",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::Credential => "client credential error",
+            ErrorKind::Transport => "transport error",
+            ErrorKind::Service => "identity provider error",
+            ErrorKind::InvalidResponse => "invalid response from the identity provider",
+            ErrorKind::Discovery => "authority discovery error",
+            ErrorKind::Cache => "token cache error",
+            ErrorKind::Throttled => "request throttled",
+            ErrorKind::Validation => "validation error",
+        }
+    }
+}
+
+/// The fields of an OAuth 2.0 error response from Microsoft Entra ID (or another authority).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceError {
+    /// HTTP status of the response.
+    pub status: u16,
+    /// The OAuth `error` code, e.g. `invalid_grant`.
+    pub error: String,
+    /// The human-readable `error_description` (Entra prefixes it with `AADSTSnnnnn:`).
+    pub error_description: Option<String>,
+    /// Entra's numeric `error_codes`.
+    pub error_codes: Vec<u64>,
+    /// Entra's `suberror`, e.g. `bad_token` or `consent_required`.
+    pub suberror: Option<String>,
+    /// MSAL's classification derived from `suberror` (silent flows only).
+    pub classification: Option<String>,
+    /// A claims challenge the client should send back on its next interactive request.
+    pub claims: Option<String>,
+    /// The correlation id Entra reports.
+    pub correlation_id: Option<String>,
+    /// Entra's trace id.
+    pub trace_id: Option<String>,
+    /// How long the identity provider asked the client to wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl ServiceError {
+    /// Parses an OAuth error body. Returns `None` when the body carries no `error` field.
+    pub(crate) fn from_json(status: u16, body: &serde_json::Value) -> Option<ServiceError> {
+        let obj = body.as_object()?;
+        let error = obj.get("error")?.as_str()?.to_owned();
+        let text = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let error_codes = obj
+            .get("error_codes")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|c| c.as_u64()).collect())
+            .unwrap_or_default();
+        Some(ServiceError {
+            status,
+            error,
+            error_description: text("error_description"),
+            error_codes,
+            suberror: text("suberror"),
+            classification: None,
+            claims: text("claims"),
+            correlation_id: text("correlation_id"),
+            trace_id: text("trace_id"),
+            retry_after: None,
+        })
+    }
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    service: Option<ServiceError>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// The error of every fallible msal-core operation.
+///
+/// Cheap to clone. Branch on [`Error::kind`], read the identity provider's fields with
+/// [`Error::service`], or use the predicates such as [`Error::is_interaction_required`].
+#[derive(Clone)]
+pub struct Error {
+    inner: Arc<Inner>,
+}
+
+impl Error {
+    /// Creates an error of `kind` with a message. The message must not contain secrets.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Arc::new(Inner {
+                kind,
+                message: message.into(),
+                service: None,
+                source: None,
+            }),
+        }
+    }
+
+    /// Creates an error of `kind` caused by `source`.
+    pub fn with_source(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error {
+            inner: Arc::new(Inner {
+                kind,
+                message: message.into(),
+                service: None,
+                source: Some(Arc::new(source)),
+            }),
+        }
+    }
+
+    /// A transport failure (for [`HttpClient`](crate::http::HttpClient) implementations).
+    pub fn transport(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::with_source(ErrorKind::Transport, message, source)
+    }
+
+    pub(crate) fn service(service: ServiceError) -> Error {
+        let message = match &service.error_description {
+            Some(d) => format!("{}: {}", service.error, d),
+            None => service.error.clone(),
+        };
+        Error {
+            inner: Arc::new(Inner {
+                kind: ErrorKind::Service,
+                message,
+                service: Some(service),
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_service(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        service: ServiceError,
+    ) -> Error {
+        Error {
+            inner: Arc::new(Inner {
+                kind,
+                message: message.into(),
+                service: Some(service),
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Configuration, message)
+    }
+
+    pub(crate) fn invalid_input(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub(crate) fn invalid_response(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidResponse, message)
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The identity provider's error fields, when it answered with an OAuth error.
+    pub fn service_error(&self) -> Option<&ServiceError> {
+        self.inner.service.as_ref()
+    }
+
+    /// How long to wait before retrying, when the identity provider said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.service.as_ref().and_then(|s| s.retry_after)
+    }
+
+    /// True when only a user interaction can fix this (sign in again, consent, MFA):
+    /// `interaction_required`, `login_required`, `consent_required`, or `invalid_grant`
+    /// (an expired or revoked refresh token) from the identity provider.
+    pub fn is_interaction_required(&self) -> bool {
+        match &self.inner.service {
+            Some(s) => matches!(
+                s.error.as_str(),
+                "interaction_required" | "login_required" | "consent_required" | "invalid_grant"
+            ),
+            None => false,
+        }
+    }
+
+    /// True when the request was refused locally because the identity provider asked the
+    /// client to back off, or the identity provider answered 429.
+    pub fn is_throttled(&self) -> bool {
+        self.inner.kind == ErrorKind::Throttled
+            || self.inner.service.as_ref().is_some_and(|s| s.status == 429)
+    }
+
+    /// True when the identity provider rejected the client's identity or credential
+    /// (`invalid_client`, `unauthorized_client`).
+    pub fn is_invalid_client(&self) -> bool {
+        self.inner
+            .service
+            .as_ref()
+            .is_some_and(|s| matches!(s.error.as_str(), "invalid_client" | "unauthorized_client"))
+    }
+
+    /// True when retrying later may succeed: transport failures, HTTP 5xx, 429, throttling.
+    pub fn is_transient(&self) -> bool {
+        match self.inner.kind {
+            ErrorKind::Transport | ErrorKind::Throttled => true,
+            ErrorKind::Service | ErrorKind::InvalidResponse => self
+                .inner
+                .service
+                .as_ref()
+                .is_some_and(|s| s.status >= 500 || s.status == 429),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(s) = &self.inner.service {
+            d.field("service", s);
+        }
+        if let Some(s) = &self.inner.source {
+            d.field("source", s);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.inner.kind.describe(), self.inner.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_entra_error_and_classifies() {
+        let body = serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": "AADSTS70000: bad",
+            "error_codes": [70000],
+            "suberror": "bad_token",
+            "correlation_id": "c",
+            "trace_id": "t",
+        });
+        let s = ServiceError::from_json(400, &body).expect("an error body");
+        assert_eq!(s.error_codes, vec![70000]);
+        assert_eq!(s.suberror.as_deref(), Some("bad_token"));
+        let e = Error::service(s);
+        assert!(e.is_interaction_required());
+        assert!(!e.is_transient());
+        assert!(!e.is_throttled());
+        assert_eq!(e.kind(), ErrorKind::Service);
+        assert!(e.to_string().contains("AADSTS70000"));
+        let clone = e.clone();
+        assert_eq!(clone.service_error(), e.service_error());
+    }
+
+    #[test]
+    fn transient_and_throttled() {
+        let s = ServiceError {
+            status: 503,
+            error: "temporarily_unavailable".into(),
+            ..Default::default()
+        };
+        assert!(Error::service(s).is_transient());
+        let t = Error::new(ErrorKind::Throttled, "wait");
+        assert!(t.is_throttled() && t.is_transient());
+        assert!(ServiceError::from_json(200, &serde_json::json!({"access_token": "x"})).is_none());
+    }
+}

@@ -1,0 +1,180 @@
+//! Client credentials: a token for the application itself, from the cache when it holds a
+//! valid one (MSAL ≥ 1.23 behaviour), else from the token endpoint.
+
+use std::future::IntoFuture;
+
+use super::{
+    Applying, CacheDecision, apply_response, confidential_form, decide, push_claims, push_extra,
+    token_request,
+};
+use crate::app::confidential::ConfidentialClient;
+use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::cache::{AccessTokenQuery, keys::ext_cache_key};
+use crate::clock::unix_seconds;
+use crate::error::{Error, Result};
+use crate::http::telemetry::{ApiId, RefreshReason};
+use crate::http::token_request::post_token;
+use crate::result::AuthenticationResult;
+use crate::scope::ScopeSet;
+
+const GRANT_TYPE: &str = "client_credentials";
+
+/// The request builder of [`ConfidentialClient::acquire_token_for_client`]. Set options, then
+/// `.await` it.
+#[must_use = "a request does nothing until awaited"]
+#[derive(Debug)]
+pub struct AcquireTokenForClient<'a> {
+    app: &'a ConfidentialClient,
+    scopes: Result<ScopeSet>,
+    options: RequestOptions,
+}
+
+impl std::fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("tenant", &self.tenant)
+            .field("claims", &self.claims.is_some())
+            .field("force_refresh", &self.force_refresh)
+            .field("correlation_id", &self.correlation_id)
+            .field(
+                "extra_body",
+                &self.extra_body.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl<'a> AcquireTokenForClient<'a> {
+    pub(crate) fn new(app: &'a ConfidentialClient, scopes: Result<ScopeSet>) -> Self {
+        AcquireTokenForClient {
+            app,
+            scopes,
+            options: RequestOptions::default(),
+        }
+    }
+
+    request_option_setters!();
+}
+
+/// Looks the token up without I/O; `None` when discovery has not run yet.
+fn from_cache(
+    app: &ConfidentialClient,
+    scopes: &ScopeSet,
+    options: &RequestOptions,
+) -> Result<Option<CacheDecision>> {
+    let core = &app.inner.core;
+    let authority = core.authority_for(options.tenant.as_deref())?;
+    let Some(meta) = core.cached_metadata(&authority) else {
+        return Ok(None);
+    };
+    let ext = if options.extra_body.is_empty() {
+        None
+    } else {
+        ext_cache_key(&options.extra_body_pairs())
+    };
+    let found = core.cache.find_access_token(&AccessTokenQuery {
+        home_account_id: None,
+        environment: &meta.environment,
+        client_id: &core.client_id,
+        realm: &meta.realm,
+        scopes,
+        ext_cache_key: ext.as_deref(),
+        user_assertion_hash: None,
+    });
+    Ok(Some(decide(found, unix_seconds(core.now()))))
+}
+
+fn check_scopes(scopes: Result<ScopeSet>) -> Result<ScopeSet> {
+    let scopes = scopes?;
+    if scopes.is_empty() {
+        return Err(Error::invalid_input("no scope given"));
+    }
+    Ok(scopes)
+}
+
+impl<'a> IntoFuture for AcquireTokenForClient<'a> {
+    type Output = Result<AuthenticationResult>;
+    type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let scopes = match check_scopes(self.scopes) {
+            Ok(s) => s,
+            Err(e) => return AcquireFuture::ready(Err(e)),
+        };
+        let app = self.app;
+        let options = self.options;
+        if !options.bypasses_cache() {
+            match from_cache(app, &scopes, &options) {
+                Err(e) => return AcquireFuture::ready(Err(e)),
+                Ok(Some(CacheDecision::Hit(at))) => {
+                    app.inner.core.http.telemetry.record_cache_hit();
+                    return AcquireFuture::ready(Ok(AuthenticationResult::from_cache(at)));
+                }
+                Ok(_) => {}
+            }
+        }
+        AcquireFuture::pending(run(app, scopes, options))
+    }
+}
+
+async fn run(
+    app: &ConfidentialClient,
+    scopes: ScopeSet,
+    options: RequestOptions,
+) -> Result<AuthenticationResult> {
+    let core = &app.inner.core;
+    let authority = core.authority_for(options.tenant.as_deref())?;
+    let meta = core.metadata(&authority).await?;
+    let (reason, fallback) = if options.bypasses_cache() {
+        (RefreshReason::ForceRefresh, None)
+    } else {
+        match from_cache(app, &scopes, &options)? {
+            Some(CacheDecision::Hit(at)) => {
+                core.http.telemetry.record_cache_hit();
+                return Ok(AuthenticationResult::from_cache(at));
+            }
+            Some(CacheDecision::Aging(at)) => (RefreshReason::ProactivelyRefreshed, Some(at)),
+            Some(CacheDecision::Miss(reason)) => (reason, None),
+            None => (RefreshReason::NoCachedAccessToken, None),
+        }
+    };
+    let fmi_path = options
+        .extra_body
+        .iter()
+        .find(|(k, _)| k == "fmi_path")
+        .map(|(_, v)| v.as_str());
+    let mut form =
+        confidential_form(core, &app.inner.credential, &meta, GRANT_TYPE, fmi_path).await?;
+    // MSAL Python's order: the caller's data, then claims, then scope.
+    push_extra(&mut form, &options.extra_body);
+    push_claims(core, &mut form, options.claims.as_deref())?;
+    form.push("scope", scopes.to_wire());
+    let req = token_request(
+        &meta,
+        form,
+        ApiId::AcquireTokenForClient,
+        reason,
+        options.correlation_id.as_deref(),
+        &options.extra_query,
+    );
+    match post_token(&core.http, &req).await {
+        Ok(resp) => apply_response(
+            core,
+            &resp,
+            Applying {
+                meta: &meta,
+                request: &req,
+                scopes: &scopes,
+                grant_type: GRANT_TYPE,
+                user_assertion_hash: None,
+            },
+        ),
+        Err(e) => match fallback {
+            Some(at) => {
+                tracing::debug!(error = %e, "refresh failed; serving the cached token until it expires");
+                Ok(AuthenticationResult::from_cache(at))
+            }
+            None => Err(e),
+        },
+    }
+}

@@ -1,0 +1,168 @@
+//! The grants, one file each, and what they share: the client-authentication part of a token
+//! request, the cache decision for a found access token, and turning a token response into a
+//! cache update and a result.
+
+pub(crate) mod claims;
+pub mod client_credentials;
+pub mod obo;
+
+use std::sync::Arc;
+
+use crate::app::core::AppCore;
+use crate::authority::discovery::AuthorityMetadata;
+use crate::cache::{AccessTokenEntity, TokenEvent};
+use crate::clock::unix_seconds;
+use crate::credential::{ClientAuth, ClientAuthRequest, ClientCredential};
+use crate::error::{Error, Result};
+use crate::http::telemetry::RefreshReason;
+use crate::http::token_request::{Form, TokenRequest};
+use crate::response::{TokenResponse, decode_jwt_claims};
+use crate::result::{Account, AuthenticationResult};
+use crate::scope::ScopeSet;
+
+/// `client_assertion_type` for JWT client assertions.
+pub(crate) const JWT_BEARER_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A cached access token is treated as expired this long before it really expires.
+pub(crate) const EXPIRY_BUFFER_SECS: u64 = 300;
+
+/// What to do with the access token the cache returned.
+pub(crate) enum CacheDecision {
+    /// Serve it.
+    Hit(Arc<AccessTokenEntity>),
+    /// Ask the identity provider; serve this token if that fails (it passed `refresh_on` but
+    /// is still valid).
+    Aging(Arc<AccessTokenEntity>),
+    /// Ask the identity provider.
+    Miss(RefreshReason),
+}
+
+/// MSAL's rules for a found access token: expired within 5 minutes → miss; past `refresh_on`
+/// → refresh with fallback; otherwise a hit.
+pub(crate) fn decide(found: Option<Arc<AccessTokenEntity>>, now: u64) -> CacheDecision {
+    match found {
+        None => CacheDecision::Miss(RefreshReason::NoCachedAccessToken),
+        Some(at) if at.expires_on <= now.saturating_add(EXPIRY_BUFFER_SECS) => {
+            CacheDecision::Miss(RefreshReason::Expired)
+        }
+        Some(at) if at.refresh_on.is_some_and(|r| r <= now) => CacheDecision::Aging(at),
+        Some(at) => CacheDecision::Hit(at),
+    }
+}
+
+/// Starts a token request: `client_id`, `grant_type`, the client authentication fields and
+/// `client_info=1`, in MSAL's order (PROTOCOL §4.1).
+pub(crate) async fn confidential_form(
+    core: &AppCore,
+    credential: &ClientCredential,
+    meta: &AuthorityMetadata,
+    grant_type: &'static str,
+    fmi_path: Option<&str>,
+) -> Result<Form> {
+    let auth = credential
+        .client_auth(&ClientAuthRequest {
+            client_id: &core.client_id,
+            audience: &meta.token_endpoint,
+            token_endpoint: &meta.token_endpoint,
+            is_adfs: meta.is_adfs,
+            fmi_path,
+            now: core.now(),
+        })
+        .await?;
+    let mut form = Form::default();
+    form.push("client_id", core.client_id.clone());
+    form.push("grant_type", grant_type);
+    let secret = match auth {
+        ClientAuth::Assertion(a) => {
+            form.push_secret("client_assertion", a);
+            None
+        }
+        ClientAuth::Secret(s) => Some(s),
+    };
+    form.push("client_info", "1");
+    match secret {
+        Some(s) => form.push_secret("client_secret", s),
+        None => form.push("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
+    }
+    Ok(form)
+}
+
+/// Adds `claims`: the challenge merged with the app's capabilities (nothing when neither).
+pub(crate) fn push_claims(core: &AppCore, form: &mut Form, claims: Option<&str>) -> Result<()> {
+    if let Some(c) = core.claims(claims)? {
+        form.push("claims", c);
+    }
+    Ok(())
+}
+
+/// Adds the caller's extra form fields.
+pub(crate) fn push_extra(form: &mut Form, extra_body: &[(String, String)]) {
+    for (k, v) in extra_body {
+        form.push(k.clone(), v.clone());
+    }
+}
+
+/// Builds the token request for `form` with the request options' correlation id and query.
+pub(crate) fn token_request(
+    meta: &AuthorityMetadata,
+    form: Form,
+    api: crate::http::telemetry::ApiId,
+    reason: RefreshReason,
+    correlation_id: Option<&str>,
+    extra_query: &[(String, String)],
+) -> TokenRequest {
+    let mut req = TokenRequest::new(meta.token_endpoint.clone(), api, reason);
+    if let Some(id) = correlation_id {
+        req.correlation_id = id.to_owned();
+    }
+    req.form = form;
+    req.query = extra_query.to_vec();
+    req
+}
+
+/// What a flow tells the cache beyond the response itself.
+pub(crate) struct Applying<'a> {
+    pub(crate) meta: &'a AuthorityMetadata,
+    pub(crate) request: &'a TokenRequest,
+    pub(crate) scopes: &'a ScopeSet,
+    pub(crate) grant_type: &'a str,
+    pub(crate) user_assertion_hash: Option<&'a str>,
+}
+
+/// Writes a token response to the cache and builds the caller's result.
+pub(crate) fn apply_response(
+    core: &AppCore,
+    response: &TokenResponse,
+    a: Applying<'_>,
+) -> Result<AuthenticationResult> {
+    let data = a.request.form.plain_fields();
+    let now = unix_seconds(core.now());
+    core.cache.remove_expired_access_tokens(now);
+    let applied = core.cache.add(&TokenEvent {
+        client_id: &core.client_id,
+        environment: &a.meta.environment,
+        realm: &a.meta.realm,
+        request_scopes: a.scopes,
+        response,
+        grant_type: a.grant_type,
+        data: &data,
+        key_id: None,
+        user_assertion_hash: a.user_assertion_hash,
+        username: None,
+        authority_type: None,
+        skip_account_creation: false,
+        now,
+    })?;
+    let at = applied
+        .access_token
+        .ok_or_else(|| Error::invalid_response("the token response could not be cached"))?;
+    let account = applied.account.as_ref().map(Account::from_entity);
+    let claims = response.id_token.as_deref().and_then(decode_jwt_claims);
+    Ok(AuthenticationResult::from_identity_provider(
+        at,
+        account,
+        claims,
+        &a.request.correlation_id,
+    ))
+}

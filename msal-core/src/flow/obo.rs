@@ -1,0 +1,247 @@
+//! On-behalf-of: a web API exchanges the user's access token it received (the *user
+//! assertion*) for a token to a downstream API.
+//!
+//! Unlike MSAL Python, the cache is read first: cached OBO tokens carry the SHA-256 of the
+//! assertion they were obtained with (`user_assertion_hash`, as MSAL.NET writes it), and a
+//! cached token is only served while the incoming assertion itself has not expired.
+
+use std::future::IntoFuture;
+
+use base64::Engine as _;
+
+use super::{
+    Applying, CacheDecision, apply_response, confidential_form, decide, push_claims, push_extra,
+    token_request,
+};
+use crate::app::confidential::ConfidentialClient;
+use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::cache::AccessTokenQuery;
+use crate::cache::keys::ext_cache_key;
+use crate::clock::unix_seconds;
+use crate::error::{Error, Result};
+use crate::http::telemetry::{ApiId, RefreshReason};
+use crate::http::token_request::post_token;
+use crate::response::decode_jwt_claims;
+use crate::result::AuthenticationResult;
+use crate::scope::ScopeSet;
+
+const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The request builder of [`ConfidentialClient::acquire_token_on_behalf_of`]. Set options,
+/// then `.await` it.
+#[must_use = "a request does nothing until awaited"]
+pub struct AcquireTokenOnBehalfOf<'a> {
+    app: &'a ConfidentialClient,
+    assertion: String,
+    scopes: Result<ScopeSet>,
+    options: RequestOptions,
+}
+
+impl std::fmt::Debug for AcquireTokenOnBehalfOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcquireTokenOnBehalfOf")
+            .field("app", self.app)
+            .field("assertion", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<'a> AcquireTokenOnBehalfOf<'a> {
+    pub(crate) fn new(
+        app: &'a ConfidentialClient,
+        assertion: String,
+        scopes: Result<ScopeSet>,
+    ) -> Self {
+        AcquireTokenOnBehalfOf {
+            app,
+            assertion,
+            scopes,
+            options: RequestOptions::default(),
+        }
+    }
+
+    request_option_setters!();
+}
+
+/// The partition key of OBO tokens: base64url(SHA-256(assertion)), as MSAL.NET computes it.
+pub(crate) fn assertion_hash(assertion: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, assertion.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// True when the assertion is a JWT whose `exp` is still in the future.
+fn assertion_unexpired(assertion: &str, now: u64) -> bool {
+    decode_jwt_claims(assertion)
+        .and_then(|c| c.get("exp").and_then(serde_json::Value::as_f64))
+        .is_some_and(|exp| exp > now as f64)
+}
+
+struct Prepared {
+    scopes: ScopeSet,
+    hash: String,
+}
+
+fn prepare(assertion: &str, scopes: Result<ScopeSet>) -> Result<Prepared> {
+    let scopes = scopes?;
+    if scopes.is_empty() {
+        return Err(Error::invalid_input("no scope given"));
+    }
+    if scopes.has_reserved() {
+        return Err(Error::invalid_input(
+            "openid, profile and offline_access are added automatically and cannot be requested",
+        ));
+    }
+    if assertion.trim().is_empty() {
+        return Err(Error::invalid_input("the user assertion is empty"));
+    }
+    Ok(Prepared {
+        scopes,
+        hash: assertion_hash(assertion),
+    })
+}
+
+fn from_cache(
+    app: &ConfidentialClient,
+    assertion: &str,
+    p: &Prepared,
+    options: &RequestOptions,
+) -> Result<Option<CacheDecision>> {
+    let core = &app.inner.core;
+    let now = unix_seconds(core.now());
+    if !assertion_unexpired(assertion, now) {
+        return Ok(Some(CacheDecision::Miss(
+            RefreshReason::NoCachedAccessToken,
+        )));
+    }
+    let authority = core.authority_for(options.tenant.as_deref())?;
+    let Some(meta) = core.cached_metadata(&authority) else {
+        return Ok(None);
+    };
+    let ext = if options.extra_body.is_empty() {
+        None
+    } else {
+        ext_cache_key(&options.extra_body_pairs())
+    };
+    let found = core.cache.find_access_token(&AccessTokenQuery {
+        home_account_id: None,
+        environment: &meta.environment,
+        client_id: &core.client_id,
+        realm: &meta.realm,
+        scopes: &p.scopes,
+        ext_cache_key: ext.as_deref(),
+        user_assertion_hash: Some(&p.hash),
+    });
+    Ok(Some(decide(found, now)))
+}
+
+impl<'a> IntoFuture for AcquireTokenOnBehalfOf<'a> {
+    type Output = Result<AuthenticationResult>;
+    type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let p = match prepare(&self.assertion, self.scopes) {
+            Ok(p) => p,
+            Err(e) => return AcquireFuture::ready(Err(e)),
+        };
+        let (app, assertion, options) = (self.app, self.assertion, self.options);
+        if !options.bypasses_cache() {
+            match from_cache(app, &assertion, &p, &options) {
+                Err(e) => return AcquireFuture::ready(Err(e)),
+                Ok(Some(CacheDecision::Hit(at))) => {
+                    app.inner.core.http.telemetry.record_cache_hit();
+                    return AcquireFuture::ready(Ok(AuthenticationResult::from_cache(at)));
+                }
+                Ok(_) => {}
+            }
+        }
+        AcquireFuture::pending(run(app, assertion, p, options))
+    }
+}
+
+async fn run(
+    app: &ConfidentialClient,
+    assertion: String,
+    p: Prepared,
+    options: RequestOptions,
+) -> Result<AuthenticationResult> {
+    let core = &app.inner.core;
+    let authority = core.authority_for(options.tenant.as_deref())?;
+    let meta = core.metadata(&authority).await?;
+    let (reason, fallback) = if options.bypasses_cache() {
+        (RefreshReason::ForceRefresh, None)
+    } else {
+        match from_cache(app, &assertion, &p, &options)? {
+            Some(CacheDecision::Hit(at)) => {
+                core.http.telemetry.record_cache_hit();
+                return Ok(AuthenticationResult::from_cache(at));
+            }
+            Some(CacheDecision::Aging(at)) => (RefreshReason::ProactivelyRefreshed, Some(at)),
+            Some(CacheDecision::Miss(r)) => (r, None),
+            None => (RefreshReason::NoCachedAccessToken, None),
+        }
+    };
+    let mut form = confidential_form(core, &app.inner.credential, &meta, GRANT_TYPE, None).await?;
+    // MSAL Python's order: the caller's data, requested_token_use, claims, scope, assertion.
+    push_extra(&mut form, &options.extra_body);
+    form.push("requested_token_use", "on_behalf_of");
+    push_claims(core, &mut form, options.claims.as_deref())?;
+    form.push("scope", p.scopes.with_reserved().to_wire());
+    form.push("assertion", assertion);
+    let req = token_request(
+        &meta,
+        form,
+        ApiId::AcquireTokenOnBehalfOf,
+        reason,
+        options.correlation_id.as_deref(),
+        &options.extra_query,
+    );
+    match post_token(&core.http, &req).await {
+        Ok(resp) => apply_response(
+            core,
+            &resp,
+            Applying {
+                meta: &meta,
+                request: &req,
+                scopes: &p.scopes,
+                grant_type: GRANT_TYPE,
+                user_assertion_hash: Some(&p.hash),
+            },
+        ),
+        Err(e) => match fallback {
+            Some(at) => {
+                tracing::debug!(error = %e, "refresh failed; serving the cached token until it expires");
+                Ok(AuthenticationResult::from_cache(at))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assertion_hash_is_base64url_sha256() {
+        // SHA-256("abc") = ba7816bf...; base64url without padding.
+        assert_eq!(
+            assertion_hash("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+    }
+
+    #[test]
+    fn assertion_expiry_is_read_without_validation() {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!("{}.{}.sig", b64("{}"), b64(r#"{"exp": 1000.5}"#));
+        assert!(assertion_unexpired(&jwt, 999));
+        assert!(!assertion_unexpired(&jwt, 1001));
+        assert!(!assertion_unexpired("opaque-token", 0));
+        assert!(!assertion_unexpired(
+            &format!("{}.{}.s", b64("{}"), b64("{}")),
+            0
+        ));
+    }
+}

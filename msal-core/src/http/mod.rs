@@ -1,0 +1,33 @@
+//! HTTP: the [`HttpClient`] seam with its reqwest implementation, and how msal-core talks to
+//! identity providers over it (MSAL's headers, telemetry, form rules, response mapping).
+
+mod client;
+pub(crate) mod telemetry;
+pub(crate) mod token_request;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use client::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
+    ReqwestHttpClient, ReqwestHttpClientBuilder,
+};
+
+/// What every request of one application needs: the transport, the app's identification
+/// headers and its telemetry buffer.
+pub(crate) struct HttpContext {
+    pub(crate) http: Arc<dyn HttpClient>,
+    pub(crate) app_name: Option<String>,
+    pub(crate) app_version: Option<String>,
+    pub(crate) telemetry: telemetry::Telemetry,
+}
+
+impl fmt::Debug for HttpContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpContext")
+            .field("http", &self.http)
+            .field("app_name", &self.app_name)
+            .field("app_version", &self.app_version)
+            .finish_non_exhaustive()
+    }
+}
