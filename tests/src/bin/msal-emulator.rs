@@ -1,0 +1,124 @@
+//! `msal-emulator [--https-port N] [--admin-port N] [--state-dir DIR] [--ignore-stdin]`
+//!
+//! Starts the Entra ID emulator, prints its manifest as ONE JSON line on stdout, then serves
+//! until SIGTERM/SIGINT or end of stdin (unless `--ignore-stdin`).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use msal_tests::emulator::{Emulator, EmulatorConfig};
+
+const USAGE: &str =
+    "usage: msal-emulator [--https-port N] [--admin-port N] [--state-dir DIR] [--ignore-stdin]";
+
+fn parse_args() -> Result<(EmulatorConfig, bool), String> {
+    let mut config = EmulatorConfig::default();
+    let mut ignore_stdin = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match name.as_str() {
+            "--https-port" => {
+                config.https_port = value()?.parse().map_err(|e| format!("--https-port: {e}"))?;
+            }
+            "--admin-port" => {
+                config.admin_port = value()?.parse().map_err(|e| format!("--admin-port: {e}"))?;
+            }
+            "--state-dir" => config.state_dir = Some(PathBuf::from(value()?)),
+            "--ignore-stdin" => ignore_stdin = true,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok((config, ignore_stdin))
+}
+
+/// Resolves when stdin reaches end of file (read on a plain thread, which never blocks exit).
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 1024];
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            match std::io::Read::read(&mut stdin, &mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = tx.send(());
+    });
+    rx
+}
+
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let (config, ignore_stdin) = match parse_args() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(2);
+        }
+    };
+    let emulator = match Emulator::start(config).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("msal-emulator: cannot start: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let line = match serde_json::to_string(emulator.manifest()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("msal-emulator: cannot serialise the manifest: {e}");
+            std::process::exit(1);
+        }
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            std::process::exit(1);
+        }
+    }
+    if ignore_stdin {
+        terminate().await;
+    } else {
+        let eof = stdin_closed();
+        tokio::select! {
+            _ = terminate() => {}
+            _ = eof => {}
+        }
+    }
+    drop(emulator);
+    std::process::exit(0);
+}

@@ -1,0 +1,330 @@
+//! A local Microsoft Entra ID emulator: HTTPS on every authority host name (dispatching on the
+//! `Host` header), a plain-HTTP admin API, a settable clock, fault injection and request
+//! recording. Independent of msal-core: its JWT and key code is its own.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use msal_tests::emulator::{Emulator, EmulatorConfig};
+//! let emu = Emulator::start(EmulatorConfig::default()).await?;
+//! let client = emu.http_client_builder()?.build()?;
+//! let doc = client
+//!     .get("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration")
+//!     .send()
+//!     .await?;
+//! assert!(doc.status().is_success());
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod admin_client;
+mod authority;
+mod clock;
+mod der;
+mod discovery;
+mod faults;
+mod frontend;
+mod hosts;
+mod ids;
+mod jwt;
+pub mod model;
+mod recording;
+mod respond;
+pub mod seeds;
+mod server;
+mod state;
+mod tls;
+mod token;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use admin_client::AdminClient;
+pub use model::{
+    AppRegistration, ClockChange, ClockState, DiscoverySettings, FaultMatch, FaultRule, Manifest,
+    MintedToken, RecordedRequest, RequestFilter, SeedApp, SeedAuthorities, SeedCertificates,
+    SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
+};
+
+/// How to start the emulator.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorConfig {
+    /// HTTPS port on 127.0.0.1 (0 = ephemeral).
+    pub https_port: u16,
+    /// Admin port on 127.0.0.1 (0 = ephemeral).
+    pub admin_port: u16,
+    /// Where to write `ca.pem` and the fixture keys; a fresh temporary directory (removed when
+    /// the emulator is dropped) when `None`.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A running emulator. Shuts down on drop.
+#[derive(Debug)]
+pub struct Emulator {
+    https_addr: SocketAddr,
+    admin_url: String,
+    ca_pem: String,
+    ca_pem_path: PathBuf,
+    state_dir: PathBuf,
+    remove_state_dir: bool,
+    state: Arc<state::EmuState>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn path_string(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds {
+    let file = |name: &str| path_string(&dir.join(name));
+    let aad = |t: &state::Tenant| match t.kind {
+        state::TenantKind::Aad(c) => (c.central().to_string(), "aad"),
+        state::TenantKind::B2c => (seeds::B2C_HOST.to_string(), "b2c"),
+        state::TenantKind::Ciam => (seeds::CIAM_HOST.to_string(), "ciam"),
+    };
+    let tenants = reg
+        .tenants
+        .iter()
+        .map(|t| {
+            let (host, kind) = aad(t);
+            SeedTenant {
+                name: t.name.clone(),
+                id: t.id.clone(),
+                domains: t.domains.clone(),
+                host,
+                kind: kind.into(),
+            }
+        })
+        .collect();
+    let names = [
+        (seeds::SECRET_APP_CLIENT_ID, "secret app"),
+        (seeds::CERT_APP_CLIENT_ID, "cert app"),
+        (seeds::MIDDLE_TIER_CLIENT_ID, "middle-tier API"),
+        (seeds::PUBLIC_CLIENT_ID, "public client"),
+    ];
+    let apps = state::seeded_apps()
+        .into_iter()
+        .map(|a| {
+            let has_cert = !a.certificates.is_empty();
+            SeedApp {
+                name: names
+                    .iter()
+                    .find(|(id, _)| *id == a.client_id)
+                    .map_or("app", |(_, n)| n)
+                    .to_string(),
+                secret: a.secrets.first().cloned(),
+                certificate_path: has_cert.then(|| file("app-cert.crt.pem")),
+                private_key_path: has_cert.then(|| file("app-cert.key.pem")),
+                app_id_uri: a.app_id_uri.clone(),
+                scopes: if a.app_id_uri.is_some() {
+                    a.scopes.clone().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+                public_client: a.public_client,
+                redirect_uris: a.redirect_uris.clone(),
+                client_id: a.client_id,
+            }
+        })
+        .collect();
+    let users = reg
+        .users
+        .iter()
+        .map(|u| SeedUser {
+            username: u.username.clone(),
+            tenant_id: u.tenant_id.clone(),
+            oid: u.oid.clone(),
+            name: u.name.clone(),
+        })
+        .collect();
+    let resources = reg
+        .resources()
+        .into_iter()
+        .map(|(uri, scopes)| SeedResource { uri, scopes })
+        .collect();
+    let public = |t: &str| format!("https://{}/{t}", seeds::PUBLIC_HOST);
+    let b2c = |p: &str| {
+        format!(
+            "https://{}/{}/{p}",
+            seeds::B2C_HOST,
+            seeds::B2C_TENANT_DOMAIN
+        )
+    };
+    Seeds {
+        tenants,
+        apps,
+        users,
+        resources,
+        authorities: SeedAuthorities {
+            contoso: public(seeds::CONTOSO_DOMAIN),
+            contoso_by_id: public(seeds::CONTOSO_TENANT_ID),
+            fabrikam: public(seeds::FABRIKAM_DOMAIN),
+            common: public("common"),
+            organizations: public("organizations"),
+            consumers: public("consumers"),
+            usgov: format!("https://{}/{}", seeds::USGOV_HOST, seeds::USGOV_DOMAIN),
+            custom_trusted: format!(
+                "https://{}/{}",
+                seeds::TRUSTED_CUSTOM_HOST,
+                seeds::CONTOSO_DOMAIN
+            ),
+            b2c_signupsignin: b2c(seeds::B2C_POLICY_SIGNUP_SIGNIN),
+            b2c_profileedit: b2c(seeds::B2C_POLICY_PROFILE_EDIT),
+            ciam: format!("https://{}/{}", seeds::CIAM_HOST, seeds::CIAM_TENANT_DOMAIN),
+            adfs: format!("https://{}/adfs", seeds::ADFS_HOST),
+            oidc: seeds::OIDC_ISSUER.into(),
+        },
+        certificates: SeedCertificates {
+            app_cert_pem: file("app-cert.crt.pem"),
+            app_key_pkcs8_pem: file("app-cert.key.pem"),
+            app_key_pkcs1_pem: file("app-cert.rsa.pem"),
+            app_key_encrypted_pem: file("app-cert.key.enc.pem"),
+            app_key_passphrase: seeds::APP_KEY_PASSPHRASE.into(),
+            other_cert_pem: file("other-cert.crt.pem"),
+            other_key_pem: file("other-cert.key.pem"),
+            emulator_signing_cert_pem: file("emulator-signing.crt.pem"),
+        },
+        signing_kid: signing_kid.into(),
+    }
+}
+
+impl Emulator {
+    /// Starts the emulator in this process (on the current tokio runtime).
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Self> {
+        let (state_dir, remove_state_dir) = match &config.state_dir {
+            Some(d) => (d.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "msal-emulator-{}-{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                )),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        let tls = tls::generate().context("generating the test CA")?;
+        let ca_pem_path = state_dir.join("ca.pem");
+        std::fs::write(&ca_pem_path, &tls.ca_pem)
+            .with_context(|| format!("writing {}", ca_pem_path.display()))?;
+        for (name, contents) in seeds::FIXTURE_FILES {
+            std::fs::write(state_dir.join(name), contents)
+                .with_context(|| format!("writing {name}"))?;
+        }
+
+        let https = TcpListener::bind((Ipv4Addr::LOCALHOST, config.https_port))
+            .await
+            .with_context(|| format!("binding HTTPS port {}", config.https_port))?;
+        let admin = TcpListener::bind((Ipv4Addr::LOCALHOST, config.admin_port))
+            .await
+            .with_context(|| format!("binding admin port {}", config.admin_port))?;
+        let https_addr = https.local_addr()?;
+        let admin_url = format!("http://{}", admin.local_addr()?);
+
+        let signer = jwt::Signer::new(
+            seeds::EMULATOR_SIGNING_KEY_PEM,
+            seeds::EMULATOR_SIGNING_CERT_PEM,
+        )?;
+        let manifest = Manifest {
+            https_addr: https_addr.to_string(),
+            admin_url: admin_url.clone(),
+            ca_pem_path: path_string(&ca_pem_path),
+            hosts: seeds::HOSTS.iter().map(|h| h.to_string()).collect(),
+            seeds: seeds_manifest(&state_dir, signer.kid(), &state::Registry::seeded()),
+        };
+        let state = Arc::new(state::EmuState::new(manifest, signer));
+        let tasks = vec![
+            server::spawn(
+                https,
+                frontend::router(state.clone()),
+                Some(tls.server_config),
+            ),
+            server::spawn(admin, admin::router(state.clone()), None),
+        ];
+        Ok(Self {
+            https_addr,
+            admin_url,
+            ca_pem: tls.ca_pem,
+            ca_pem_path,
+            state_dir,
+            remove_state_dir,
+            state,
+            tasks,
+        })
+    }
+
+    /// `127.0.0.1:P`, serving every host name over HTTPS.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https_addr
+    }
+
+    /// `http://127.0.0.1:Q`, the admin API.
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
+    /// The test CA certificate (PEM).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Where the CA certificate was written.
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.ca_pem_path
+    }
+
+    /// The state directory (CA and fixture keys).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Every host name served (for resolver overrides).
+    pub fn hosts(&self) -> &[&str] {
+        seeds::HOSTS
+    }
+
+    /// The manifest (as printed by the binary).
+    pub fn manifest(&self) -> &Manifest {
+        &self.state.manifest
+    }
+
+    /// A typed admin API client.
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(self.admin_url.clone())
+    }
+
+    /// A reqwest client builder that resolves every host in [`hosts`](Self::hosts) to the
+    /// emulator and trusts only its CA.
+    pub fn http_client_builder(&self) -> anyhow::Result<reqwest::ClientBuilder> {
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes())?;
+        let mut b = reqwest::Client::builder().tls_certs_only([ca]);
+        for host in self.hosts() {
+            b = b.resolve(host, self.https_addr);
+        }
+        Ok(b)
+    }
+
+    /// Stops serving (connections are dropped).
+    pub async fn shutdown(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        if self.remove_state_dir {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
+    }
+}

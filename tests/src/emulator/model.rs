@@ -1,0 +1,388 @@
+//! Wire types of the manifest and of the admin API (shared by the server and [`AdminClient`]).
+//!
+//! [`AdminClient`]: super::AdminClient
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a running emulator tells its callers: printed as one JSON line by the binary and served
+/// at `GET /admin/manifest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// `127.0.0.1:P`: the HTTPS port serving every host name.
+    pub https_addr: String,
+    /// `http://127.0.0.1:Q`: the admin API.
+    pub admin_url: String,
+    /// Path of the test CA certificate (PEM) that clients must trust.
+    pub ca_pem_path: String,
+    /// Every host name served (map each to `https_addr` in the client's resolver).
+    pub hosts: Vec<String>,
+    /// The seeded tenants, apps, users, resources, authorities and key files.
+    pub seeds: Seeds,
+}
+
+/// The seeded data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seeds {
+    /// Tenants.
+    pub tenants: Vec<SeedTenant>,
+    /// Apps.
+    pub apps: Vec<SeedApp>,
+    /// Users.
+    pub users: Vec<SeedUser>,
+    /// Resources that client credentials / OBO may target.
+    pub resources: Vec<SeedResource>,
+    /// Ready-made authority URLs.
+    pub authorities: SeedAuthorities,
+    /// Paths of the fixed key and certificate files (written into the state directory).
+    pub certificates: SeedCertificates,
+    /// The `kid` of the key signing access and ID tokens.
+    pub signing_kid: String,
+}
+
+/// A seeded tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedTenant {
+    /// Short name (`contoso`).
+    pub name: String,
+    /// Tenant id (GUID).
+    pub id: String,
+    /// Domain names.
+    pub domains: Vec<String>,
+    /// The central host serving it.
+    pub host: String,
+    /// `aad`, `b2c` or `ciam`.
+    pub kind: String,
+}
+
+/// A seeded app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedApp {
+    /// Short name (`secret app`).
+    pub name: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret, if it has one.
+    pub secret: Option<String>,
+    /// Path of its registered certificate (PEM), if any.
+    pub certificate_path: Option<String>,
+    /// Path of that certificate's private key (PKCS#8 PEM), if any.
+    pub private_key_path: Option<String>,
+    /// Application id URI, if it exposes an API.
+    pub app_id_uri: Option<String>,
+    /// Scopes it exposes.
+    pub scopes: Vec<String>,
+    /// Whether it is a public client.
+    pub public_client: bool,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+}
+
+/// A seeded user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedUser {
+    /// User principal name.
+    pub username: String,
+    /// Home tenant id.
+    pub tenant_id: String,
+    /// Object id.
+    pub oid: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A resource (API) tokens may be requested for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedResource {
+    /// Resource URI (`https://graph.microsoft.com`, `api://…`).
+    pub uri: String,
+    /// Delegated scopes it exposes.
+    pub scopes: Vec<String>,
+}
+
+/// Authority URLs for each kind the emulator serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedAuthorities {
+    /// `https://login.microsoftonline.com/contoso.onmicrosoft.com`.
+    pub contoso: String,
+    /// `https://login.microsoftonline.com/{contoso tenant id}`.
+    pub contoso_by_id: String,
+    /// `https://login.microsoftonline.com/fabrikam.onmicrosoft.com`.
+    pub fabrikam: String,
+    /// `https://login.microsoftonline.com/common`.
+    pub common: String,
+    /// `https://login.microsoftonline.com/organizations`.
+    pub organizations: String,
+    /// `https://login.microsoftonline.com/consumers`.
+    pub consumers: String,
+    /// `https://login.microsoftonline.us/usgov.onmicrosoft.us`.
+    pub usgov: String,
+    /// `https://login.contoso.com/contoso.onmicrosoft.com` (trusted custom host).
+    pub custom_trusted: String,
+    /// `https://contosob2c.b2clogin.com/contosob2c.onmicrosoft.com/B2C_1_signupsignin`.
+    pub b2c_signupsignin: String,
+    /// `https://contosob2c.b2clogin.com/contosob2c.onmicrosoft.com/B2C_1_profileedit`.
+    pub b2c_profileedit: String,
+    /// `https://contosociam.ciamlogin.com/contosociam.onmicrosoft.com`.
+    pub ciam: String,
+    /// `https://fs.contoso.com/adfs`.
+    pub adfs: String,
+    /// `https://idp.fabrikam.example/tenant1` (an `oidc_authority`).
+    pub oidc: String,
+}
+
+/// Paths of the fixed test keys, written into the state directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedCertificates {
+    /// The app certificate (PEM).
+    pub app_cert_pem: String,
+    /// Its key as PKCS#8 PEM.
+    pub app_key_pkcs8_pem: String,
+    /// Its key as PKCS#1 PEM.
+    pub app_key_pkcs1_pem: String,
+    /// Its key as encrypted PKCS#8 PEM.
+    pub app_key_encrypted_pem: String,
+    /// The passphrase of the encrypted key.
+    pub app_key_passphrase: String,
+    /// An unrelated certificate.
+    pub other_cert_pem: String,
+    /// The unrelated certificate's key (PKCS#8).
+    pub other_key_pem: String,
+    /// The certificate of the emulator's token-signing key.
+    pub emulator_signing_cert_pem: String,
+}
+
+// ---------------------------------------------------------------- admin API bodies
+
+/// `POST /admin/apps`: register or replace an app.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppRegistration {
+    /// Client id.
+    pub client_id: String,
+    /// Client secrets.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Certificates (PEM; each string may hold several blocks).
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// Application id URI (makes the app a resource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id_uri: Option<String>,
+    /// Delegated scopes the app exposes as a resource (default `["access_as_user"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Access token lifetime (default 3599 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_lifetime_secs: Option<u64>,
+    /// Public client (no credentials).
+    #[serde(default)]
+    pub public_client: bool,
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Restrict the app to these tenants (ids or domains); all tenants when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Vec<String>>,
+}
+
+/// `POST /admin/users`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserRegistration {
+    /// Tenant id, domain or short name.
+    pub tenant: String,
+    /// User principal name.
+    pub username: String,
+    /// Object id (derived from the username when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
+    /// Display name (the username's local part when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `POST /admin/tokens/user`: mint an access token as if the user had signed in to a client.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserTokenRequest {
+    /// Tenant id, domain or short name.
+    pub tenant: String,
+    /// The user's principal name.
+    pub username: String,
+    /// `aud`: the client id (or app id URI) of the API the token is for.
+    pub audience: String,
+    /// Scopes (`scp`), e.g. `["access_as_user"]`.
+    pub scopes: Vec<String>,
+    /// Lifetime (default 3599 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_secs: Option<u64>,
+    /// `azp`/`appid` (default: the seeded public client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// Answer of `POST /admin/tokens/user`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MintedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Its `exp` (epoch seconds).
+    pub expires_on: u64,
+}
+
+/// A registered user, as answered by `POST /admin/users`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// User principal name.
+    pub username: String,
+    /// Home tenant id.
+    pub tenant_id: String,
+    /// Object id.
+    pub oid: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// One request received on the HTTPS side (`GET /admin/requests`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// Arrival sequence number (from 1).
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Host (from the `Host` header or `:authority`, port stripped, lowercase).
+    pub host: String,
+    /// Path, as received (not decoded).
+    pub path: String,
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// Headers in arrival order (names lowercase).
+    pub headers: Vec<(String, String)>,
+    /// Decoded form pairs in order (when the body is form-encoded).
+    pub form: Vec<(String, String)>,
+    /// The raw body (lossy UTF-8).
+    pub body: String,
+    /// The response status.
+    pub status: u16,
+}
+
+impl RecordedRequest {
+    /// The first form value named `name`.
+    pub fn form_value(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first header value named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first query value named `name`.
+    pub fn query_value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Filters of `GET /admin/requests`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestFilter {
+    /// Only this host (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Only paths containing this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
+    /// Only requests whose form `grant_type` equals this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+}
+
+/// `POST /admin/faults`: a fault rule applied before normal processing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    /// Which requests it applies to (all criteria must hold).
+    #[serde(rename = "match", default)]
+    pub matches: FaultMatch,
+    /// How many requests it applies to (default 1; 0 = forever).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Response status (default 200 when a body is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// A `Retry-After` header value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+    /// Delay before answering (alone: delay, then process normally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// A raw response body (e.g. truncated or non-JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The response content type (default `application/json; charset=utf-8` for `json`,
+    /// `text/plain; charset=utf-8` for `body`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// A JSON response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+}
+
+/// Matching criteria of a [`FaultRule`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultMatch {
+    /// Host equals (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Path contains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_contains: Option<String>,
+    /// Form `grant_type` equals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+    /// Method equals (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+/// `GET /admin/clock`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClockState {
+    /// The emulator's current time, epoch seconds.
+    pub now: f64,
+}
+
+/// `POST /admin/clock`: exactly one of `set` or `advance`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClockChange {
+    /// Set the clock to this epoch time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<f64>,
+    /// Move the clock by this many seconds (may be negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance: Option<f64>,
+}
+
+/// `GET /admin/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// How many times each client assertion `jti` was presented (more than 1 = reused).
+    pub assertion_reuse: std::collections::BTreeMap<String, u64>,
+    /// Token endpoint requests received (including faulted ones).
+    pub token_requests: u64,
+    /// OIDC and instance discovery requests received (including faulted ones).
+    pub discovery_requests: u64,
+}
+
+/// `POST /admin/discovery`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DiscoverySettings {
+    /// Make instance discovery answer `400 invalid_instance` for every authority.
+    pub fail_instance_discovery: bool,
+}

@@ -1,0 +1,407 @@
+//! Registrations (tenants, apps, users, resources) and the shared runtime state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use super::clock::Clock;
+use super::der::CertInfo;
+use super::faults::ActiveFault;
+use super::hosts::Cloud;
+use super::ids;
+use super::jwt::Signer;
+use super::model::{AppRegistration, Manifest, RecordedRequest, Stats, UserInfo};
+use super::seeds;
+
+/// What kind of directory a tenant is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TenantKind {
+    Aad(Cloud),
+    B2c,
+    Ciam,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Tenant {
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) domains: Vec<String>,
+    pub(crate) kind: TenantKind,
+}
+
+impl Tenant {
+    fn matches(&self, r: &str) -> bool {
+        self.id.eq_ignore_ascii_case(r)
+            || self.name.eq_ignore_ascii_case(r)
+            || self.domains.iter().any(|d| d.eq_ignore_ascii_case(r))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    pub(crate) client_id: String,
+    pub(crate) secrets: Vec<String>,
+    pub(crate) certs: Vec<CertInfo>,
+    pub(crate) app_id_uri: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) lifetime_secs: Option<u64>,
+    pub(crate) public_client: bool,
+    #[allow(dead_code)] // read by the authorization code grant, still to come
+    pub(crate) redirect_uris: Vec<String>,
+    pub(crate) tenants: Option<Vec<String>>,
+}
+
+/// Default access token lifetime, like Entra's `expires_in`.
+pub(crate) const DEFAULT_LIFETIME: u64 = 3599;
+
+impl App {
+    pub(crate) fn from_registration(reg: &AppRegistration) -> Result<Self, String> {
+        if reg.client_id.trim().is_empty() {
+            return Err("client_id is required".into());
+        }
+        let mut certs = Vec::new();
+        for pem in &reg.certificates {
+            certs.extend(CertInfo::from_pem(pem).ok_or("a certificate is not a valid PEM X.509")?);
+        }
+        Ok(Self {
+            client_id: reg.client_id.trim().to_string(),
+            secrets: reg.secrets.clone(),
+            certs,
+            app_id_uri: reg.app_id_uri.clone().filter(|u| !u.is_empty()),
+            scopes: reg
+                .scopes
+                .clone()
+                .unwrap_or_else(|| vec![seeds::MIDDLE_TIER_SCOPE.to_string()]),
+            lifetime_secs: reg.access_token_lifetime_secs.filter(|&l| l > 0),
+            public_client: reg.public_client,
+            redirect_uris: reg.redirect_uris.clone(),
+            tenants: reg.tenants.clone(),
+        })
+    }
+
+    pub(crate) fn lifetime(&self) -> u64 {
+        self.lifetime_secs.unwrap_or(DEFAULT_LIFETIME)
+    }
+
+    /// Whether the app exists in the tenant (apps are multi-tenant unless restricted).
+    pub(crate) fn allowed_in(&self, tenant: Option<&Tenant>) -> bool {
+        match (&self.tenants, tenant) {
+            (None, _) | (Some(_), None) => true,
+            (Some(list), Some(t)) => list.iter().any(|r| t.matches(r)),
+        }
+    }
+
+    /// Whether `aud` names this app (client id or app id URI).
+    pub(crate) fn is_audience(&self, aud: &str) -> bool {
+        let aud = aud.trim_end_matches('/');
+        aud.eq_ignore_ascii_case(&self.client_id)
+            || self
+                .app_id_uri
+                .as_deref()
+                .is_some_and(|u| u.trim_end_matches('/').eq_ignore_ascii_case(aud))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) username: String,
+    pub(crate) tenant_id: String,
+    pub(crate) oid: String,
+    pub(crate) name: String,
+}
+
+impl User {
+    pub(crate) fn info(&self) -> UserInfo {
+        UserInfo {
+            username: self.username.clone(),
+            tenant_id: self.tenant_id.clone(),
+            oid: self.oid.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// A resource tokens can be issued for.
+#[derive(Debug, Clone)]
+pub(crate) struct Resource {
+    /// The `aud` of its tokens.
+    pub(crate) aud: String,
+    /// Its delegated scopes (canonical case).
+    pub(crate) scopes: Vec<String>,
+}
+
+impl Resource {
+    /// The canonical spelling of `scope` if the resource exposes it.
+    pub(crate) fn scope(&self, scope: &str) -> Option<&str> {
+        self.scopes
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(scope))
+            .map(String::as_str)
+    }
+}
+
+/// An issued refresh token (kept for the refresh grant).
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // read by grants still to come (refresh_token)
+pub(crate) struct RefreshTokenRecord {
+    pub(crate) client_id: String,
+    pub(crate) oid: String,
+    pub(crate) tid: String,
+    pub(crate) username: String,
+    pub(crate) name: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) issued_at: u64,
+}
+
+/// Everything mutable, behind one mutex (never held across an await).
+#[derive(Debug)]
+pub(crate) struct Registry {
+    pub(crate) tenants: Vec<Tenant>,
+    pub(crate) apps: BTreeMap<String, App>,
+    pub(crate) users: Vec<User>,
+    pub(crate) refresh_tokens: HashMap<String, RefreshTokenRecord>,
+    pub(crate) requests: Vec<RecordedRequest>,
+    pub(crate) faults: Vec<ActiveFault>,
+    pub(crate) stats: Stats,
+    pub(crate) fail_instance_discovery: bool,
+}
+
+fn tenant(name: &str, id: &str, domains: &[&str], kind: TenantKind) -> Tenant {
+    Tenant {
+        name: name.into(),
+        id: id.into(),
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        kind,
+    }
+}
+
+fn user(username: &str, tenant_id: &str, oid: &str, name: &str) -> User {
+    User {
+        username: username.into(),
+        tenant_id: tenant_id.into(),
+        oid: oid.into(),
+        name: name.into(),
+    }
+}
+
+/// The seeded apps as registrations.
+pub(crate) fn seeded_apps() -> Vec<AppRegistration> {
+    vec![
+        AppRegistration {
+            client_id: seeds::SECRET_APP_CLIENT_ID.into(),
+            secrets: vec![seeds::SECRET_APP_SECRET.into()],
+            ..Default::default()
+        },
+        AppRegistration {
+            client_id: seeds::CERT_APP_CLIENT_ID.into(),
+            certificates: vec![seeds::APP_CERT_PEM.into()],
+            ..Default::default()
+        },
+        AppRegistration {
+            client_id: seeds::MIDDLE_TIER_CLIENT_ID.into(),
+            secrets: vec![seeds::MIDDLE_TIER_SECRET.into()],
+            certificates: vec![seeds::APP_CERT_PEM.into()],
+            app_id_uri: Some(seeds::MIDDLE_TIER_APP_ID_URI.into()),
+            scopes: Some(vec![seeds::MIDDLE_TIER_SCOPE.into()]),
+            ..Default::default()
+        },
+        AppRegistration {
+            client_id: seeds::PUBLIC_CLIENT_ID.into(),
+            public_client: true,
+            redirect_uris: seeds::PUBLIC_CLIENT_REDIRECT_URIS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            scopes: Some(Vec::new()),
+            ..Default::default()
+        },
+    ]
+}
+
+impl Registry {
+    pub(crate) fn seeded() -> Self {
+        let tenants = vec![
+            tenant(
+                "contoso",
+                seeds::CONTOSO_TENANT_ID,
+                &[seeds::CONTOSO_DOMAIN, seeds::CONTOSO_CUSTOM_DOMAIN],
+                TenantKind::Aad(Cloud::Public),
+            ),
+            tenant(
+                "fabrikam",
+                seeds::FABRIKAM_TENANT_ID,
+                &[seeds::FABRIKAM_DOMAIN],
+                TenantKind::Aad(Cloud::Public),
+            ),
+            tenant(
+                "usgov",
+                seeds::USGOV_TENANT_ID,
+                &[seeds::USGOV_DOMAIN],
+                TenantKind::Aad(Cloud::UsGov),
+            ),
+            tenant(
+                "contosob2c",
+                seeds::B2C_TENANT_ID,
+                &[seeds::B2C_TENANT_DOMAIN],
+                TenantKind::B2c,
+            ),
+            tenant(
+                "contosociam",
+                seeds::CIAM_TENANT_ID,
+                &[seeds::CIAM_TENANT_DOMAIN],
+                TenantKind::Ciam,
+            ),
+        ];
+        let mut apps = BTreeMap::new();
+        for reg in seeded_apps() {
+            // The seeded registrations are valid by construction.
+            if let Ok(app) = App::from_registration(&reg) {
+                apps.insert(app.client_id.to_ascii_lowercase(), app);
+            }
+        }
+        Self {
+            tenants,
+            apps,
+            users: vec![
+                user(
+                    seeds::ALICE_USERNAME,
+                    seeds::CONTOSO_TENANT_ID,
+                    seeds::ALICE_OID,
+                    seeds::ALICE_NAME,
+                ),
+                user(
+                    seeds::BOB_USERNAME,
+                    seeds::FABRIKAM_TENANT_ID,
+                    seeds::BOB_OID,
+                    seeds::BOB_NAME,
+                ),
+            ],
+            refresh_tokens: HashMap::new(),
+            requests: Vec::new(),
+            faults: Vec::new(),
+            stats: Stats::default(),
+            fail_instance_discovery: false,
+        }
+    }
+
+    /// A tenant by id, domain or short name (case-insensitive).
+    pub(crate) fn tenant(&self, r: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.matches(r))
+    }
+
+    pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
+        self.apps.get(&client_id.trim().to_ascii_lowercase())
+    }
+
+    pub(crate) fn put_app(&mut self, app: App) {
+        self.apps.insert(app.client_id.to_ascii_lowercase(), app);
+    }
+
+    pub(crate) fn user(&self, tenant_id: &str, username: &str) -> Option<&User> {
+        self.users.iter().find(|u| {
+            u.tenant_id.eq_ignore_ascii_case(tenant_id) && u.username.eq_ignore_ascii_case(username)
+        })
+    }
+
+    pub(crate) fn put_user(&mut self, user: User) {
+        self.users.retain(|u| {
+            !(u.tenant_id.eq_ignore_ascii_case(&user.tenant_id)
+                && u.username.eq_ignore_ascii_case(&user.username))
+        });
+        self.users.push(user);
+    }
+
+    /// A resource by URI, app id URI or client id (case-insensitive, trailing `/` ignored).
+    pub(crate) fn resource(&self, ident: &str) -> Option<Resource> {
+        let ident = ident.trim_end_matches('/');
+        if ident.is_empty() {
+            return None;
+        }
+        let fixed = [
+            (seeds::GRAPH_RESOURCE, seeds::GRAPH_SCOPES),
+            (seeds::ARM_RESOURCE, seeds::ARM_SCOPES),
+        ];
+        for (uri, scopes) in fixed {
+            if uri.eq_ignore_ascii_case(ident) {
+                return Some(Resource {
+                    aud: uri.into(),
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                });
+            }
+        }
+        self.apps.values().find_map(|app| {
+            let aud = if app.client_id.eq_ignore_ascii_case(ident) {
+                app.client_id.clone()
+            } else {
+                app.app_id_uri
+                    .as_ref()
+                    .filter(|u| u.trim_end_matches('/').eq_ignore_ascii_case(ident))?
+                    .clone()
+            };
+            Some(Resource {
+                aud,
+                scopes: app.scopes.clone(),
+            })
+        })
+    }
+
+    /// Every resource: the fixed ones and each app with an app id URI.
+    pub(crate) fn resources(&self) -> Vec<(String, Vec<String>)> {
+        let mut out = vec![
+            (
+                seeds::GRAPH_RESOURCE.to_string(),
+                seeds::GRAPH_SCOPES.iter().map(|s| s.to_string()).collect(),
+            ),
+            (
+                seeds::ARM_RESOURCE.to_string(),
+                seeds::ARM_SCOPES.iter().map(|s| s.to_string()).collect(),
+            ),
+        ];
+        out.extend(
+            self.apps
+                .values()
+                .filter_map(|a| Some((a.app_id_uri.clone()?, a.scopes.clone()))),
+        );
+        out
+    }
+}
+
+/// The state shared by both servers.
+#[derive(Debug)]
+pub(crate) struct EmuState {
+    pub(crate) clock: Clock,
+    pub(crate) signer: Signer,
+    pub(crate) manifest: Manifest,
+    registry: Mutex<Registry>,
+    seq: AtomicU64,
+}
+
+impl EmuState {
+    pub(crate) fn new(manifest: Manifest, signer: Signer) -> Self {
+        Self {
+            clock: Clock::default(),
+            signer,
+            manifest,
+            registry: Mutex::new(Registry::seeded()),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next request sequence number (from 1).
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// A user's stable object id when none is given.
+    pub(crate) fn derived_oid(tenant_id: &str, username: &str) -> String {
+        ids::stable_uuid(&[
+            "user",
+            &tenant_id.to_ascii_lowercase(),
+            &username.to_ascii_lowercase(),
+        ])
+    }
+}

@@ -1,0 +1,151 @@
+//! Parsing delegated scopes (`openid profile offline_access` plus one resource's scopes).
+
+use crate::emulator::respond::OAuthError;
+use crate::emulator::seeds;
+use crate::emulator::state::{Registry, Resource};
+
+/// The parsed `scope` of a delegated grant.
+#[derive(Debug, Clone)]
+pub(crate) struct Delegated {
+    pub(crate) openid: bool,
+    pub(crate) offline_access: bool,
+    pub(crate) resource: Resource,
+    /// The `scope` of the response: the resource scopes, in the form requested.
+    pub(crate) granted: Vec<String>,
+    /// The `scp` claim values (short names).
+    pub(crate) scp: Vec<String>,
+}
+
+fn invalid_scope(scope: &str) -> OAuthError {
+    OAuthError::bad(
+        "invalid_scope",
+        70_011,
+        format!(
+            "The provided request must include a 'scope' input parameter. The provided value for \
+             the input parameter 'scope' is not valid. The scope {scope} is not valid."
+        ),
+    )
+}
+
+/// Parses a space-separated delegated scope string. With no resource scope at all, the token is
+/// for Microsoft Graph `User.Read` (as Entra does).
+pub(crate) fn parse(reg: &Registry, raw: &str) -> Result<Delegated, OAuthError> {
+    let mut openid = false;
+    let mut offline_access = false;
+    let mut resource: Option<Resource> = None;
+    let mut granted: Vec<String> = Vec::new();
+    let mut scp: Vec<String> = Vec::new();
+    for tok in raw.split_whitespace() {
+        match tok.to_ascii_lowercase().as_str() {
+            "openid" => {
+                openid = true;
+                continue;
+            }
+            "offline_access" => {
+                offline_access = true;
+                continue;
+            }
+            "profile" | "email" => continue,
+            _ => {}
+        }
+        let (ident, name, short) = match tok.rsplit_once('/') {
+            Some((r, n)) => (r.trim_end_matches('/'), n, false),
+            None => (seeds::GRAPH_RESOURCE, tok, true),
+        };
+        let res = reg.resource(ident).ok_or_else(|| {
+            OAuthError::bad(
+                "invalid_resource",
+                500_011,
+                format!("The resource principal named {ident} was not found in the tenant."),
+            )
+        })?;
+        if let Some(current) = &resource
+            && current.aud != res.aud
+        {
+            return Err(OAuthError::bad(
+                "invalid_scope",
+                28_000,
+                format!(
+                    "Provided value for the input parameter scope is not valid because it \
+                     contains more than one resource. Scope {raw} is not valid."
+                ),
+            ));
+        }
+        let names: Vec<String> = if name == ".default" {
+            res.scopes.clone()
+        } else {
+            vec![
+                res.scope(name)
+                    .ok_or_else(|| invalid_scope(tok))?
+                    .to_string(),
+            ]
+        };
+        for n in names {
+            let form = if short {
+                n.clone()
+            } else {
+                format!("{ident}/{n}")
+            };
+            if !granted.contains(&form) {
+                granted.push(form);
+            }
+            if !scp.contains(&n) {
+                scp.push(n);
+            }
+        }
+        resource = Some(res);
+    }
+    let resource = match resource {
+        Some(r) => r,
+        None => {
+            granted.push("User.Read".into());
+            scp.push("User.Read".into());
+            reg.resource(seeds::GRAPH_RESOURCE)
+                .ok_or_else(|| invalid_scope(raw))?
+        }
+    };
+    Ok(Delegated {
+        openid,
+        offline_access,
+        resource,
+        granted,
+        scp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        let reg = Registry::seeded();
+        let d = parse(
+            &reg,
+            "https://graph.microsoft.com/user.read offline_access openid profile",
+        )
+        .unwrap();
+        assert!(d.openid && d.offline_access);
+        assert_eq!(d.granted, ["https://graph.microsoft.com/User.Read"]);
+        assert_eq!(d.scp, ["User.Read"]);
+        let d = parse(&reg, "https://graph.microsoft.com/.default").unwrap();
+        assert_eq!(d.scp, ["User.Read", "Mail.Send", "Mail.Read"]);
+        let e = parse(
+            &reg,
+            "https://graph.microsoft.com/User.Read https://management.azure.com/user_impersonation",
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 28_000);
+        assert_eq!(
+            parse(&reg, "https://graph.microsoft.com/Nope")
+                .unwrap_err()
+                .code,
+            70_011
+        );
+        assert_eq!(
+            parse(&reg, "https://nope.example/x").unwrap_err().code,
+            500_011
+        );
+        assert_eq!(parse(&reg, "User.Read").unwrap().granted, ["User.Read"]);
+    }
+}
