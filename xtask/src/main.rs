@@ -1,1 +1,40 @@
-fn main() {}
+//! `cargo xtask`: orchestration for msal-rs (the matklad/cargo-xtask pattern).
+//!
+//! - `cargo xtask demo`: starts the bundled Entra ID emulator and runs `msal-core/examples`
+//!   against it, printing each step, where tokens came from and how long they took.
+//! - `cargo xtask ci`: formatting, the dependency tidy checks, clippy `-D warnings`, every test
+//!   and the conformance suite, with each step's duration and the 25-minute budget checked.
+//! - `cargo xtask conformance`: the data-driven conformance cases (golden vectors, wire shape
+//!   compared with MSAL Python against the emulator); installs MSAL Python in a venv first.
+//!
+//! Heavy logic lives in the crates these commands run; this crate only sequences them.
+
+mod ci;
+mod conformance;
+mod demo;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <demo | ci | conformance [FILTER] | tidy>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(),
+        Some("ci") => ci::run(),
+        Some("conformance") => conformance::run(args.get(1).map(String::as_str)),
+        Some("tidy") => ci::tidy(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

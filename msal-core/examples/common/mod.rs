@@ -1,0 +1,67 @@
+//! What the examples share: reaching the local emulator when `cargo xtask demo` runs them,
+//! and printing steps.
+//!
+//! Against the real Entra ID none of this is needed: `ReqwestHttpClient::new()` (the default)
+//! uses the platform trust store and DNS.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use msal_core::http::ReqwestHttpClient;
+use msal_core::{AuthenticationResult, Error, ErrorKind, Result};
+
+/// A required environment variable.
+pub(crate) fn env(name: &str) -> Result<String> {
+    std::env::var(name).map_err(|_| {
+        Error::new(
+            ErrorKind::Configuration,
+            format!("set {name} (cargo xtask demo does)"),
+        )
+    })
+}
+
+/// The HTTP client: with `MSAL_EMULATOR_ADDR`, `MSAL_EMULATOR_HOSTS` and `MSAL_EMULATOR_CA`
+/// set, Microsoft's host names resolve to the local emulator and only its test CA is trusted.
+pub(crate) fn http_client() -> Result<ReqwestHttpClient> {
+    let mut builder = ReqwestHttpClient::builder();
+    if let (Ok(addr), Ok(hosts), Ok(ca)) = (
+        std::env::var("MSAL_EMULATOR_ADDR"),
+        std::env::var("MSAL_EMULATOR_HOSTS"),
+        std::env::var("MSAL_EMULATOR_CA"),
+    ) {
+        let addr: SocketAddr = addr.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::Configuration,
+                "MSAL_EMULATOR_ADDR is not host:port",
+            )
+        })?;
+        if !addr.ip().is_loopback() {
+            return Err(Error::new(
+                ErrorKind::Configuration,
+                "the emulator must be on loopback",
+            ));
+        }
+        for host in hosts.split(',').filter(|h| !h.is_empty()) {
+            builder = builder.resolve(host, addr);
+        }
+        let pem = std::fs::read(&ca).map_err(|e| {
+            Error::with_source(ErrorKind::Configuration, "cannot read MSAL_EMULATOR_CA", e)
+        })?;
+        builder = builder
+            .add_root_certificate_pem(pem)
+            .only_added_roots(true)
+            .proxy_from_env(false);
+    }
+    builder.build()
+}
+
+/// Prints one step's outcome: where the token came from, how long it took.
+pub(crate) fn report(step: &str, started: Instant, r: &AuthenticationResult) {
+    println!(
+        "  {step:<48} {:>9.3} ms  source={:?}  scopes=\"{}\"  tenant={}",
+        started.elapsed().as_secs_f64() * 1000.0,
+        r.source(),
+        r.scopes(),
+        r.tenant(),
+    );
+}

@@ -1,0 +1,2 @@
+//! Conformance harness (being written).
+fn main() {}

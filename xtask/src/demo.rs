@@ -1,0 +1,223 @@
+//! `cargo xtask demo`: the main job of msal-rs, shown against the bundled Entra ID emulator.
+//! Starts `msal-emulator`, reads its manifest (ports, test CA, seeded apps), and runs the
+//! programs in `msal-core/examples` as a user would run them, pointed at the emulator.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use crate::util::{cargo, exec, root};
+
+/// Kills the emulator when the demo ends, however it ends.
+struct EmulatorProcess(Child);
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn run() -> Result<()> {
+    eprintln!("demo: building the emulator and the examples");
+    exec(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "msal-tests",
+        "--bin",
+        "msal-emulator",
+        "-p",
+        "msal-core",
+        "--examples",
+    ]))?;
+    let target = root().join("target").join("debug");
+    let state = root().join("target").join("demo");
+    let mut child = Command::new(target.join("msal-emulator"))
+        .arg("--state-dir")
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting msal-emulator")?;
+    let stdout = child.stdout.take().context("emulator stdout")?;
+    let emulator = EmulatorProcess(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("reading the emulator manifest")?;
+    let manifest: Value = serde_json::from_str(&line).context("parsing the emulator manifest")?;
+    let addr = manifest["https_addr"]
+        .as_str()
+        .context("manifest: https_addr")?;
+    let admin = manifest["admin_url"]
+        .as_str()
+        .context("manifest: admin_url")?;
+    let ca = manifest["ca_pem_path"]
+        .as_str()
+        .context("manifest: ca_pem_path")?;
+    let hosts: Vec<&str> = manifest["hosts"]
+        .as_array()
+        .context("manifest: hosts")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    println!("msal-rs demo against the local Entra ID emulator");
+    println!(
+        "  emulator: https on {addr} for {} host names (test CA {ca}), admin API {admin}",
+        hosts.len()
+    );
+
+    let seeds = &manifest["seeds"];
+    let app = |name: &str| -> Result<&Value> {
+        seeds["apps"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == name))
+            .with_context(|| format!("manifest: no app named {name}"))
+    };
+    let tenant = |name: &str| -> Result<&str> {
+        seeds["tenants"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == name))
+            .and_then(|t| t["domains"][0].as_str())
+            .with_context(|| format!("manifest: no tenant named {name}"))
+    };
+    let secret_app = app("secret app")?;
+    let cert_app = app("cert app")?;
+    let api = app("middle-tier API")?;
+    let str_of = |v: &Value, k: &str| -> Result<String> {
+        v[k].as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("manifest: {k}"))
+    };
+
+    let emulator_env = |cmd: &mut Command| {
+        cmd.env("MSAL_EMULATOR_ADDR", addr)
+            .env("MSAL_EMULATOR_HOSTS", hosts.join(","))
+            .env("MSAL_EMULATOR_CA", ca);
+    };
+
+    println!();
+    let mut daemon = Command::new(target.join("examples").join("daemon"));
+    emulator_env(&mut daemon);
+    daemon
+        .env("AZURE_CLIENT_ID", str_of(secret_app, "client_id")?)
+        .env("AZURE_CLIENT_SECRET", str_of(secret_app, "secret")?)
+        .env("AZURE_TENANT_ID", tenant("contoso")?)
+        .env("AZURE_OTHER_TENANT_ID", tenant("fabrikam")?)
+        .env("AZURE_CERT_CLIENT_ID", str_of(cert_app, "client_id")?)
+        .env(
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            str_of(cert_app, "certificate_path")?,
+        )
+        .env(
+            "AZURE_CLIENT_KEY_PATH",
+            str_of(cert_app, "private_key_path")?,
+        );
+    run_example(&mut daemon, "daemon")?;
+
+    println!();
+    let alice = seeds["users"][0]["username"]
+        .as_str()
+        .context("manifest: users")?;
+    let user_token = mint_user_token(admin, tenant("contoso")?, alice, &str_of(api, "client_id")?)?;
+    println!("(a front end signed {alice} in and called the web API with a token for it)");
+    let mut obo = Command::new(target.join("examples").join("web_api_obo"));
+    emulator_env(&mut obo);
+    obo.env("AZURE_CLIENT_ID", str_of(api, "client_id")?)
+        .env("AZURE_CLIENT_SECRET", str_of(api, "secret")?)
+        .env("AZURE_TENANT_ID", tenant("contoso")?)
+        .env("USER_ASSERTION", user_token);
+    run_example(&mut obo, "web_api_obo")?;
+
+    let stats = http(admin, "GET", "/admin/stats", None)?;
+    println!(
+        "\nemulator saw {} token requests and {} discovery requests in all",
+        stats["token_requests"], stats["discovery_requests"]
+    );
+    drop(emulator);
+    println!("demo: done");
+    Ok(())
+}
+
+fn run_example(cmd: &mut Command, name: &str) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("running example {name}"))?;
+    if !status.success() {
+        bail!("example {name} failed ({status})");
+    }
+    Ok(())
+}
+
+fn mint_user_token(admin: &str, tenant: &str, username: &str, audience: &str) -> Result<String> {
+    let body = serde_json::json!({
+        "tenant": tenant,
+        "username": username,
+        "audience": audience,
+        "scopes": ["access_as_user"],
+    });
+    let v = http(admin, "POST", "/admin/tokens/user", Some(&body))?;
+    v["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the emulator minted no token")
+}
+
+/// A minimal HTTP/1.1 JSON exchange with the emulator's loopback admin API.
+fn http(base: &str, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+    let hostport = base
+        .strip_prefix("http://")
+        .context("the admin URL is not http://")?
+        .trim_end_matches('/');
+    let addr: std::net::SocketAddr = hostport.parse().context("admin address")?;
+    if !addr.ip().is_loopback() {
+        bail!("the admin API must be on loopback");
+    }
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let (head, body) = resp
+        .split_once("\r\n\r\n")
+        .context("malformed admin response")?;
+    if !head.starts_with("HTTP/1.1 2") {
+        bail!(
+            "admin API {method} {path}: {}",
+            head.lines().next().unwrap_or("")
+        );
+    }
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)?
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body).context("admin API answered with non-JSON")
+}
+
+fn dechunk(mut s: &str) -> Result<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = s.split_once("\r\n").context("chunk size")?;
+        let n = usize::from_str_radix(size.trim(), 16).context("chunk size")?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.push_str(rest.get(..n).context("chunk")?);
+        s = rest.get(n + 2..).context("chunk end")?;
+    }
+}
