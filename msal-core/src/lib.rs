@@ -77,3 +77,8 @@ pub use credential::{AssertionContext, ClientCredential};
 pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use result::{AccessToken, Account, AuthenticationResult, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
