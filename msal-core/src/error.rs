@@ -162,7 +162,7 @@ impl Error {
         Error::with_source(ErrorKind::Transport, message, source)
     }
 
-    pub(crate) fn service(service: ServiceError) -> Error {
+    pub(crate) fn from_service(service: ServiceError) -> Error {
         let message = match &service.error_description {
             Some(d) => format!("{}: {}", service.error, d),
             None => service.error.clone(),
@@ -210,7 +210,7 @@ impl Error {
     }
 
     /// The identity provider's error fields, when it answered with an OAuth error.
-    pub fn service_error(&self) -> Option<&ServiceError> {
+    pub fn service(&self) -> Option<&ServiceError> {
         self.inner.service.as_ref()
     }
 
@@ -309,14 +309,14 @@ mod tests {
         let s = ServiceError::from_json(400, &body).expect("an error body");
         assert_eq!(s.error_codes, vec![70000]);
         assert_eq!(s.suberror.as_deref(), Some("bad_token"));
-        let e = Error::service(s);
+        let e = Error::from_service(s);
         assert!(e.is_interaction_required());
         assert!(!e.is_transient());
         assert!(!e.is_throttled());
         assert_eq!(e.kind(), ErrorKind::Service);
         assert!(e.to_string().contains("AADSTS70000"));
         let clone = e.clone();
-        assert_eq!(clone.service_error(), e.service_error());
+        assert_eq!(clone.service(), e.service());
     }
 
     #[test]
@@ -326,7 +326,7 @@ mod tests {
             error: "temporarily_unavailable".into(),
             ..Default::default()
         };
-        assert!(Error::service(s).is_transient());
+        assert!(Error::from_service(s).is_transient());
         let t = Error::new(ErrorKind::Throttled, "wait");
         assert!(t.is_throttled() && t.is_transient());
         assert!(ServiceError::from_json(200, &serde_json::json!({"access_token": "x"})).is_none());

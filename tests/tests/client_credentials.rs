@@ -319,7 +319,7 @@ async fn tenant_override_gets_and_caches_a_token_per_tenant() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Service);
-    assert_eq!(e.service_error().map(|s| s.status), Some(400));
+    assert_eq!(e.service().map(|s| s.status), Some(400));
 }
 
 #[tokio::test]
@@ -480,9 +480,9 @@ async fn failures_are_typed() {
         .await
         .unwrap_err();
     assert!(e.is_invalid_client(), "{e:?}");
-    assert_eq!(e.service_error().map(|s| s.status), Some(401));
+    assert_eq!(e.service().map(|s| s.status), Some(401));
     assert!(
-        e.service_error()
+        e.service()
             .is_some_and(|s| s.error_codes.contains(&7000215))
     );
     assert!(!e.is_transient());
@@ -620,7 +620,7 @@ async fn discovery_failures_are_typed_and_not_cached() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Discovery);
     assert_eq!(
-        e.service_error().map(|s| s.error.as_str()),
+        e.service().map(|s| s.error.as_str()),
         Some("invalid_tenant")
     );
 
@@ -638,7 +638,7 @@ async fn discovery_failures_are_typed_and_not_cached() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Discovery);
     assert_eq!(
-        e.service_error().map(|s| s.error.as_str()),
+        e.service().map(|s| s.error.as_str()),
         Some("invalid_instance")
     );
     // ...while a trusted custom host passes and gets its endpoints from instance discovery.
@@ -886,4 +886,77 @@ fn public_futures_are_send_and_apps_are_cheap_handles() {
     send(&g);
     let h = app.remove_tokens_for_client();
     send(&h);
+}
+
+#[tokio::test]
+async fn per_request_authority_override_switches_the_b2c_policy() {
+    let env = Env::start().await;
+    let signin = Authority::b2c(
+        seeds::B2C_HOST,
+        seeds::B2C_TENANT_DOMAIN,
+        seeds::B2C_POLICY_SIGNUP_SIGNIN,
+    );
+    let edit = Authority::b2c(
+        seeds::B2C_HOST,
+        seeds::B2C_TENANT_DOMAIN,
+        seeds::B2C_POLICY_PROFILE_EDIT,
+    );
+    let app = env.app(
+        seeds::SECRET_APP_CLIENT_ID,
+        ClientCredential::secret(seeds::SECRET_APP_SECRET),
+        signin,
+        None,
+        None,
+    );
+    app.acquire_token_for_client(GRAPH_DEFAULT)
+        .await
+        .expect("signin policy");
+    app.acquire_token_for_client(GRAPH_DEFAULT)
+        .authority(edit)
+        .force_refresh(true)
+        .await
+        .expect("edit policy");
+    let paths: Vec<String> = env
+        .token_requests()
+        .await
+        .into_iter()
+        .map(|p| p.path)
+        .collect();
+    assert_eq!(paths.len(), 2);
+    assert!(
+        paths[0].to_ascii_lowercase().contains("b2c_1_signupsignin"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1].to_ascii_lowercase().contains("b2c_1_profileedit"),
+        "{paths:?}"
+    );
+    let bad = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .authority(Authority::tenant("bad/tenant"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::Configuration);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_calls_share_one_discovery() {
+    let env = Env::start().await;
+    let app = env.secret_app();
+    let calls: Vec<_> = (0..64)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.acquire_token_for_client(GRAPH_DEFAULT).await })
+        })
+        .collect();
+    for c in calls {
+        c.await.expect("joined").expect("token");
+    }
+    assert_eq!(
+        env.discovery_requests().await.len(),
+        1,
+        "discovery is single-flighted"
+    );
+    let stats = env.emulator.admin().stats().await.expect("stats");
+    assert_eq!(stats.discovery_requests, 1);
 }

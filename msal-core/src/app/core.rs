@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::options::RequestOptions;
 use crate::authority::Authority;
 use crate::authority::discovery::{AuthorityMetadata, DiscoveryCache, DiscoveryOptions, Slot};
 use crate::cache::TokenCache;
@@ -43,11 +44,22 @@ impl AppCore {
         self.clock.now()
     }
 
-    /// The authority of a request: the app's, or the app's with the tenant overridden.
-    pub(crate) fn authority_for(&self, tenant: Option<&str>) -> Result<Cow<'_, Authority>> {
-        match tenant {
-            None => Ok(Cow::Borrowed(&self.authority)),
-            Some(t) => Ok(Cow::Owned(self.authority.with_tenant(t)?)),
+    /// The authority of a request: the app's, or the request's own (e.g. another B2C
+    /// policy), with the tenant overridden when the request says so.
+    pub(crate) fn authority_for<'a>(
+        &'a self,
+        options: &'a RequestOptions,
+    ) -> Result<Cow<'a, Authority>> {
+        let base = match &options.authority {
+            Some(a) => {
+                a.validate(self.discovery_opts.allow_http_loopback)?;
+                a
+            }
+            None => &self.authority,
+        };
+        match options.tenant.as_deref() {
+            None => Ok(Cow::Borrowed(base)),
+            Some(t) => Ok(Cow::Owned(base.with_tenant(t)?)),
         }
     }
 

@@ -8,12 +8,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::authority::Authority;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
 /// Per-request options common to every acquisition builder.
 #[derive(Default, Clone)]
 pub(crate) struct RequestOptions {
+    pub(crate) authority: Option<Authority>,
     pub(crate) tenant: Option<String>,
     pub(crate) claims: Option<String>,
     pub(crate) force_refresh: bool,
@@ -41,6 +43,12 @@ impl RequestOptions {
 /// field.
 macro_rules! request_option_setters {
     () => {
+        /// Sends the request to another authority than the app's, e.g. another B2C policy.
+        pub fn authority(mut self, authority: $crate::Authority) -> Self {
+            self.options.authority = Some(authority);
+            self
+        }
+
         /// Sends the request to another tenant of the same cloud (one app, many tenants).
         pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
             self.options.tenant = Some(tenant.into());

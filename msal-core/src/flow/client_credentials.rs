@@ -32,6 +32,7 @@ pub struct AcquireTokenForClient<'a> {
 impl std::fmt::Debug for RequestOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestOptions")
+            .field("authority", &self.authority)
             .field("tenant", &self.tenant)
             .field("claims", &self.claims.is_some())
             .field("force_refresh", &self.force_refresh)
@@ -63,7 +64,7 @@ fn from_cache(
     options: &RequestOptions,
 ) -> Result<Option<CacheDecision>> {
     let core = &app.inner.core;
-    let authority = core.authority_for(options.tenant.as_deref())?;
+    let authority = core.authority_for(options)?;
     let Some(meta) = core.cached_metadata(&authority) else {
         return Ok(None);
     };
@@ -123,7 +124,7 @@ async fn run(
     options: RequestOptions,
 ) -> Result<AuthenticationResult> {
     let core = &app.inner.core;
-    let authority = core.authority_for(options.tenant.as_deref())?;
+    let authority = core.authority_for(&options)?;
     let meta = core.metadata(&authority).await?;
     let (reason, fallback) = if options.bypasses_cache() {
         (RefreshReason::ForceRefresh, None)

@@ -115,7 +115,7 @@ fn from_cache(
             RefreshReason::NoCachedAccessToken,
         )));
     }
-    let authority = core.authority_for(options.tenant.as_deref())?;
+    let authority = core.authority_for(options)?;
     let Some(meta) = core.cached_metadata(&authority) else {
         return Ok(None);
     };
@@ -167,7 +167,7 @@ async fn run(
     options: RequestOptions,
 ) -> Result<AuthenticationResult> {
     let core = &app.inner.core;
-    let authority = core.authority_for(options.tenant.as_deref())?;
+    let authority = core.authority_for(&options)?;
     let meta = core.metadata(&authority).await?;
     let (reason, fallback) = if options.bypasses_cache() {
         (RefreshReason::ForceRefresh, None)

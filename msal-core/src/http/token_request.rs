@@ -184,10 +184,10 @@ pub(crate) fn parse_response(resp: &http::Response<Vec<u8>>) -> Result<Value> {
         Some(v) => {
             if let Some(mut s) = ServiceError::from_json(status, &v) {
                 s.retry_after = retry;
-                return Err(Error::service(s));
+                return Err(Error::from_service(s));
             }
             if status >= 400 {
-                return Err(Error::service(ServiceError {
+                return Err(Error::from_service(ServiceError {
                     status,
                     error: format!("http_{status}"),
                     retry_after: retry,
@@ -196,7 +196,7 @@ pub(crate) fn parse_response(resp: &http::Response<Vec<u8>>) -> Result<Value> {
             }
             Ok(v)
         }
-        None if status >= 500 || status == 429 => Err(Error::service(ServiceError {
+        None if status >= 500 || status == 429 => Err(Error::from_service(ServiceError {
             status,
             error: format!("http_{status}"),
             error_description: Some(format!("HTTP Error: {status}")),
@@ -238,7 +238,7 @@ pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<V
         Ok(_) => ctx.telemetry.record_success(),
         Err(e) => {
             let code = e
-                .service_error()
+                .service()
                 .map(|s| s.error.clone())
                 .unwrap_or_else(|| format!("{:?}", e.kind()).to_lowercase());
             tracing::debug!(endpoint, correlation_id = %req.correlation_id, error = %code, "token request failed");
