@@ -12,6 +12,7 @@
 #[path = "key.rs"]
 pub mod keys;
 mod schema;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +32,9 @@ use crate::scope::ScopeSet;
 
 pub use schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
+};
+pub use store::{
+    CacheStore, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version, Written,
 };
 
 /// The grants whose accounts record how they were established (`account_source`).
