@@ -156,10 +156,11 @@ pub struct Written {
     pub expires_in: Option<Duration>,
 }
 
-/// A modification: given the partition's current bytes (`None` when it does not exist), the
-/// bytes to write (`Ok(None)`: nothing to change). It may run several times, each time on
-/// fresher data, until the backend writes without a conflict.
-pub type Modify<'a> = dyn FnMut(Option<&[u8]>) -> Result<Option<Written>> + Send + 'a;
+/// A modification: given the partition as currently stored (`None` when it does not exist:
+/// its bytes and version, so the cache can skip re-parsing bytes it already holds), the bytes
+/// to write (`Ok(None)`: nothing to change). It may run several times, each time on fresher
+/// data, until the backend writes without a conflict.
+pub type Modify<'a> = dyn FnMut(Option<&Snapshot>) -> Result<Option<Written>> + Send + 'a;
 
 /// Where the token cache persists: a file shared with other processes and MSALs, Redis shared by
 /// a fleet, or anything that can store versioned bytes.
