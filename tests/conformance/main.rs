@@ -1,2 +1,173 @@
-//! Conformance harness (being written).
-fn main() {}
+//! The conformance suite of msal-rs: data-driven cases (`tests/fixtures/conformance/cases.json`)
+//! that compare msal-rs with MSAL Python 1.39, the reference implementation, against the local
+//! Entra ID emulator: golden cache-key vectors, the token requests each library sends (form
+//! fields and their order, MSAL's headers, client assertions, discovery), the token-cache
+//! schema, and caches written by one and read by the other.
+//!
+//! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
+//! `MSAL_CONFORMANCE_PYTHON`. Prints one line per case (`PASS name`, `FAIL name: reason`,
+//! `SKIP name: reason`); the last line is `N passed, N failed, N skipped`. Cases listed in
+//! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
+
+mod cache_cmp;
+mod cases;
+mod emu;
+mod flows;
+mod python;
+mod rust_side;
+mod selfcheck;
+mod vectors;
+mod wire;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cases::{Case, CaseKind};
+use emu::Emu;
+use python::Python;
+
+/// What the suite shares between cases.
+struct Suite {
+    emu: Emu,
+    python: Python,
+}
+
+enum Outcome {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
+    let (emu, py) = (&suite.emu, &suite.python);
+    match &case.kind {
+        CaseKind::KeyVectors { file } => vectors::key_vectors(file),
+        CaseKind::ExtCacheKeyVectors { file } => vectors::ext_cache_key_vectors(file),
+        CaseKind::SelfCheck {
+            mutation,
+            expect_diff,
+        } => selfcheck::run(mutation, *expect_diff),
+        CaseKind::Wire {
+            app,
+            call,
+            second_call,
+        } => flows::wire_case(&case.name, emu, py, app, call, second_call).await,
+        CaseKind::CacheSchema { app, call } => {
+            flows::cache_schema_case(&case.name, emu, py, app, call).await
+        }
+        CaseKind::LoopbackGuard { app, call } => {
+            flows::loopback_guard_case(emu, py, app, call).await
+        }
+        CaseKind::CacheInterop {
+            app,
+            call,
+            direction,
+        } => flows::cache_interop_case(emu, py, app, call, *direction).await,
+    }
+}
+
+/// Runs one case on its own task, so that a panic fails the case rather than the suite.
+async fn outcome(suite: &Arc<Suite>, case: &Case) -> Outcome {
+    if let Err(e) = suite.emu.reset().await {
+        return Outcome::Fail(format!("resetting the emulator: {e:#}"));
+    }
+    let (s, c) = (Arc::clone(suite), case.clone());
+    match tokio::spawn(async move { run_case(&s, &c).await }).await {
+        Ok(Ok(())) => Outcome::Pass,
+        Ok(Err(e)) => Outcome::Fail(format!("{e:#}")),
+        Err(e) if e.is_panic() => Outcome::Fail(format!("panicked: {e}")),
+        Err(e) => Outcome::Fail(format!("task failed: {e}")),
+    }
+}
+
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Multi-line reasons are indented under their case.
+fn indent(reason: &str) -> String {
+    reason.trim_end().replace('\n', "\n    ")
+}
+
+async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
+    let cases = cases::load_cases()?;
+    let skips = cases::load_skips()?;
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .collect();
+    let suite = Arc::new(Suite {
+        emu: Emu::start().await?,
+        python: Python::from_env(),
+    });
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for case in selected {
+        let started = Instant::now();
+        let result = match skips.reason(&case.name) {
+            Some(reason) => Outcome::Skip(reason.to_string()),
+            None => outcome(&suite, case).await,
+        };
+        match result {
+            Outcome::Pass => {
+                passed += 1;
+                print_line(&format!("PASS {}", case.name));
+            }
+            Outcome::Fail(reason) => {
+                failed += 1;
+                print_line(&format!("FAIL {}: {}", case.name, indent(&reason)));
+            }
+            Outcome::Skip(reason) => {
+                skipped += 1;
+                print_line(&format!("SKIP {}: {}", case.name, indent(&reason)));
+            }
+        }
+        eprintln!(
+            "  ({} took {:.2} s)",
+            case.name,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok((passed, failed, skipped))
+}
+
+fn main() -> ExitCode {
+    // The filter is the first argument that is not an option (cargo may pass `--quiet`).
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let started = Instant::now();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            print_line(&format!("FAIL harness: cannot start tokio: {e}"));
+            print_line("0 passed, 1 failed, 0 skipped");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (passed, failed, skipped) = match runtime.block_on(run(filter.as_deref())) {
+        Ok(counts) => counts,
+        Err(e) => {
+            print_line(&format!("FAIL harness: {}", indent(&format!("{e:#}"))));
+            (0, 1, 0)
+        }
+    };
+    eprintln!(
+        "conformance: {} case(s) in {:.1} s",
+        passed + failed + skipped,
+        started.elapsed().as_secs_f64()
+    );
+    print_line(&format!(
+        "{passed} passed, {failed} failed, {skipped} skipped"
+    ));
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -101,7 +101,7 @@ async fn obo_wire_account_and_cache_partitioned_by_assertion() {
     assert_eq!(posts[0].form_value("assertion"), Some(alice.as_str()));
     assert_eq!(
         posts[0].header("x-client-current-telemetry"),
-        Some("4|523,2|")
+        Some("4|523,0|")
     );
 
     // The same caller again: from the cache, no request.

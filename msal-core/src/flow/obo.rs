@@ -169,19 +169,20 @@ async fn run(
     let core = &app.inner.core;
     let authority = core.authority_for(&options)?;
     let meta = core.metadata(&authority).await?;
-    let (reason, fallback) = if options.bypasses_cache() {
-        (RefreshReason::ForceRefresh, None)
+    let fallback = if options.bypasses_cache() {
+        None
     } else {
         match from_cache(app, &assertion, &p, &options)? {
             Some(CacheDecision::Hit(at)) => {
                 core.http.telemetry.record_cache_hit();
                 return Ok(AuthenticationResult::from_cache(at));
             }
-            Some(CacheDecision::Aging(at)) => (RefreshReason::ProactivelyRefreshed, Some(at)),
-            Some(CacheDecision::Miss(r)) => (r, None),
-            None => (RefreshReason::NoCachedAccessToken, None),
+            Some(CacheDecision::Aging(at)) => Some(at),
+            Some(CacheDecision::Miss(_)) | None => None,
         }
     };
+    // MSAL reports on-behalf-of as a non-silent call (refresh reason 0) whatever the cache did.
+    let reason = RefreshReason::NotApplicable;
     let mut form = confidential_form(core, &app.inner.credential, &meta, GRANT_TYPE, None).await?;
     // MSAL Python's order: the caller's data, requested_token_use, claims, scope, assertion.
     push_extra(&mut form, &options.extra_body);

@@ -15,6 +15,8 @@ pub(crate) enum ApiId {
 /// Why a token was requested from the network rather than served from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RefreshReason {
+    /// Not a silent call (MSAL sends 0 for on-behalf-of and the interactive grants).
+    NotApplicable = 0,
     /// Force refresh or a claims challenge.
     ForceRefresh = 1,
     /// No access token in the cache.

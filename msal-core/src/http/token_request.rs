@@ -83,14 +83,32 @@ impl Form {
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (n, v) in &self.fields {
+        let mut out = Vec::with_capacity(256);
+        for (i, (n, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b'&');
+            }
+            quote_plus(&mut out, n);
+            out.push(b'=');
             match v {
-                FormValue::Plain(v) => s.append_pair(n, v),
-                FormValue::Secret(v) => s.append_pair(n, v.expose_secret()),
-            };
+                FormValue::Plain(v) => quote_plus(&mut out, v),
+                FormValue::Secret(v) => quote_plus(&mut out, v.expose_secret()),
+            }
         }
-        s.finish().into_bytes()
+        out
+    }
+}
+
+/// Form-encodes `s` as Python's `urllib.parse.quote_plus` does (what MSAL Python sends):
+/// letters, digits and `_.-~` stay, a space becomes `+`, every other byte is `%XX`.
+fn quote_plus(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => out.push(b),
+            b' ' => out.push(b'+'),
+            _ => out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        }
     }
 }
 
@@ -256,12 +274,18 @@ pub(crate) async fn post_token(ctx: &HttpContext, req: &TokenRequest) -> Result<
 }
 
 /// GETs a JSON document (discovery). Returns the status and body; 5xx and non-JSON bodies
-/// are errors.
-pub(crate) async fn get_json(ctx: &HttpContext, url: &str) -> Result<(u16, Value)> {
-    let req = http::Request::builder()
-        .method(http::Method::GET)
-        .uri(url)
-        .header("Accept", "application/json")
+/// are errors. `accept_json` adds `Accept: application/json` (MSAL sends it on instance
+/// discovery, not on OpenID Connect discovery).
+pub(crate) async fn get_json(
+    ctx: &HttpContext,
+    url: &str,
+    accept_json: bool,
+) -> Result<(u16, Value)> {
+    let mut b = http::Request::builder().method(http::Method::GET).uri(url);
+    if accept_json {
+        b = b.header("Accept", "application/json");
+    }
+    let req = b
         .body(Vec::new())
         .map_err(|e| Error::with_source(ErrorKind::Configuration, "invalid discovery URL", e))?;
     let endpoint = endpoint_for_logs(url);
@@ -302,7 +326,7 @@ mod tests {
         f.push("grant_type", "client_credentials");
         f.push("claims", "");
         f.push_secret("client_secret", SecretString::from("a+b/c=d&e%f"));
-        f.push("scope", "s");
+        f.push("scope", "s t~*");
         f.push("client_id", "c2");
         assert_eq!(
             f.names(),
@@ -311,7 +335,7 @@ mod tests {
         let body = String::from_utf8(f.encode()).expect("utf8");
         assert_eq!(
             body,
-            "client_id=c2&grant_type=client_credentials&client_secret=a%2Bb%2Fc%3Dd%26e%25f&scope=s"
+            "client_id=c2&grant_type=client_credentials&client_secret=a%2Bb%2Fc%3Dd%26e%25f&scope=s+t~%2A"
         );
         assert!(f.plain_fields().iter().all(|(n, _)| *n != "client_secret"));
     }

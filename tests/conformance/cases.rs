@@ -1,0 +1,310 @@
+//! The fixture model: `tests/fixtures/conformance/cases.json` (what to run) and `skips.json`
+//! (what not to run, with a reason each).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// One conformance case.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Case {
+    /// Unique name, printed in the report and matched by the filter and the skip list.
+    pub(crate) name: String,
+    /// Why the case exists or what it relies on (not used by the runner).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(crate) note: Option<String>,
+    /// What to do.
+    #[serde(flatten)]
+    pub(crate) kind: CaseKind,
+}
+
+/// The kinds of case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum CaseKind {
+    /// Every cache-key vector of a file through msal-core's key functions.
+    KeyVectors {
+        /// Path relative to `tests/`.
+        file: String,
+    },
+    /// Every extended-cache-key vector of a file through `ext_cache_key`.
+    ExtCacheKeyVectors {
+        /// Path relative to `tests/`.
+        file: String,
+    },
+    /// The same call by MSAL Python and msal-rs: the token requests must be the same.
+    Wire {
+        /// The app.
+        app: AppSpec,
+        /// The call, made twice (the second is expected from the cache).
+        call: CallSpec,
+        /// Where each side's second call is expected to come from.
+        #[serde(default)]
+        second_call: SecondCall,
+    },
+    /// The same call by both; their serialized caches must have the same schema.
+    CacheSchema {
+        /// The app.
+        app: AppSpec,
+        /// The call.
+        call: CallSpec,
+    },
+    /// A cache written by one side, loaded by the other, must serve the same call.
+    CacheInterop {
+        /// The app.
+        app: AppSpec,
+        /// The call.
+        call: CallSpec,
+        /// Who writes and who reads.
+        direction: Direction,
+    },
+    /// Both sides must refuse an authority that the emulator does not serve, before any
+    /// traffic leaves loopback (the emulator records nothing).
+    LoopbackGuard {
+        /// The app, with an authority on a host the emulator does not serve.
+        app: AppSpec,
+        /// The call.
+        call: CallSpec,
+    },
+    /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
+    /// as a difference (and the unmutated one must not be).
+    SelfCheck {
+        /// The mutation to apply.
+        mutation: String,
+        /// Whether a difference must be reported.
+        expect_diff: bool,
+    },
+}
+
+/// A confidential client app of the emulator's seeds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppSpec {
+    /// `secret_app`, `cert_app` or `middle_tier`.
+    pub(crate) client: SeedClient,
+    /// How it authenticates.
+    pub(crate) credential: CredentialKind,
+    /// The authority URL.
+    pub(crate) authority: String,
+    /// Client capabilities (`["CP1"]`).
+    #[serde(default)]
+    pub(crate) client_capabilities: Vec<String>,
+    /// `app_name` (sent as `x-app-name`); set together with `app_version`.
+    #[serde(default)]
+    pub(crate) app_name: Option<String>,
+    /// `app_version` (sent as `x-app-ver`).
+    #[serde(default)]
+    pub(crate) app_version: Option<String>,
+}
+
+/// The seeded confidential clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SeedClient {
+    /// The app with a secret.
+    SecretApp,
+    /// The app with the `app-cert` certificate.
+    CertApp,
+    /// The middle-tier API (secret and certificate).
+    MiddleTier,
+}
+
+/// A credential kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CredentialKind {
+    /// The app's client secret.
+    Secret,
+    /// The `app-cert` key and certificate (MSAL Python: `private_key` + `public_certificate`;
+    /// msal-rs: `certificate_pem(..).send_x5c(true)`).
+    Certificate,
+}
+
+/// The acquisition APIs compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Api {
+    /// Client credentials.
+    AcquireTokenForClient,
+    /// On-behalf-of.
+    AcquireTokenOnBehalfOf,
+}
+
+/// One call.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallSpec {
+    /// Which API.
+    pub(crate) api: Api,
+    /// The scopes.
+    pub(crate) scopes: Vec<String>,
+    /// A claims challenge.
+    #[serde(default)]
+    pub(crate) claims: Option<String>,
+    /// `fmi_path` (client credentials).
+    #[serde(default)]
+    pub(crate) fmi_path: Option<String>,
+    /// For OBO: the user whose token the emulator mints as the incoming assertion.
+    #[serde(default)]
+    pub(crate) user_assertion: Option<UserAssertionSpec>,
+}
+
+/// An incoming user token for OBO, minted by the emulator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserAssertionSpec {
+    /// The user's tenant.
+    pub(crate) tenant: String,
+    /// The user.
+    pub(crate) username: String,
+    /// The token's audience (the middle-tier API).
+    pub(crate) audience: String,
+    /// Its `scp`.
+    pub(crate) scopes: Vec<String>,
+}
+
+/// Where a second call must be served from, per side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecondCall {
+    /// MSAL Python.
+    pub(crate) python: Source,
+    /// msal-rs.
+    pub(crate) rust: Source,
+}
+
+impl Default for SecondCall {
+    fn default() -> Self {
+        SecondCall {
+            python: Source::Cache,
+            rust: Source::Cache,
+        }
+    }
+}
+
+/// A token source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Source {
+    /// From the cache: no token request.
+    Cache,
+    /// From the identity provider: one token request.
+    IdentityProvider,
+}
+
+impl Source {
+    /// MSAL Python's `token_source` spelling.
+    pub(crate) fn python_name(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::IdentityProvider => "identity_provider",
+        }
+    }
+
+    /// How many token POSTs a call served this way sends.
+    pub(crate) fn token_posts(self) -> usize {
+        match self {
+            Source::Cache => 0,
+            Source::IdentityProvider => 1,
+        }
+    }
+}
+
+/// Who writes the cache and who reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Direction {
+    /// MSAL Python writes, msal-rs reads.
+    PythonToRust,
+    /// msal-rs writes, MSAL Python reads.
+    RustToPython,
+}
+
+/// The skip list: a case name or a glob (`*` and `?`) mapped to the reason.
+#[derive(Debug, Default)]
+pub(crate) struct Skips {
+    entries: Vec<(String, String)>,
+}
+
+impl Skips {
+    /// The reason `name` is skipped, if it is.
+    pub(crate) fn reason(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(pattern, _)| glob_match(pattern, name))
+            .map(|(_, r)| r.as_str())
+    }
+}
+
+/// `*` matches any run of characters, `?` one character; everything else literally.
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `tests/` (the msal-tests crate root).
+pub(crate) fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Loads the cases; names must be unique.
+pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
+    let path = crate_dir().join("fixtures/conformance/cases.json");
+    let cases: Vec<Case> = serde_json::from_str(&read(&path)?)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &cases {
+        anyhow::ensure!(
+            seen.insert(c.name.as_str()),
+            "duplicate case name {:?}",
+            c.name
+        );
+    }
+    Ok(cases)
+}
+
+/// Loads the skip list (in file order).
+pub(crate) fn load_skips() -> anyhow::Result<Skips> {
+    let path = crate_dir().join("fixtures/conformance/skips.json");
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&read(&path)?)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    let mut entries = Vec::new();
+    for (pattern, reason) in map {
+        let reason = reason
+            .as_str()
+            .filter(|r| !r.trim().is_empty())
+            .with_context(|| format!("skip {pattern:?} needs a non-empty reason string"))?;
+        entries.push((pattern, reason.to_string()));
+    }
+    Ok(Skips { entries })
+}
+
+/// Reads a JSON fixture relative to `tests/`.
+pub(crate) fn read_fixture<T: serde::de::DeserializeOwned>(rel: &str) -> anyhow::Result<T> {
+    let path = crate_dir().join(rel);
+    serde_json::from_str(&read(&path)?).with_context(|| format!("parsing {}", path.display()))
+}

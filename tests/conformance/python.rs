@@ -1,0 +1,280 @@
+//! MSAL Python's side of a case: a job for `python/msal_harness.py`, run as a child process
+//! of the venv's interpreter (`MSAL_CONFORMANCE_PYTHON`, set by `cargo xtask conformance`).
+
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use msal_tests::emulator::{RecordedRequest, seeds};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cases::{Api, AppSpec, CallSpec, CredentialKind, crate_dir};
+use crate::emu::{self, Emu};
+
+/// How long one MSAL Python job may take.
+const JOB_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A request the Python shim sent (before rewriting to loopback).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SentRequest {
+    /// `GET` or `POST`.
+    pub(crate) method: String,
+    /// The URL MSAL Python asked for.
+    pub(crate) url: String,
+}
+
+/// The outcome of one call in MSAL Python.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PyCall {
+    /// `identity_provider` or `cache` (absent on errors).
+    pub(crate) token_source: Option<String>,
+    /// Whether an access token came back.
+    pub(crate) has_access_token: bool,
+    /// The error, if any.
+    pub(crate) error: Option<String>,
+    /// Its description.
+    pub(crate) error_description: Option<String>,
+    /// The requests made during the call.
+    pub(crate) requests: Vec<SentRequest>,
+}
+
+impl PyCall {
+    /// Fails unless the call returned a token from `source`.
+    pub(crate) fn expect_source(&self, which: &str, source: &str) -> anyhow::Result<()> {
+        if let Some(e) = &self.error {
+            bail!(
+                "MSAL Python's {which} call failed: {e}: {}",
+                self.error_description.as_deref().unwrap_or("")
+            );
+        }
+        if !self.has_access_token || self.token_source.as_deref() != Some(source) {
+            bail!(
+                "MSAL Python's {which} call: expected an access token from {source}, got token_source {:?} (access token: {})",
+                self.token_source,
+                self.has_access_token
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What the Python harness printed.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PyResult {
+    /// Requests made while constructing the app (MSAL Python discovers eagerly).
+    pub(crate) construction_requests: Vec<SentRequest>,
+    /// One per call.
+    pub(crate) calls: Vec<PyCall>,
+    /// `SerializableTokenCache.serialize()` at the end.
+    pub(crate) cache: Option<String>,
+    /// A Python traceback, when something raised.
+    pub(crate) exception: Option<String>,
+}
+
+/// Runs jobs in the venv's Python.
+#[derive(Debug)]
+pub(crate) struct Python {
+    interpreter: Option<PathBuf>,
+    script: PathBuf,
+}
+
+impl Python {
+    /// From `MSAL_CONFORMANCE_PYTHON`.
+    pub(crate) fn from_env() -> Python {
+        Python {
+            interpreter: std::env::var_os("MSAL_CONFORMANCE_PYTHON").map(PathBuf::from),
+            script: crate_dir().join("conformance/python/msal_harness.py"),
+        }
+    }
+
+    /// Runs one job and returns its result; a Python exception is an error.
+    pub(crate) async fn run(&self, job: &Value) -> anyhow::Result<PyResult> {
+        let Some(python) = self.interpreter.clone() else {
+            bail!(
+                "MSAL_CONFORMANCE_PYTHON is not set: run the suite with `cargo xtask conformance`"
+            );
+        };
+        let script = self.script.clone();
+        let input = serde_json::to_vec(job)?;
+        let (stdout, stderr) =
+            tokio::task::spawn_blocking(move || run_child(&python, &script, &input)).await??;
+        let result: PyResult = serde_json::from_str(stdout.trim()).with_context(|| {
+            format!(
+                "MSAL Python's harness printed no result; stdout: {:?}; stderr: {}",
+                tail(&stdout),
+                tail(&stderr)
+            )
+        })?;
+        if let Some(tb) = &result.exception {
+            bail!("MSAL Python raised:\n{}", tb.trim_end());
+        }
+        Ok(result)
+    }
+}
+
+fn tail(s: &str) -> &str {
+    let start = s.len().saturating_sub(2000);
+    let start = (start..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
+    &s[start..]
+}
+
+/// Runs the interpreter with the job on stdin; stdout and stderr are drained on threads so a
+/// large cache cannot block the child; the child is killed after [`JOB_TIMEOUT`].
+fn run_child(python: &PathBuf, script: &PathBuf, input: &[u8]) -> anyhow::Result<(String, String)> {
+    let mut child = Command::new(python)
+        .arg(script)
+        // No region: MSAL Python would otherwise probe IMDS (169.254.169.254).
+        .env_remove("REGION_NAME")
+        .env_remove("MSAL_FORCE_REGION")
+        .env("PYTHONIOENCODING", "utf-8")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", python.display()))?;
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().context("no stdout pipe")?));
+    let err = drain(Box::new(child.stderr.take().context("no stderr pipe")?));
+    {
+        let mut stdin = child.stdin.take().context("no stdin pipe")?;
+        stdin.write_all(input).context("writing the job")?;
+    }
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if started.elapsed() > JOB_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("MSAL Python's job took longer than {JOB_TIMEOUT:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if !status.success() {
+        bail!(
+            "MSAL Python exited with {status}; stderr: {}",
+            tail(&stderr)
+        );
+    }
+    Ok((stdout, stderr))
+}
+
+/// MSAL Python's `client_credential` for `spec`.
+fn client_credential(spec: &AppSpec) -> anyhow::Result<Value> {
+    Ok(match spec.credential {
+        CredentialKind::Secret => json!(emu::secret(spec.client, spec.credential)?),
+        CredentialKind::Certificate => json!({
+            "private_key": seeds::APP_KEY_PKCS8_PEM,
+            "public_certificate": seeds::APP_CERT_PEM,
+        }),
+    })
+}
+
+/// The job of one call repeated `times` times, over an optional serialized cache.
+pub(crate) fn job(
+    emu: &Emu,
+    app: &AppSpec,
+    call: &CallSpec,
+    assertion: Option<&str>,
+    times: usize,
+    cache: Option<&str>,
+) -> anyhow::Result<Value> {
+    let api = match call.api {
+        Api::AcquireTokenForClient => "acquire_token_for_client",
+        Api::AcquireTokenOnBehalfOf => "acquire_token_on_behalf_of",
+    };
+    let one = json!({
+        "api": api,
+        "scopes": call.scopes,
+        "claims_challenge": call.claims,
+        "fmi_path": call.fmi_path,
+        "user_assertion": assertion,
+    });
+    Ok(json!({
+        "emulator": {
+            "addr": emu.addr().to_string(),
+            "ca_path": emu.emulator.ca_pem_path(),
+            "hosts": emu.emulator.hosts(),
+        },
+        "app": {
+            "client_id": emu::client_id(app.client),
+            "client_credential": client_credential(app)?,
+            "authority": app.authority,
+            "app_name": app.app_name,
+            "app_version": app.app_version,
+            "client_capabilities": if app.client_capabilities.is_empty() {
+                Value::Null
+            } else {
+                json!(app.client_capabilities)
+            },
+        },
+        "cache": cache,
+        "calls": vec![one; times],
+    }))
+}
+
+/// Splits the emulator's log of a Python run into the requests of each call (construction
+/// counts as part of the first call), checking that they match what the shim sent.
+pub(crate) fn split_by_call(
+    result: &PyResult,
+    log: &[RecordedRequest],
+) -> anyhow::Result<Vec<Vec<RecordedRequest>>> {
+    let mut sent: Vec<Vec<&SentRequest>> = result
+        .calls
+        .iter()
+        .map(|c| c.requests.iter().collect())
+        .collect();
+    if let Some(first) = sent.first_mut() {
+        let mut all: Vec<&SentRequest> = result.construction_requests.iter().collect();
+        all.append(first);
+        *first = all;
+    }
+    let total: usize = sent.iter().map(Vec::len).sum();
+    if total != log.len() {
+        bail!(
+            "the emulator recorded {} requests but MSAL Python's shim sent {total}",
+            log.len()
+        );
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    for call in sent {
+        let mut reqs = Vec::new();
+        for s in call {
+            let r = &log[i];
+            let url = url::Url::parse(&s.url).with_context(|| format!("shim URL {}", s.url))?;
+            if !s.method.eq_ignore_ascii_case(&r.method)
+                || !url.host_str().unwrap_or("").eq_ignore_ascii_case(&r.host)
+                || url.path() != r.path
+            {
+                bail!(
+                    "request {i}: MSAL Python's shim sent {} {} but the emulator recorded {} {}{}",
+                    s.method,
+                    s.url,
+                    r.method,
+                    r.host,
+                    r.path
+                );
+            }
+            reqs.push(r.clone());
+            i += 1;
+        }
+        out.push(reqs);
+    }
+    Ok(out)
+}
