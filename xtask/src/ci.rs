@@ -100,6 +100,8 @@ pub(crate) fn tidy() -> Result<()> {
             "none",
             "--format",
             "{p}",
+            "--depth",
+            "0",
         ])
         .output()
         .context("cargo tree")?;
