@@ -258,7 +258,17 @@ impl ConfidentialClient {
                 .unwrap_or_else(|| vec![core.authority.host().to_owned()]),
         };
         let envs: Vec<&str> = aliases.iter().map(String::as_str).collect();
-        Ok(core.cache.remove_app_tokens(&core.client_id, &envs))
+        let tenant = core
+            .cached_metadata(&core.authority)
+            .map(|m| m.realm.clone());
+        core.cache
+            .remove_app_tokens(
+                &core.client_id,
+                &envs,
+                tenant.as_deref(),
+                crate::clock::unix_seconds(core.now()),
+            )
+            .await
     }
 }
 

@@ -1,34 +1,46 @@
-//! The token cache: MSAL's unified cache schema, in memory, serialized in the file format MSAL
-//! Python writes (so msal-rs and MSAL Python read each other's caches).
+//! The token cache: MSAL's unified cache schema, indexed in memory, optionally persisted through
+//! a [`CacheStore`] (a file shared with other processes and MSALs, Redis shared by a fleet).
 //!
-//! [`TokenCache`] is a cheap handle: clones share the same data, so one cache can serve several
-//! applications. [`TokenCache::serialize`] and [`TokenCache::deserialize`] move its contents to
-//! and from your own storage; everything this library does not understand (unknown sections,
-//! unknown fields, entries of an unexpected shape) is kept and written back unchanged.
+//! [`TokenCache`] is a cheap handle: clones share the same cache, so one cache can serve several
+//! applications (FOCI siblings, one app per tenant). Without a store it lives in memory and
+//! [`TokenCache::serialize`]/[`TokenCache::deserialize`] move its contents to and from your own
+//! storage in MSAL Python's file format; everything this library does not understand (unknown
+//! sections, unknown fields, entries of an unexpected shape) is kept and written back unchanged.
+//!
+//! With a store, the store is the truth and memory (L1) a bounded-staleness view of it:
+//! reads are served from memory while a partition was checked within
+//! [`CacheOptions::max_staleness`]; every write is an [operation](operation) applied to the
+//! store's freshest data under its lock or compare-and-set; a failing store never fails an
+//! acquisition (reads become misses, writes keep their result in memory).
 //!
 //! The entity types ([`AccessTokenEntity`] and friends) and the key functions in [`keys`] are
 //! public for tools that read MSAL caches.
 
+mod document;
+mod entries;
+pub(crate) mod index;
 #[path = "key.rs"]
 pub mod keys;
+mod operation;
 mod schema;
 pub mod store;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::io;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-use indexmap::IndexMap;
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize};
-use serde_json::ser::{Formatter, PrettyFormatter};
-use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::response::{ClientInfo, TokenResponse, decode_jwt_claims};
-use crate::scope::ScopeSet;
+use crate::result::Account;
+
+use document::{Document, Entry};
+pub(crate) use entries::{NewEntries, TokenEvent};
+pub(crate) use index::{AtLookup, AtOwner, AtQuery};
+use index::{Index, PartitionMeta};
+use operation::{Changes, Operation};
 
 pub use schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
@@ -37,55 +49,597 @@ pub use store::{
     CacheStore, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version, Written,
 };
 
-/// The grants whose accounts record how they were established (`account_source`).
-const ACCOUNT_SOURCE_GRANTS: [&str; 5] = [
-    "broker",
-    "authorization_code",
-    "password",
-    "urn:ietf:params:oauth:grant-type:device_code",
-    "user_fic",
-];
+/// How a store-backed cache keeps its in-memory view (L1).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CacheOptions {
+    /// How long a partition is served from memory before the store is asked whether it changed
+    /// (default 30 s; a file store's check is a `stat`, Redis's one round trip).
+    pub max_staleness: Duration,
+    /// How many partitions memory holds at most; the least recently checked are dropped first
+    /// (default 100,000).
+    pub max_partitions: usize,
+}
 
-/// An in-memory token cache in MSAL's unified schema.
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            max_staleness: Duration::from_secs(30),
+            max_partitions: 100_000,
+        }
+    }
+}
+
+impl CacheOptions {
+    /// Sets [`max_staleness`](CacheOptions::max_staleness).
+    pub fn max_staleness(mut self, d: Duration) -> Self {
+        self.max_staleness = d;
+        self
+    }
+
+    /// Sets [`max_partitions`](CacheOptions::max_partitions).
+    pub fn max_partitions(mut self, n: usize) -> Self {
+        self.max_partitions = n.max(1);
+        self
+    }
+}
+
+struct PartitionState {
+    doc: Document,
+    version: Option<Version>,
+}
+
+struct Partition {
+    key: PartitionKey,
+    meta: Arc<PartitionMeta>,
+    state: Mutex<PartitionState>,
+    /// Serialises this process's loads and writes of the partition.
+    busy: tokio::sync::Mutex<()>,
+}
+
+struct Inner {
+    store: Option<Arc<dyn CacheStore>>,
+    partitioned: bool,
+    options: CacheOptions,
+    index: Index,
+    partitions: Mutex<HashMap<PartitionKey, Arc<Partition>>>,
+    next_id: AtomicU64,
+    epoch: Instant,
+    changed: AtomicBool,
+}
+
+/// A token cache in MSAL's unified schema; see the [module documentation](self).
 ///
 /// Cloning gives another handle to the same cache. Every method takes `&self` and is safe to
 /// call from several threads.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct TokenCache {
-    inner: Arc<RwLock<Store>>,
+    inner: Arc<Inner>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache::new()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What a recorded token response left in the cache, for the caller's result.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub(crate) access_token: Option<Arc<AccessTokenEntity>>,
+    pub(crate) account: Option<Arc<AccountEntity>>,
 }
 
 impl TokenCache {
-    /// An empty cache.
+    /// An empty in-memory cache.
     pub fn new() -> TokenCache {
-        TokenCache::default()
+        TokenCache::build(None, CacheOptions::default())
     }
 
-    /// The cache in MSAL Python's file format: a JSON object with the sections `AccessToken`,
-    /// `RefreshToken`, `IdToken`, `Account` and `AppMetadata`, each mapping a key to an entry,
-    /// indented by four spaces and ASCII-only (as Python's `json.dumps(cache, indent=4)`).
-    /// Unknown sections and fields read by [`deserialize`](TokenCache::deserialize) are
-    /// written back in their places.
+    /// A cache persisted by `store`, with the default [`CacheOptions`].
+    pub fn with_store(store: impl CacheStore) -> TokenCache {
+        TokenCache::with_store_options(store, CacheOptions::default())
+    }
+
+    /// A cache persisted by `store`, with `options`.
+    pub fn with_store_options(store: impl CacheStore, options: CacheOptions) -> TokenCache {
+        TokenCache::build(Some(Arc::new(store)), options)
+    }
+
+    fn build(store: Option<Arc<dyn CacheStore>>, options: CacheOptions) -> TokenCache {
+        let partitioned = store.as_ref().is_some_and(|s| s.is_partitioned());
+        TokenCache {
+            inner: Arc::new(Inner {
+                store,
+                partitioned,
+                options,
+                index: Index::default(),
+                partitions: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                epoch: Instant::now(),
+                changed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// True when this cache is backed by a store.
+    pub fn is_persistent(&self) -> bool {
+        self.inner.store.is_some()
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn is_fresh(&self, meta: &PartitionMeta) -> bool {
+        if self.inner.store.is_none() {
+            return true;
+        }
+        let max = u64::try_from(self.inner.options.max_staleness.as_millis()).unwrap_or(u64::MAX);
+        self.now_ms()
+            .saturating_sub(meta.checked_at_ms.load(Ordering::Relaxed))
+            <= max
+    }
+
+    /// The partition key to use for `key` (everything in one when the store does not
+    /// partition, or in memory).
+    pub(crate) fn route(&self, key: impl FnOnce() -> PartitionKey) -> PartitionKey {
+        if self.inner.partitioned {
+            key()
+        } else {
+            PartitionKey::whole()
+        }
+    }
+
+    fn partition(&self, key: &PartitionKey) -> Arc<Partition> {
+        let mut map = lock(&self.inner.partitions);
+        if let Some(p) = map.get(key) {
+            return Arc::clone(p);
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let p = Arc::new(Partition {
+            key: key.clone(),
+            meta: Arc::new(PartitionMeta {
+                id,
+                // A new partition is unknown until loaded: never fresh.
+                checked_at_ms: AtomicU64::new(0),
+                live: AtomicBool::new(true),
+            }),
+            state: Mutex::new(PartitionState {
+                doc: Document::default(),
+                version: None,
+            }),
+            busy: tokio::sync::Mutex::new(()),
+        });
+        map.insert(key.clone(), Arc::clone(&p));
+        if self.inner.store.is_some() && map.len() > self.inner.options.max_partitions {
+            self.evict(&mut map, key);
+        }
+        p
+    }
+
+    /// Drops the least recently checked partitions until memory holds at most the maximum.
+    fn evict(&self, map: &mut HashMap<PartitionKey, Arc<Partition>>, keep: &PartitionKey) {
+        let excess = map.len().saturating_sub(self.inner.options.max_partitions);
+        if excess == 0 {
+            return;
+        }
+        let mut by_age: Vec<(u64, PartitionKey)> = map
+            .iter()
+            .filter(|(k, _)| *k != keep)
+            .map(|(k, p)| (p.meta.checked_at_ms.load(Ordering::Relaxed), k.clone()))
+            .collect();
+        by_age.sort_unstable_by_key(|(t, _)| *t);
+        for (_, k) in by_age.into_iter().take(excess) {
+            if let Some(p) = map.remove(&k) {
+                p.meta.live.store(false, Ordering::Relaxed);
+                let state = lock(&p.state);
+                self.unindex_doc(&state.doc, p.meta.id);
+            }
+        }
+    }
+
+    fn index_doc(&self, doc: &Document, meta: &Arc<PartitionMeta>) {
+        for (k, e) in &doc.access_tokens {
+            if let Entry::Known(at) = e {
+                self.inner.index.insert_at(k, Arc::clone(at), meta);
+            }
+        }
+        for (k, e) in &doc.accounts {
+            if let Entry::Known(a) = e {
+                self.inner.index.insert_account(k, Arc::clone(a), meta);
+            }
+        }
+        for (k, e) in &doc.refresh_tokens {
+            if let Entry::Known(rt) = e {
+                self.inner.index.insert_rt(k, Arc::clone(rt), meta);
+            }
+        }
+    }
+
+    fn unindex_doc(&self, doc: &Document, partition: u64) {
+        for (k, e) in &doc.access_tokens {
+            if let Entry::Known(at) = e {
+                self.inner.index.remove_at(k, at, partition);
+            }
+        }
+        for (k, e) in &doc.accounts {
+            if let Entry::Known(a) = e {
+                self.inner.index.remove_account(k, a, partition);
+            }
+        }
+        for (k, e) in &doc.refresh_tokens {
+            if let Entry::Known(rt) = e {
+                self.inner.index.remove_rt(k, rt, partition);
+            }
+        }
+    }
+
+    fn apply_changes(&self, ch: &Changes, meta: &Arc<PartitionMeta>) {
+        let index = &self.inner.index;
+        for (k, old, new) in &ch.access_tokens {
+            if let Some(old) = old {
+                index.remove_at(k, old, meta.id);
+            }
+            if let Some(new) = new {
+                index.insert_at(k, Arc::clone(new), meta);
+            }
+        }
+        for (k, old, new) in &ch.accounts {
+            if let Some(old) = old {
+                index.remove_account(k, old, meta.id);
+            }
+            if let Some(new) = new {
+                index.insert_account(k, Arc::clone(new), meta);
+            }
+        }
+        for (k, old, new) in &ch.refresh_tokens {
+            if let Some(old) = old {
+                index.remove_rt(k, old, meta.id);
+            }
+            if let Some(new) = new {
+                index.insert_rt(k, Arc::clone(new), meta);
+            }
+        }
+    }
+
+    /// Replaces a partition's document and re-indexes it.
+    fn replace(&self, p: &Partition, doc: Document, version: Option<Version>) {
+        let mut state = lock(&p.state);
+        self.unindex_doc(&state.doc, p.meta.id);
+        self.index_doc(&doc, &p.meta);
+        state.doc = doc;
+        state.version = version;
+        p.meta.checked_at_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// The hot path: the access token answering `q`, from memory only, preferring one still
+    /// valid after `valid_after` (Unix seconds).
+    pub(crate) fn lookup(&self, q: &AtQuery<'_>, valid_after: u64) -> AtLookup {
+        self.inner
+            .index
+            .find_at(q, valid_after, |m| self.is_fresh(m))
+    }
+
+    /// Like [`lookup`](Self::lookup), serving memory however old (when the store failed).
+    pub(crate) fn lookup_any_age(&self, q: &AtQuery<'_>, valid_after: u64) -> AtLookup {
+        self.inner.index.find_at(q, valid_after, |_| true)
+    }
+
+    /// Makes sure memory holds a fresh view of `key` (a no-op in memory). On an error memory
+    /// keeps what it had.
+    pub(crate) async fn refresh(&self, key: &PartitionKey) -> Result<()> {
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let p = self.partition(key);
+        if p.meta.checked_at_ms.load(Ordering::Relaxed) != 0 && self.is_fresh(&p.meta) {
+            return Ok(());
+        }
+        let _busy = p.busy.lock().await;
+        if p.meta.checked_at_ms.load(Ordering::Relaxed) != 0 && self.is_fresh(&p.meta) {
+            return Ok(());
+        }
+        self.load(store.as_ref(), &p).await
+    }
+
+    /// Reads `p` from the store (the caller holds `p.busy`).
+    async fn load(&self, store: &dyn CacheStore, p: &Partition) -> Result<()> {
+        let known = lock(&p.state).version.clone();
+        match store.read(&p.key, known.as_ref(), false).await? {
+            ReadOutcome::Unchanged => {
+                p.meta.checked_at_ms.store(self.now_ms(), Ordering::Relaxed);
+                Ok(())
+            }
+            ReadOutcome::Missing => {
+                self.replace(p, Document::default(), None);
+                Ok(())
+            }
+            ReadOutcome::Current(snap) => {
+                let doc = match Document::parse_bytes(&snap.data) {
+                    Ok(doc) => (doc, snap.version),
+                    // Another writer may have been half-way: read again consistently before
+                    // calling the data corrupt.
+                    Err(_) => match store.read(&p.key, None, true).await? {
+                        ReadOutcome::Current(again) => (Document::parse_bytes(&again.data).map_err(|e| {
+                            Error::with_source(
+                                ErrorKind::Cache,
+                                "the persisted token cache is corrupt; its last good contents stay in memory and it is not overwritten",
+                                e,
+                            )
+                        })?, again.version),
+                        ReadOutcome::Missing => (Document::default(), Version::new([])),
+                        ReadOutcome::Unchanged => return Ok(()),
+                    },
+                };
+                self.replace(p, doc.0, Some(doc.1));
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies `op` to partition `key`: in memory, or through the store (then memory takes the
+    /// stored result). A store failure is logged and the change kept in memory only.
+    async fn write(&self, key: &PartitionKey, op: Operation, now: u64) -> Result<()> {
+        let p = self.partition(key);
+        let Some(store) = self.inner.store.clone() else {
+            let mut state = lock(&p.state);
+            let ch = op.apply(&mut state.doc, now);
+            self.apply_changes(&ch, &p.meta);
+            let changed =
+                !matches!(op, Operation::RemoveAppTokens { .. }) || !ch.access_tokens.is_empty();
+            if changed {
+                self.inner.changed.store(true, Ordering::Relaxed);
+            }
+            return Ok(());
+        };
+        let _busy = p.busy.lock().await;
+        let (base_doc, base_version) = {
+            let state = lock(&p.state);
+            (state.doc.clone(), state.version.clone())
+        };
+        let mut outcome: Option<(Document, Changes, bool)> = None;
+        let mut modify = |current: Option<&Snapshot>| -> Result<Option<Written>> {
+            let (mut doc, incremental) = match current {
+                Some(s) if Some(&s.version) == base_version.as_ref() => (base_doc.clone(), true),
+                Some(s) => (
+                    Document::parse_bytes(&s.data).map_err(|e| {
+                        Error::with_source(
+                            ErrorKind::Cache,
+                            "the persisted token cache is corrupt; it is left as it is",
+                            e,
+                        )
+                    })?,
+                    false,
+                ),
+                None => (Document::default(), base_version.is_none()),
+            };
+            let ch = op.apply(&mut doc, now);
+            let expires_in = match key.kind() {
+                PartitionKind::App => doc
+                    .access_tokens
+                    .values()
+                    .filter_map(Entry::known)
+                    .map(|at| at.expires_on)
+                    .max()
+                    .map(|e| Duration::from_secs(e.saturating_sub(now).max(1))),
+                _ => None,
+            };
+            let data = doc.to_bytes()?;
+            outcome = Some((doc, ch, incremental));
+            Ok(Some(Written { data, expires_in }))
+        };
+        match store.modify(key, &mut modify).await {
+            Ok(Some(snap)) => {
+                if let Some((doc, ch, incremental)) = outcome {
+                    if incremental {
+                        let mut state = lock(&p.state);
+                        self.apply_changes(&ch, &p.meta);
+                        state.doc = doc;
+                        state.version = Some(snap.version);
+                        p.meta.checked_at_ms.store(self.now_ms(), Ordering::Relaxed);
+                    } else {
+                        self.replace(&p, doc, Some(snap.version));
+                    }
+                }
+                self.inner.changed.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the token cache store failed; the change is kept in memory only");
+                let mut state = lock(&p.state);
+                let ch = op.apply(&mut state.doc, now);
+                self.apply_changes(&ch, &p.meta);
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a token response (PROTOCOL §10.4) in the partition it belongs to. The returned
+    /// entities are the caller's result even when the store failed (that failure is logged).
+    pub(crate) async fn record(&self, event: &TokenEvent<'_>, based_on: Option<u64>) -> Recorded {
+        let entries = NewEntries::from_event(event);
+        let key = self.route(
+            || match (&event.user_assertion_hash, &entries.home_account_id) {
+                (Some(h), _) => PartitionKey::on_behalf_of(event.client_id, h),
+                (None, Some(hid)) => PartitionKey::user(hid),
+                (None, None) => PartitionKey::app(event.client_id, event.realm),
+            },
+        );
+        let recorded = Recorded {
+            access_token: entries.access_token.clone(),
+            account: entries.account.clone(),
+        };
+        // Errors are logged in `write`; the token is still the caller's.
+        let _ = self
+            .write(&key, Operation::Add { entries, based_on }, event.now)
+            .await;
+        recorded
+    }
+
+    /// Removes the app tokens of `client_id` in `environments` from the partitions in memory
+    /// (and, through the store, from their persisted copies). Returns how many went.
+    pub(crate) async fn remove_app_tokens(
+        &self,
+        client_id: &str,
+        environments: &[&str],
+        tenant_hint: Option<&str>,
+        now: u64,
+    ) -> Result<usize> {
+        let mut keys: Vec<PartitionKey> = lock(&self.inner.partitions)
+            .keys()
+            .filter(|k| matches!(k.kind(), PartitionKind::App | PartitionKind::Whole))
+            .filter(|k| k.kind() == PartitionKind::Whole || k.as_str().starts_with(client_id))
+            .cloned()
+            .collect();
+        if let Some(t) = tenant_hint {
+            let k = self.route(|| PartitionKey::app(client_id, t));
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        if keys.is_empty() && !self.inner.partitioned {
+            keys.push(PartitionKey::whole());
+        }
+        let before = self.count_app_tokens(client_id);
+        let op = Operation::RemoveAppTokens {
+            client_id: client_id.to_owned(),
+            environments: environments.iter().map(|e| (*e).to_owned()).collect(),
+        };
+        let mut result = Ok(());
+        for k in keys {
+            if let Err(e) = self.write(&k, op.clone(), now).await {
+                result = Err(e);
+            }
+        }
+        result?;
+        Ok(before.saturating_sub(self.count_app_tokens(client_id)))
+    }
+
+    fn count_app_tokens(&self, client_id: &str) -> usize {
+        lock(&self.inner.partitions)
+            .values()
+            .map(|p| {
+                lock(&p.state)
+                    .doc
+                    .access_tokens
+                    .values()
+                    .filter_map(Entry::known)
+                    .filter(|at| {
+                        at.home_account_id.is_none() && at.client_id.as_deref() == Some(client_id)
+                    })
+                    .count()
+            })
+            .sum()
+    }
+
+    /// The accounts in memory (for a partitioned store: those of the partitions loaded).
+    pub fn accounts(&self) -> Vec<Account> {
+        let mut by_home: HashMap<String, Account> = HashMap::new();
+        self.inner.index.for_each_account(|r| {
+            let a = Account::from_entity(&r.entity);
+            by_home.insert(format!("{}|{}", a.home_account_id(), a.environment()), a);
+        });
+        let mut v: Vec<Account> = by_home.into_values().collect();
+        v.sort_by(|a, b| a.home_account_id().cmp(b.home_account_id()));
+        v
+    }
+
+    /// The account whose home account id is `home_account_id`, loading that user's partition
+    /// from the store first (a web app finding the signed-in user on any server of the fleet).
+    pub async fn account(&self, home_account_id: &str) -> Result<Option<Account>> {
+        let key = self.route(|| PartitionKey::user(home_account_id));
+        if let Err(e) = self.refresh(&key).await {
+            tracing::warn!(error = %e, "the token cache store failed; answering from memory");
+        }
+        Ok(self
+            .inner
+            .index
+            .accounts_of(home_account_id)
+            .first()
+            .map(|r| Account::from_entity(&r.entity)))
+    }
+
+    /// Signs `account` out of the cache: removes its account entries, ID tokens, refresh and
+    /// access tokens in its environment, for every app, and records the removal so that a
+    /// writer holding an older copy cannot bring it back.
+    pub async fn remove_account(&self, account: &Account) -> Result<()> {
+        let now = crate::clock::unix_seconds(std::time::SystemTime::now());
+        self.remove_account_at(account, now).await
+    }
+
+    pub(crate) async fn remove_account_at(&self, account: &Account, now: u64) -> Result<()> {
+        let mut keys: Vec<PartitionKey> = lock(&self.inner.partitions)
+            .iter()
+            .filter(|(_, p)| {
+                !self
+                    .inner
+                    .index
+                    .accounts_of(account.home_account_id())
+                    .iter()
+                    .all(|r| r.partition.id != p.meta.id)
+                    || !self
+                        .inner
+                        .index
+                        .refresh_tokens_of(account.home_account_id(), account.environment())
+                        .iter()
+                        .all(|r| r.partition.id != p.meta.id)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let user = self.route(|| PartitionKey::user(account.home_account_id()));
+        if !keys.contains(&user) {
+            keys.push(user);
+        }
+        let op = Operation::RemoveAccount {
+            home_account_id: account.home_account_id().to_owned(),
+            environment: account.environment().to_owned(),
+        };
+        let mut result = Ok(());
+        for k in keys {
+            if let Err(e) = self.write(&k, op.clone(), now).await {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// The whole cache in MSAL Python's file format: a JSON object with the sections
+    /// `AccessToken`, `RefreshToken`, `IdToken`, `Account` and `AppMetadata`, each mapping a key
+    /// to an entry, indented by four spaces and ASCII-only (as Python's
+    /// `json.dumps(cache, indent=4)`). Unknown sections and fields read by
+    /// [`deserialize`](TokenCache::deserialize) are written back in their places. For a
+    /// partitioned store, the partitions in memory are merged.
     ///
     /// Resets [`has_state_changed`](TokenCache::has_state_changed).
     pub fn serialize(&self) -> Result<String> {
-        let mut store = self.write();
-        let mut out = Vec::with_capacity(4096);
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter::new());
-        store
-            .serialize(&mut ser)
-            .map_err(|_| Error::new(ErrorKind::Cache, "the token cache could not be serialized"))?;
-        let text = String::from_utf8(out).map_err(|_| {
+        let parts: Vec<Arc<Partition>> = lock(&self.inner.partitions).values().cloned().collect();
+        let bytes = match parts.as_slice() {
+            [] => Document::default().to_bytes()?,
+            [one] => lock(&one.state).doc.to_bytes()?,
+            many => {
+                let mut merged = Document::default();
+                for p in many {
+                    merged.merge(&lock(&p.state).doc);
+                }
+                merged.to_bytes()?
+            }
+        };
+        self.inner.changed.store(false, Ordering::Relaxed);
+        String::from_utf8(bytes).map_err(|_| {
             Error::new(
                 ErrorKind::Cache,
                 "the token cache serialized to invalid UTF-8",
             )
-        })?;
-        store.changed = false;
-        Ok(text)
+        })
     }
 
-    /// Replaces the contents of the cache with `json`, as written by
+    /// Replaces the contents of an in-memory cache with `json`, as written by
     /// [`serialize`](TokenCache::serialize) or by another MSAL. Empty or blank input gives an
     /// empty cache.
     ///
@@ -95,625 +649,49 @@ impl TokenCache {
     /// # Errors
     ///
     /// [`ErrorKind::Cache`] when `json` is not valid JSON, not a JSON object, or one of the five
-    /// known sections is not an object. The cache is then left unchanged.
+    /// known sections is not an object; the cache is then left unchanged.
+    /// [`ErrorKind::InvalidInput`] for a store-backed cache, whose contents come from its store.
     pub fn deserialize(&self, json: &str) -> Result<()> {
-        let parsed = Store::parse(json)?;
-        let mut store = self.write();
-        *store = parsed;
+        if self.inner.store.is_some() {
+            return Err(Error::invalid_input(
+                "a store-backed cache is loaded from its store, not deserialized",
+            ));
+        }
+        let doc = Document::parse(json)?;
+        let p = self.partition(&PartitionKey::whole());
+        self.replace(&p, doc, None);
+        self.inner.changed.store(false, Ordering::Relaxed);
         Ok(())
     }
 
     /// True when the cache was written to since the last [`serialize`](TokenCache::serialize)
-    /// or [`deserialize`](TokenCache::deserialize): the signal to persist it.
+    /// or [`deserialize`](TokenCache::deserialize): the signal to persist an in-memory cache.
     pub fn has_state_changed(&self) -> bool {
-        self.read().changed
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Store> {
-        self.inner.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Store> {
-        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+        self.inner.changed.load(Ordering::Relaxed)
     }
 }
 
 impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let store = self.read();
-        f.debug_struct("TokenCache")
-            .field("access_tokens", &store.access_tokens.len())
-            .field("refresh_tokens", &store.refresh_tokens.len())
-            .field("id_tokens", &store.id_tokens.len())
-            .field("accounts", &store.accounts.len())
-            .field("app_metadata", &store.app_metadata.len())
+        let parts: Vec<Arc<Partition>> = lock(&self.inner.partitions).values().cloned().collect();
+        let (mut at, mut rt, mut idt, mut acc, mut md) = (0, 0, 0, 0, 0);
+        for p in &parts {
+            let s = lock(&p.state);
+            at += s.doc.access_tokens.len();
+            rt += s.doc.refresh_tokens.len();
+            idt += s.doc.id_tokens.len();
+            acc += s.doc.accounts.len();
+            md += s.doc.app_metadata.len();
+        }
+        let mut d = f.debug_struct("TokenCache");
+        if let Some(s) = &self.inner.store {
+            d.field("store", s).field("partitions", &parts.len());
+        }
+        d.field("access_tokens", &at)
+            .field("refresh_tokens", &rt)
+            .field("id_tokens", &idt)
+            .field("accounts", &acc)
+            .field("app_metadata", &md)
             .finish()
-    }
-}
-
-/// A token response to record, with the request context it came from.
-pub(crate) struct TokenEvent<'a> {
-    /// The application's client id.
-    pub(crate) client_id: &'a str,
-    /// The authority host, never with a port.
-    pub(crate) environment: &'a str,
-    /// The first path segment of the token endpoint (tenant GUID, `organizations`, `adfs`...).
-    pub(crate) realm: &'a str,
-    /// The scopes sent; the response's `scope` wins when present.
-    pub(crate) request_scopes: &'a ScopeSet,
-    /// The successful response.
-    pub(crate) response: &'a TokenResponse,
-    /// The request's `grant_type`.
-    pub(crate) grant_type: &'a str,
-    /// Every form field of the request (the extended cache key is computed from them).
-    pub(crate) data: &'a [(&'a str, &'a str)],
-    /// The key id of a proof-of-possession or SSH-certificate request.
-    pub(crate) key_id: Option<&'a str>,
-    /// The hash of an on-behalf-of request's incoming assertion.
-    pub(crate) user_assertion_hash: Option<&'a str>,
-    /// The username of a (federated) ROPC request, used when the ID token names none.
-    pub(crate) username: Option<&'a str>,
-    /// Overrides the account's `authority_type` (else `ADFS` for realm `adfs`, else `MSSTS`).
-    pub(crate) authority_type: Option<&'a str>,
-    /// True to record no account (refresh-token redemption).
-    pub(crate) skip_account_creation: bool,
-    /// The current time, in seconds since the Unix epoch.
-    pub(crate) now: u64,
-}
-
-/// What [`TokenCache::add`] recorded.
-pub(crate) struct Applied {
-    /// The access token entry, when the response carried one.
-    pub(crate) access_token: Option<Arc<AccessTokenEntity>>,
-    /// The account entry, when one was recorded.
-    pub(crate) account: Option<AccountEntity>,
-}
-
-/// What [`TokenCache::find_access_token`] looks for.
-pub(crate) struct AccessTokenQuery<'a> {
-    /// The user's `uid.utid`; `None` for app tokens (matches only entries without one).
-    pub(crate) home_account_id: Option<&'a str>,
-    /// The authority host (compared case-insensitively).
-    pub(crate) environment: &'a str,
-    /// The application's client id.
-    pub(crate) client_id: &'a str,
-    /// The tenant (compared case-insensitively).
-    pub(crate) realm: &'a str,
-    /// The scopes needed; an entry's target may hold more.
-    pub(crate) scopes: &'a ScopeSet,
-    /// The extended cache key of the request, if any; must equal the entry's.
-    pub(crate) ext_cache_key: Option<&'a str>,
-    /// When set, the entry's `user_assertion_hash` must equal it.
-    pub(crate) user_assertion_hash: Option<&'a str>,
-}
-
-impl TokenCache {
-    /// Records a token response the way MSAL Python does (PROTOCOL §10.4): the access token,
-    /// the account, the ID token, the refresh token and the application's metadata.
-    pub(crate) fn add(&self, event: &TokenEvent<'_>) -> Result<Applied> {
-        let r = event.response;
-        let now = event.now;
-        let claims: Map<String, Value> = r
-            .id_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .and_then(decode_jwt_claims)
-            .unwrap_or_default();
-        let claim = |name: &str| claims.get(name).and_then(Value::as_str);
-        let nonempty_claim = |name: &str| claim(name).filter(|s| !s.is_empty());
-
-        // client_info gives uid.utid; without it (ADFS) the ID token's subject identifies the
-        // user; without either (client credentials) there is no user.
-        let home_account_id = match r.client_info.as_deref().and_then(ClientInfo::parse) {
-            Some(ci) => Some(ci.home_account_id()),
-            None => nonempty_claim("sub").map(str::to_owned),
-        }
-        .filter(|h| !h.is_empty());
-
-        let target = match r.scope_list() {
-            Some(granted) => keys::target(granted),
-            None => event.request_scopes.to_wire(),
-        };
-        let client_id = Some(event.client_id.to_owned()).filter(|c| !c.is_empty());
-        let data = |name: &str| {
-            event
-                .data
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| *v)
-                .filter(|v| !v.is_empty())
-        };
-
-        let access_token = r
-            .access_token
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|secret| {
-                let default_expires_in = r
-                    .expires_on
-                    .filter(|&e| e != 0)
-                    .map_or(600, |e| e.saturating_sub(now));
-                let expires_in = r.expires_in.unwrap_or(default_expires_in);
-                let ext_expires_in = r.ext_expires_in.unwrap_or(expires_in);
-                Arc::new(AccessTokenEntity {
-                    credential_type: "AccessToken".to_owned(),
-                    secret: secret.to_owned(),
-                    home_account_id: home_account_id.clone(),
-                    environment: event.environment.to_owned(),
-                    client_id: client_id.clone(),
-                    target: target.clone(),
-                    realm: event.realm.to_owned(),
-                    token_type: r.token_type.clone().unwrap_or_else(|| "Bearer".to_owned()),
-                    cached_at: now,
-                    expires_on: now.saturating_add(expires_in),
-                    extended_expires_on: now.saturating_add(ext_expires_in),
-                    key_id: event
-                        .key_id
-                        .filter(|k| !k.is_empty())
-                        .or_else(|| data("key_id"))
-                        .map(str::to_owned),
-                    ext_cache_key: keys::ext_cache_key(event.data),
-                    refresh_on: r.refresh_in.map(|ri| now.saturating_add(ri)),
-                    user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
-                    extra: Map::new(),
-                })
-            });
-
-        let account =
-            (home_account_id.is_some() && !event.skip_account_creation).then(|| AccountEntity {
-                home_account_id: home_account_id.clone(),
-                environment: event.environment.to_owned(),
-                realm: event.realm.to_owned(),
-                local_account_id: claim("oid").or_else(|| claim("sub")).map(str::to_owned),
-                username: nonempty_claim("preferred_username")
-                    .or_else(|| nonempty_claim("upn"))
-                    .or_else(|| data("username"))
-                    .or(event.username.filter(|u| !u.is_empty()))
-                    .unwrap_or("")
-                    .to_owned(),
-                authority_type: event
-                    .authority_type
-                    .unwrap_or(if event.realm == "adfs" {
-                        "ADFS"
-                    } else {
-                        "MSSTS"
-                    })
-                    .to_owned(),
-                account_source: ACCOUNT_SOURCE_GRANTS
-                    .contains(&event.grant_type)
-                    .then(|| event.grant_type.to_owned()),
-                extra: Map::new(),
-            });
-
-        let id_token = r
-            .id_token
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|secret| IdTokenEntity {
-                credential_type: "IdToken".to_owned(),
-                secret: secret.to_owned(),
-                home_account_id: home_account_id.clone(),
-                environment: event.environment.to_owned(),
-                realm: event.realm.to_owned(),
-                client_id: client_id.clone(),
-                extra: Map::new(),
-            });
-
-        let refresh_token = r
-            .refresh_token
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|secret| RefreshTokenEntity {
-                credential_type: "RefreshToken".to_owned(),
-                secret: secret.to_owned(),
-                home_account_id: home_account_id.clone(),
-                environment: event.environment.to_owned(),
-                client_id: client_id.clone(),
-                target: target.clone(),
-                last_modification_time: Some(now),
-                family_id: r.foci.clone(),
-                user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
-                extra: Map::new(),
-            });
-
-        let app_metadata = AppMetadataEntity {
-            client_id: client_id.clone(),
-            environment: event.environment.to_owned(),
-            family_id: r.foci.clone(),
-            extra: Map::new(),
-        };
-
-        let mut store = self.write();
-        // The order of sections in a new file follows MSAL Python's order of writes.
-        if let Some(at) = &access_token {
-            store.put(at.key(), Arc::clone(at));
-        }
-        if let Some(account) = &account {
-            store.put(account.key(), Arc::new(account.clone()));
-        }
-        if let Some(idt) = id_token {
-            store.put(idt.key(), Arc::new(idt));
-        }
-        if let Some(rt) = refresh_token {
-            store.put(rt.key(), Arc::new(rt));
-        }
-        store.put(app_metadata.key(), Arc::new(app_metadata));
-        store.changed = true;
-        drop(store);
-
-        Ok(Applied {
-            access_token,
-            account,
-        })
-    }
-
-    /// The access token that answers `q`, if any; expiry is not checked here. The entry stored
-    /// under the exact key wins; otherwise, of all matching entries, the one that expires last.
-    pub(crate) fn find_access_token(
-        &self,
-        q: &AccessTokenQuery<'_>,
-    ) -> Option<Arc<AccessTokenEntity>> {
-        let q_hid = q.home_account_id.filter(|h| !h.is_empty());
-        let q_ext = q.ext_cache_key.filter(|e| !e.is_empty());
-        // An on-behalf-of query knows the assertion, not the user: the hash partitions instead.
-        let matches = |at: &AccessTokenEntity| {
-            (q.user_assertion_hash.is_some() || at.home_account_id.as_deref() == q_hid)
-                && at.client_id.as_deref() == Some(q.client_id)
-                && at.environment.eq_ignore_ascii_case(q.environment)
-                && at.realm.eq_ignore_ascii_case(q.realm)
-                && at.ext_cache_key.as_deref().filter(|e| !e.is_empty()) == q_ext
-                && q.user_assertion_hash
-                    .is_none_or(|h| at.user_assertion_hash.as_deref() == Some(h))
-                && q.scopes.is_subset_of_target(&at.target)
-        };
-        let store = self.read();
-        if !q.scopes.is_empty() {
-            let key = keys::access_token_key(
-                q_hid,
-                q.environment,
-                Some(q.client_id),
-                q.realm,
-                &q.scopes.to_wire(),
-                q_ext,
-            );
-            if let Some(Entry::Known(at)) = store.access_tokens.get(&key)
-                && matches(at)
-            {
-                return Some(Arc::clone(at));
-            }
-        }
-        store
-            .access_tokens
-            .values()
-            .filter_map(Entry::known)
-            .filter(|at| matches(at))
-            .max_by_key(|at| at.expires_on)
-            .map(Arc::clone)
-    }
-
-    /// Removes the app tokens (no `home_account_id`) of `client_id` issued by any of
-    /// `environments` (compared case-insensitively). Returns how many were removed.
-    pub(crate) fn remove_app_tokens(&self, client_id: &str, environments: &[&str]) -> usize {
-        self.remove_access_tokens(|at| {
-            at.home_account_id.is_none()
-                && at.client_id.as_deref() == Some(client_id)
-                && environments
-                    .iter()
-                    .any(|e| e.eq_ignore_ascii_case(&at.environment))
-        })
-    }
-
-    /// Removes the access tokens that expired before `now`. Returns how many were removed.
-    pub(crate) fn remove_expired_access_tokens(&self, now: u64) -> usize {
-        self.remove_access_tokens(|at| at.expires_on < now)
-    }
-
-    fn remove_access_tokens(&self, doomed: impl Fn(&AccessTokenEntity) -> bool) -> usize {
-        let mut store = self.write();
-        let before = store.access_tokens.len();
-        store
-            .access_tokens
-            .retain(|_, e| !matches!(e, Entry::Known(at) if doomed(at)));
-        let removed = before - store.access_tokens.len();
-        if removed > 0 {
-            store.changed = true;
-        }
-        removed
-    }
-}
-
-/// The five sections of the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    AccessToken,
-    RefreshToken,
-    IdToken,
-    Account,
-    AppMetadata,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::AccessToken => "AccessToken",
-            Kind::RefreshToken => "RefreshToken",
-            Kind::IdToken => "IdToken",
-            Kind::Account => "Account",
-            Kind::AppMetadata => "AppMetadata",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Kind> {
-        Some(match name {
-            "AccessToken" => Kind::AccessToken,
-            "RefreshToken" => Kind::RefreshToken,
-            "IdToken" => Kind::IdToken,
-            "Account" => Kind::Account,
-            "AppMetadata" => Kind::AppMetadata,
-            _ => return None,
-        })
-    }
-}
-
-/// One entry of a section: an entity, or a value that does not fit the schema, kept verbatim.
-#[derive(Debug)]
-enum Entry<T> {
-    Known(Arc<T>),
-    Opaque(Value),
-}
-
-impl<T> Entry<T> {
-    fn known(&self) -> Option<&Arc<T>> {
-        match self {
-            Entry::Known(t) => Some(t),
-            Entry::Opaque(_) => None,
-        }
-    }
-}
-
-impl<T: Serialize> Serialize for Entry<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Entry::Known(t) => t.as_ref().serialize(s),
-            Entry::Opaque(v) => v.serialize(s),
-        }
-    }
-}
-
-type Entries<T> = IndexMap<String, Entry<T>>;
-
-/// A top-level item of the file, in file order.
-#[derive(Debug)]
-enum Section {
-    Known(Kind),
-    Unknown(String, Value),
-}
-
-/// The contents of a cache.
-#[derive(Debug, Default)]
-struct Store {
-    access_tokens: Entries<AccessTokenEntity>,
-    refresh_tokens: Entries<RefreshTokenEntity>,
-    id_tokens: Entries<IdTokenEntity>,
-    accounts: Entries<AccountEntity>,
-    app_metadata: Entries<AppMetadataEntity>,
-    /// The top-level order: known sections (once present) and unknown ones.
-    layout: Vec<Section>,
-    changed: bool,
-}
-
-/// An entity type and the section that holds it.
-trait Entity: Sized {
-    const KIND: Kind;
-    fn section(store: &mut Store) -> &mut Entries<Self>;
-}
-
-macro_rules! impl_entity {
-    ($t:ty, $kind:ident, $field:ident) => {
-        impl Entity for $t {
-            const KIND: Kind = Kind::$kind;
-            fn section(store: &mut Store) -> &mut Entries<Self> {
-                &mut store.$field
-            }
-        }
-    };
-}
-
-impl_entity!(AccessTokenEntity, AccessToken, access_tokens);
-impl_entity!(RefreshTokenEntity, RefreshToken, refresh_tokens);
-impl_entity!(IdTokenEntity, IdToken, id_tokens);
-impl_entity!(AccountEntity, Account, accounts);
-impl_entity!(AppMetadataEntity, AppMetadata, app_metadata);
-
-impl Store {
-    /// Stores `entity` under `key`; an existing key keeps its position, as in a Python dict.
-    fn put<T: Entity>(&mut self, key: String, entity: Arc<T>) {
-        self.mark(T::KIND);
-        T::section(self).insert(key, Entry::Known(entity));
-    }
-
-    /// Makes sure the section of `kind` is part of the layout.
-    fn mark(&mut self, kind: Kind) {
-        if !self
-            .layout
-            .iter()
-            .any(|s| matches!(s, Section::Known(k) if *k == kind))
-        {
-            self.layout.push(Section::Known(kind));
-        }
-    }
-
-    fn parse(json: &str) -> Result<Store> {
-        let mut store = Store::default();
-        if json.trim().is_empty() {
-            return Ok(store);
-        }
-        // serde_json's syntax errors never quote the input, but only the position is reported
-        // so that no token can reach an error message.
-        let root: Value = serde_json::from_str(json).map_err(|e| {
-            Error::new(
-                ErrorKind::Cache,
-                format!(
-                    "the token cache is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        let Value::Object(root) = root else {
-            return Err(Error::new(
-                ErrorKind::Cache,
-                "the token cache is not a JSON object",
-            ));
-        };
-        for (name, value) in root {
-            let Some(kind) = Kind::from_name(&name) else {
-                store.layout.push(Section::Unknown(name, value));
-                continue;
-            };
-            let Value::Object(entries) = value else {
-                return Err(Error::new(
-                    ErrorKind::Cache,
-                    format!("the token cache section {name} is not a JSON object"),
-                ));
-            };
-            match kind {
-                Kind::AccessToken => store.load::<AccessTokenEntity>(entries),
-                Kind::RefreshToken => store.load::<RefreshTokenEntity>(entries),
-                Kind::IdToken => store.load::<IdTokenEntity>(entries),
-                Kind::Account => store.load::<AccountEntity>(entries),
-                Kind::AppMetadata => store.load::<AppMetadataEntity>(entries),
-            }
-        }
-        Ok(store)
-    }
-
-    /// Reads the entries of one section; an entry that does not fit is kept opaque.
-    fn load<T: Entity + for<'de> Deserialize<'de>>(&mut self, entries: Map<String, Value>) {
-        self.mark(T::KIND);
-        let section = T::section(self);
-        section.reserve(entries.len());
-        for (key, value) in entries {
-            let entry = match T::deserialize(&value) {
-                Ok(t) => Entry::Known(Arc::new(t)),
-                Err(_) => Entry::Opaque(value),
-            };
-            section.insert(key, entry);
-        }
-    }
-}
-
-/// Serializes one section's entries in order.
-struct SectionRef<'a, T>(&'a Entries<T>);
-
-impl<T: Serialize> Serialize for SectionRef<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter())
-    }
-}
-
-impl Serialize for Store {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.layout.len()))?;
-        for section in &self.layout {
-            match section {
-                Section::Known(kind) => {
-                    let name = kind.name();
-                    match kind {
-                        Kind::AccessToken => {
-                            map.serialize_entry(name, &SectionRef(&self.access_tokens))?
-                        }
-                        Kind::RefreshToken => {
-                            map.serialize_entry(name, &SectionRef(&self.refresh_tokens))?
-                        }
-                        Kind::IdToken => map.serialize_entry(name, &SectionRef(&self.id_tokens))?,
-                        Kind::Account => map.serialize_entry(name, &SectionRef(&self.accounts))?,
-                        Kind::AppMetadata => {
-                            map.serialize_entry(name, &SectionRef(&self.app_metadata))?
-                        }
-                    }
-                }
-                Section::Unknown(name, value) => map.serialize_entry(name, value)?,
-            }
-        }
-        map.end()
-    }
-}
-
-/// The output of Python's `json.dumps(obj, indent=4)`: serde_json's pretty printer with four
-/// spaces, and every character outside printable ASCII escaped as `\uXXXX` (`ensure_ascii`).
-struct PythonFormatter(PrettyFormatter<'static>);
-
-impl PythonFormatter {
-    fn new() -> PythonFormatter {
-        PythonFormatter(PrettyFormatter::with_indent(b"    "))
-    }
-}
-
-impl Formatter for PythonFormatter {
-    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_array(w)
-    }
-
-    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array(w)
-    }
-
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.0.begin_array_value(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_array_value(w)
-    }
-
-    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object(w)
-    }
-
-    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object(w)
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.begin_object_value(w)
-    }
-
-    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.0.end_object_value(w)
-    }
-
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        let mut start = 0;
-        for (i, ch) in fragment.char_indices() {
-            if (' '..='~').contains(&ch) {
-                continue;
-            }
-            // `i` and `start` are char boundaries of `fragment`.
-            w.write_all(&fragment.as_bytes()[start..i])?;
-            let mut units = [0u16; 2];
-            for unit in ch.encode_utf16(&mut units) {
-                write!(w, "\\u{unit:04x}")?;
-            }
-            start = i + ch.len_utf8();
-        }
-        w.write_all(&fragment.as_bytes()[start..])
     }
 }

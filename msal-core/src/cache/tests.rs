@@ -1,4 +1,9 @@
 use super::*;
+use crate::response::TokenResponse;
+use crate::scope::ScopeSet;
+use document::PythonFormatter;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use base64::Engine as _;
 use proptest::prelude::*;
@@ -7,6 +12,88 @@ use serde_json::json;
 const CID: &str = "11111111-2222-3333-4444-555555555555";
 const UID: &str = "9f4880d8-80ba-4c40-97bc-f7a23c703084";
 const UTID: &str = "f645ad92-e38d-4d1a-b510-d1b09a74a8ca";
+
+// ---- shims: the synchronous view the tests were written against --------------------------
+
+/// What `add` recorded.
+struct Applied {
+    access_token: Option<Arc<AccessTokenEntity>>,
+    account: Option<AccountEntity>,
+}
+
+/// A query in the shape of the first cache's API.
+struct AccessTokenQuery<'a> {
+    home_account_id: Option<&'a str>,
+    environment: &'a str,
+    client_id: &'a str,
+    realm: &'a str,
+    scopes: &'a ScopeSet,
+    ext_cache_key: Option<&'a str>,
+    user_assertion_hash: Option<&'a str>,
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
+}
+
+impl TokenCache {
+    fn add(&self, e: &TokenEvent<'_>) -> Result<Applied> {
+        let r = block_on(self.record(e, None));
+        Ok(Applied {
+            access_token: r.access_token,
+            account: r.account.map(|a| (*a).clone()),
+        })
+    }
+
+    fn find_access_token(&self, q: &AccessTokenQuery<'_>) -> Option<Arc<AccessTokenEntity>> {
+        let owner = match q.user_assertion_hash {
+            Some(h) => AtOwner::Assertion(h),
+            None => AtOwner::Home(q.home_account_id),
+        };
+        match self.lookup(
+            &AtQuery {
+                owner,
+                environment: q.environment,
+                client_id: q.client_id,
+                realm: q.realm,
+                ext_cache_key: q.ext_cache_key,
+                scopes: q.scopes,
+            },
+            0,
+        ) {
+            AtLookup::Hit(at) => Some(at),
+            _ => None,
+        }
+    }
+
+    fn remove_app_tokens_now(&self, client_id: &str, environments: &[&str]) -> usize {
+        block_on(self.remove_app_tokens(client_id, environments, None, 0)).expect("removed")
+    }
+
+    fn remove_expired_access_tokens(&self, now: u64) -> usize {
+        let before = self.read().access_tokens.len();
+        block_on(self.write(
+            &PartitionKey::whole(),
+            Operation::RemoveAppTokens {
+                client_id: String::new(),
+                environments: Vec::new(),
+            },
+            now,
+        ))
+        .expect("swept");
+        before - self.read().access_tokens.len()
+    }
+
+    /// A copy of the (single, in-memory) document.
+    fn read(&self) -> Document {
+        let p = self.partition(&PartitionKey::whole());
+        let state = lock(&p.state);
+        state.doc.clone()
+    }
+}
 
 const USER_CACHE: &str = include_str!("../../../tests/fixtures/cache/msal_python_user_cache.json");
 
@@ -721,10 +808,13 @@ fn removals_touch_only_what_they_target() {
         ))
         .expect("ok");
     cache.serialize().expect("ok");
-    assert_eq!(cache.remove_app_tokens(CID, &["nowhere.example.com"]), 0);
+    assert_eq!(
+        cache.remove_app_tokens_now(CID, &["nowhere.example.com"]),
+        0
+    );
     assert!(!cache.has_state_changed());
     assert_eq!(
-        cache.remove_app_tokens(CID, &["LOGIN.example.com", "sts.example.com"]),
+        cache.remove_app_tokens_now(CID, &["LOGIN.example.com", "sts.example.com"]),
         1
     );
     assert!(cache.has_state_changed());
@@ -853,7 +943,7 @@ fn entries_of_the_wrong_shape_are_kept_opaque() {
             .is_none()
     );
     assert_eq!(cache.remove_expired_access_tokens(u64::MAX), 0);
-    assert_eq!(cache.remove_app_tokens(CID, &["e"]), 0);
+    assert_eq!(cache.remove_app_tokens_now(CID, &["e"]), 0);
     let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
     assert_eq!(out, input);
     // A write next to opaque entries keeps them.
@@ -910,12 +1000,13 @@ fn a_poisoned_lock_is_recovered() {
     let cache = TokenCache::new();
     let handle = cache.clone();
     let joined = std::thread::spawn(move || {
-        let _guard = handle.inner.write();
+        let p = handle.partition(&PartitionKey::whole());
+        let _guard = p.state.lock();
         panic!("poison the lock");
     })
     .join();
     assert!(joined.is_err());
-    assert!(cache.inner.is_poisoned());
+    assert!(cache.partition(&PartitionKey::whole()).state.is_poisoned());
     let s = scopes(&["s"]);
     let r = app_response("at", 10);
     cache

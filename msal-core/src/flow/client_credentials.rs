@@ -4,12 +4,13 @@
 use std::future::IntoFuture;
 
 use super::{
-    Applying, CacheDecision, apply_response, confidential_form, decide, push_claims, push_extra,
-    token_request,
+    Applying, CacheDecision, apply_response, confidential_form, decide_after_refresh,
+    decide_in_memory, push_claims, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
-use crate::cache::{AccessTokenQuery, keys::ext_cache_key};
+use crate::authority::discovery::AuthorityMetadata;
+use crate::cache::{AtOwner, AtQuery, PartitionKey, keys::ext_cache_key};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
@@ -57,8 +58,34 @@ impl<'a> AcquireTokenForClient<'a> {
     request_option_setters!();
 }
 
-/// Looks the token up without I/O; `None` when discovery has not run yet.
-fn from_cache(
+/// The cache query of a request, for the authority metadata `meta`.
+fn query<'q>(
+    app: &'q ConfidentialClient,
+    meta: &'q AuthorityMetadata,
+    scopes: &'q ScopeSet,
+    ext: Option<&'q str>,
+) -> AtQuery<'q> {
+    AtQuery {
+        owner: AtOwner::Home(None),
+        environment: &meta.environment,
+        client_id: &app.inner.core.client_id,
+        realm: &meta.realm,
+        ext_cache_key: ext,
+        scopes,
+    }
+}
+
+fn ext_key(options: &RequestOptions) -> Option<String> {
+    if options.extra_body.is_empty() {
+        None
+    } else {
+        ext_cache_key(&options.extra_body_pairs())
+    }
+}
+
+/// Looks the token up in memory, without I/O; `None` when discovery has not run yet or memory
+/// cannot tell.
+fn from_memory(
     app: &ConfidentialClient,
     scopes: &ScopeSet,
     options: &RequestOptions,
@@ -68,21 +95,9 @@ fn from_cache(
     let Some(meta) = core.cached_metadata(&authority) else {
         return Ok(None);
     };
-    let ext = if options.extra_body.is_empty() {
-        None
-    } else {
-        ext_cache_key(&options.extra_body_pairs())
-    };
-    let found = core.cache.find_access_token(&AccessTokenQuery {
-        home_account_id: None,
-        environment: &meta.environment,
-        client_id: &core.client_id,
-        realm: &meta.realm,
-        scopes,
-        ext_cache_key: ext.as_deref(),
-        user_assertion_hash: None,
-    });
-    Ok(Some(decide(found, unix_seconds(core.now()))))
+    let ext = ext_key(options);
+    let q = query(app, &meta, scopes, ext.as_deref());
+    Ok(decide_in_memory(&core.cache, &q, unix_seconds(core.now())))
 }
 
 fn check_scopes(scopes: Result<ScopeSet>) -> Result<ScopeSet> {
@@ -105,7 +120,7 @@ impl<'a> IntoFuture for AcquireTokenForClient<'a> {
         let app = self.app;
         let options = self.options;
         if !options.bypasses_cache() {
-            match from_cache(app, &scopes, &options) {
+            match from_memory(app, &scopes, &options) {
                 Err(e) => return AcquireFuture::ready(Err(e)),
                 Ok(Some(CacheDecision::Hit(at))) => {
                     app.inner.core.http.telemetry.record_cache_hit();
@@ -126,17 +141,21 @@ async fn run(
     let core = &app.inner.core;
     let authority = core.authority_for(&options)?;
     let meta = core.metadata(&authority).await?;
+    let partition = core
+        .cache
+        .route(|| PartitionKey::app(&core.client_id, &meta.realm));
     let (reason, fallback) = if options.bypasses_cache() {
         (RefreshReason::ForceRefresh, None)
     } else {
-        match from_cache(app, &scopes, &options)? {
-            Some(CacheDecision::Hit(at)) => {
+        let ext = ext_key(&options);
+        let q = query(app, &meta, &scopes, ext.as_deref());
+        match decide_after_refresh(&core.cache, &partition, &q, unix_seconds(core.now())).await {
+            CacheDecision::Hit(at) => {
                 core.http.telemetry.record_cache_hit();
                 return Ok(AuthenticationResult::from_cache(at));
             }
-            Some(CacheDecision::Aging(at)) => (RefreshReason::ProactivelyRefreshed, Some(at)),
-            Some(CacheDecision::Miss(reason)) => (reason, None),
-            None => (RefreshReason::NoCachedAccessToken, None),
+            CacheDecision::Aging(at) => (RefreshReason::ProactivelyRefreshed, Some(at)),
+            CacheDecision::Miss(reason) => (reason, None),
         }
     };
     let fmi_path = options
@@ -159,17 +178,20 @@ async fn run(
         &options.extra_query,
     );
     match post_token(&core.http, &req).await {
-        Ok(resp) => apply_response(
-            core,
-            &resp,
-            Applying {
-                meta: &meta,
-                request: &req,
-                scopes: &scopes,
-                grant_type: GRANT_TYPE,
-                user_assertion_hash: None,
-            },
-        ),
+        Ok(resp) => {
+            apply_response(
+                core,
+                &resp,
+                Applying {
+                    meta: &meta,
+                    request: &req,
+                    scopes: &scopes,
+                    grant_type: GRANT_TYPE,
+                    user_assertion_hash: None,
+                },
+            )
+            .await
+        }
         Err(e) => match fallback {
             Some(at) => {
                 tracing::debug!(error = %e, "refresh failed; serving the cached token until it expires");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::app::core::AppCore;
 use crate::authority::discovery::AuthorityMetadata;
-use crate::cache::{AccessTokenEntity, TokenEvent};
+use crate::cache::{AccessTokenEntity, AtLookup, AtQuery, PartitionKey, TokenCache, TokenEvent};
 use crate::clock::unix_seconds;
 use crate::credential::{ClientAuth, ClientAuthRequest, ClientCredential};
 use crate::error::{Error, Result};
@@ -48,6 +48,37 @@ pub(crate) fn decide(found: Option<Arc<AccessTokenEntity>>, now: u64) -> CacheDe
         }
         Some(at) if at.refresh_on.is_some_and(|r| r <= now) => CacheDecision::Aging(at),
         Some(at) => CacheDecision::Hit(at),
+    }
+}
+
+/// The cache decision for `q` from memory alone; `None` when memory cannot tell (its copy of
+/// the partition is older than the store's bound on staleness).
+pub(crate) fn decide_in_memory(
+    cache: &TokenCache,
+    q: &AtQuery<'_>,
+    now: u64,
+) -> Option<CacheDecision> {
+    match cache.lookup(q, now.saturating_add(EXPIRY_BUFFER_SECS)) {
+        AtLookup::Hit(at) => Some(decide(Some(at), now)),
+        AtLookup::Miss => Some(decide(None, now)),
+        AtLookup::Stale => None,
+    }
+}
+
+/// The cache decision for `q` after bringing `partition` up to date from the store. A failing
+/// store is logged and memory answers, however old.
+pub(crate) async fn decide_after_refresh(
+    cache: &TokenCache,
+    partition: &PartitionKey,
+    q: &AtQuery<'_>,
+    now: u64,
+) -> CacheDecision {
+    if let Err(e) = cache.refresh(partition).await {
+        tracing::warn!(error = %e, "the token cache store failed; answering from memory");
+    }
+    match cache.lookup_any_age(q, now.saturating_add(EXPIRY_BUFFER_SECS)) {
+        AtLookup::Hit(at) => decide(Some(at), now),
+        _ => decide(None, now),
     }
 }
 
@@ -131,15 +162,14 @@ pub(crate) struct Applying<'a> {
 }
 
 /// Writes a token response to the cache and builds the caller's result.
-pub(crate) fn apply_response(
+pub(crate) async fn apply_response(
     core: &AppCore,
     response: &TokenResponse,
     a: Applying<'_>,
 ) -> Result<AuthenticationResult> {
     let data = a.request.form.plain_fields();
     let now = unix_seconds(core.now());
-    core.cache.remove_expired_access_tokens(now);
-    let applied = core.cache.add(&TokenEvent {
+    let event = TokenEvent {
         client_id: &core.client_id,
         environment: &a.meta.environment,
         realm: &a.meta.realm,
@@ -153,11 +183,12 @@ pub(crate) fn apply_response(
         authority_type: None,
         skip_account_creation: false,
         now,
-    })?;
-    let at = applied
+    };
+    let recorded = core.cache.record(&event, None).await;
+    let at = recorded
         .access_token
-        .ok_or_else(|| Error::invalid_response("the token response could not be cached"))?;
-    let account = applied.account.as_ref().map(Account::from_entity);
+        .ok_or_else(|| Error::invalid_response("the token response has no access token"))?;
+    let account = recorded.account.as_deref().map(Account::from_entity);
     let claims = response.id_token.as_deref().and_then(decode_jwt_claims);
     Ok(AuthenticationResult::from_identity_provider(
         at,

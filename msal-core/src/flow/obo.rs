@@ -10,13 +10,14 @@ use std::future::IntoFuture;
 use base64::Engine as _;
 
 use super::{
-    Applying, CacheDecision, apply_response, confidential_form, decide, push_claims, push_extra,
-    token_request,
+    Applying, CacheDecision, apply_response, confidential_form, decide_after_refresh,
+    decide_in_memory, push_claims, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
-use crate::cache::AccessTokenQuery;
+use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::keys::ext_cache_key;
+use crate::cache::{AtOwner, AtQuery, PartitionKey};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
@@ -102,7 +103,33 @@ fn prepare(assertion: &str, scopes: Result<ScopeSet>) -> Result<Prepared> {
     })
 }
 
-fn from_cache(
+fn ext_key(options: &RequestOptions) -> Option<String> {
+    if options.extra_body.is_empty() {
+        None
+    } else {
+        ext_cache_key(&options.extra_body_pairs())
+    }
+}
+
+fn query<'q>(
+    app: &'q ConfidentialClient,
+    meta: &'q AuthorityMetadata,
+    p: &'q Prepared,
+    ext: Option<&'q str>,
+) -> AtQuery<'q> {
+    AtQuery {
+        owner: AtOwner::Assertion(&p.hash),
+        environment: &meta.environment,
+        client_id: &app.inner.core.client_id,
+        realm: &meta.realm,
+        ext_cache_key: ext,
+        scopes: &p.scopes,
+    }
+}
+
+/// Looks the token up in memory without I/O; `None` when discovery has not run yet or memory
+/// cannot tell. A cached token is never served once the incoming assertion expired.
+fn from_memory(
     app: &ConfidentialClient,
     assertion: &str,
     p: &Prepared,
@@ -119,21 +146,12 @@ fn from_cache(
     let Some(meta) = core.cached_metadata(&authority) else {
         return Ok(None);
     };
-    let ext = if options.extra_body.is_empty() {
-        None
-    } else {
-        ext_cache_key(&options.extra_body_pairs())
-    };
-    let found = core.cache.find_access_token(&AccessTokenQuery {
-        home_account_id: None,
-        environment: &meta.environment,
-        client_id: &core.client_id,
-        realm: &meta.realm,
-        scopes: &p.scopes,
-        ext_cache_key: ext.as_deref(),
-        user_assertion_hash: Some(&p.hash),
-    });
-    Ok(Some(decide(found, now)))
+    let ext = ext_key(options);
+    Ok(decide_in_memory(
+        &core.cache,
+        &query(app, &meta, p, ext.as_deref()),
+        now,
+    ))
 }
 
 impl<'a> IntoFuture for AcquireTokenOnBehalfOf<'a> {
@@ -147,7 +165,7 @@ impl<'a> IntoFuture for AcquireTokenOnBehalfOf<'a> {
         };
         let (app, assertion, options) = (self.app, self.assertion, self.options);
         if !options.bypasses_cache() {
-            match from_cache(app, &assertion, &p, &options) {
+            match from_memory(app, &assertion, &p, &options) {
                 Err(e) => return AcquireFuture::ready(Err(e)),
                 Ok(Some(CacheDecision::Hit(at))) => {
                     app.inner.core.http.telemetry.record_cache_hit();
@@ -169,16 +187,22 @@ async fn run(
     let core = &app.inner.core;
     let authority = core.authority_for(&options)?;
     let meta = core.metadata(&authority).await?;
-    let fallback = if options.bypasses_cache() {
+    let now = unix_seconds(core.now());
+    let fallback = if options.bypasses_cache() || !assertion_unexpired(&assertion, now) {
         None
     } else {
-        match from_cache(app, &assertion, &p, &options)? {
-            Some(CacheDecision::Hit(at)) => {
+        let partition = core
+            .cache
+            .route(|| PartitionKey::on_behalf_of(&core.client_id, &p.hash));
+        let ext = ext_key(&options);
+        let q = query(app, &meta, &p, ext.as_deref());
+        match decide_after_refresh(&core.cache, &partition, &q, now).await {
+            CacheDecision::Hit(at) => {
                 core.http.telemetry.record_cache_hit();
                 return Ok(AuthenticationResult::from_cache(at));
             }
-            Some(CacheDecision::Aging(at)) => Some(at),
-            Some(CacheDecision::Miss(_)) | None => None,
+            CacheDecision::Aging(at) => Some(at),
+            CacheDecision::Miss(_) => None,
         }
     };
     // MSAL reports on-behalf-of as a non-silent call (refresh reason 0) whatever the cache did.
@@ -199,17 +223,20 @@ async fn run(
         &options.extra_query,
     );
     match post_token(&core.http, &req).await {
-        Ok(resp) => apply_response(
-            core,
-            &resp,
-            Applying {
-                meta: &meta,
-                request: &req,
-                scopes: &p.scopes,
-                grant_type: GRANT_TYPE,
-                user_assertion_hash: Some(&p.hash),
-            },
-        ),
+        Ok(resp) => {
+            apply_response(
+                core,
+                &resp,
+                Applying {
+                    meta: &meta,
+                    request: &req,
+                    scopes: &p.scopes,
+                    grant_type: GRANT_TYPE,
+                    user_assertion_hash: Some(&p.hash),
+                },
+            )
+            .await
+        }
         Err(e) => match fallback {
             Some(at) => {
                 tracing::debug!(error = %e, "refresh failed; serving the cached token until it expires");

@@ -1,0 +1,249 @@
+//! Cache writes as operations. Every change to a cache document — in memory, or inside a
+//! store's lock or compare-and-set — is one of these, applied to the freshest data; a writer's
+//! possibly stale view is never written back (DESIGN §4).
+//!
+//! A document where an account was removed also carries msal-rs's bookkeeping in a top-level
+//! `MsalRs` section (other MSALs keep unknown sections): a removal sequence number and the
+//! sequence at which each account was removed, so that a write based on what was read before a
+//! removal (a refresh token used by a stale writer) cannot bring the account back. Documents
+//! without removals stay exactly as MSAL Python writes them.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::document::{Document, Entry, Kind};
+use super::entries::NewEntries;
+use super::schema::{AccessTokenEntity, AccountEntity, RefreshTokenEntity};
+
+/// The top-level section holding msal-rs's bookkeeping.
+pub(crate) const BOOKKEEPING: &str = "MsalRs";
+
+/// A change to apply to a document.
+#[derive(Debug, Clone)]
+pub(crate) enum Operation {
+    /// Record a token response.
+    Add {
+        entries: NewEntries,
+        /// The document sequence the request was based on (the sequence at which its refresh
+        /// token was read); an account removed after it is not brought back.
+        based_on: Option<u64>,
+    },
+    /// Remove the app tokens (no home account) of a client in some environments.
+    RemoveAppTokens {
+        client_id: String,
+        environments: Vec<String>,
+    },
+    /// Remove an account and every token of it in one environment (any realm, any client).
+    RemoveAccount {
+        home_account_id: String,
+        environment: String,
+    },
+}
+
+/// One entry changed: its key, what it was, what it is now.
+pub(crate) type Change<T> = (String, Option<Arc<T>>, Option<Arc<T>>);
+
+/// What an operation changed, for the index.
+#[derive(Debug, Default)]
+pub(crate) struct Changes {
+    pub(crate) access_tokens: Vec<Change<AccessTokenEntity>>,
+    pub(crate) accounts: Vec<Change<AccountEntity>>,
+    pub(crate) refresh_tokens: Vec<Change<RefreshTokenEntity>>,
+}
+
+fn removed_at(doc: &Document, account: &str) -> Option<u64> {
+    doc.unknown_section(BOOKKEEPING)
+        .and_then(|v| v.get("removed_accounts"))
+        .and_then(|v| v.get(account))
+        .and_then(Value::as_u64)
+}
+
+fn account_marker(home_account_id: &str, environment: &str) -> String {
+    format!(
+        "{}-{}",
+        home_account_id.to_ascii_lowercase(),
+        environment.to_ascii_lowercase()
+    )
+}
+
+/// Records that `account` is removed, at a new sequence number.
+fn record_removal(doc: &mut Document, account: &str) {
+    let mut section = match doc.unknown_section(BOOKKEEPING) {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    let seq = section.get("sequence").and_then(Value::as_u64).unwrap_or(0) + 1;
+    section.insert("sequence".to_owned(), json!(seq));
+    let mut accounts = match section.get("removed_accounts") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    accounts.insert(account.to_owned(), json!(seq));
+    section.insert("removed_accounts".to_owned(), Value::Object(accounts));
+    doc.set_unknown_section(BOOKKEEPING, Value::Object(section));
+}
+
+/// Forgets the removal of `account` (it signed in again); the sequence stays.
+fn lift_removal(doc: &mut Document, account: &str) {
+    let Some(Value::Object(mut section)) = doc.unknown_section(BOOKKEEPING).cloned() else {
+        return;
+    };
+    if let Some(Value::Object(accounts)) = section.get_mut("removed_accounts") {
+        accounts.remove(account);
+    }
+    doc.set_unknown_section(BOOKKEEPING, Value::Object(section));
+}
+
+fn put_at(doc: &mut Document, ch: &mut Changes, at: Arc<AccessTokenEntity>) {
+    let key = at.key();
+    let old = doc.access_tokens.get(&key).and_then(Entry::known).cloned();
+    doc.put(key.clone(), Arc::clone(&at));
+    ch.access_tokens.push((key, old, Some(at)));
+}
+
+fn put_account(doc: &mut Document, ch: &mut Changes, a: Arc<AccountEntity>) {
+    let key = a.key();
+    let old = doc.accounts.get(&key).and_then(Entry::known).cloned();
+    doc.put(key.clone(), Arc::clone(&a));
+    ch.accounts.push((key, old, Some(a)));
+}
+
+fn put_rt(doc: &mut Document, ch: &mut Changes, rt: Arc<RefreshTokenEntity>) {
+    let key = rt.key();
+    let old = doc.refresh_tokens.get(&key).and_then(Entry::known).cloned();
+    doc.put(key.clone(), Arc::clone(&rt));
+    ch.refresh_tokens.push((key, old, Some(rt)));
+}
+
+/// Removes the access tokens `doomed` selects.
+fn remove_ats(doc: &mut Document, ch: &mut Changes, doomed: impl Fn(&AccessTokenEntity) -> bool) {
+    let keys: Vec<String> = doc
+        .access_tokens
+        .iter()
+        .filter_map(|(k, e)| e.known().filter(|at| doomed(at)).map(|_| k.clone()))
+        .collect();
+    for key in keys {
+        if let Some(Entry::Known(at)) = doc.access_tokens.shift_remove(&key) {
+            ch.access_tokens.push((key, Some(at), None));
+        }
+    }
+}
+
+impl Operation {
+    /// Applies the operation to `doc` at time `now` (Unix seconds); expired access tokens are
+    /// swept on the way. Returns what changed.
+    pub(crate) fn apply(&self, doc: &mut Document, now: u64) -> Changes {
+        let mut ch = Changes::default();
+        remove_ats(doc, &mut ch, |at| at.expires_on < now);
+        match self {
+            Operation::Add { entries, based_on } => {
+                let account = entries
+                    .home_account_id
+                    .as_deref()
+                    .map(|hid| account_marker(hid, &entries.app_metadata.environment));
+                let removed_after_read = match (&account, based_on) {
+                    (Some(a), Some(read)) => removed_at(doc, a).is_some_and(|r| r > *read),
+                    _ => false,
+                };
+                if removed_after_read {
+                    // The account was signed out after this request read its refresh token:
+                    // keep it signed out. App metadata is not per account and is kept.
+                    doc.put(
+                        entries.app_metadata.key(),
+                        Arc::clone(&entries.app_metadata),
+                    );
+                    return ch;
+                }
+                if let Some(at) = &entries.access_token {
+                    put_at(doc, &mut ch, Arc::clone(at));
+                }
+                if let Some(a) = &entries.account {
+                    put_account(doc, &mut ch, Arc::clone(a));
+                }
+                if let Some(idt) = &entries.id_token {
+                    doc.put(idt.key(), Arc::clone(idt));
+                }
+                if let Some(rt) = &entries.refresh_token {
+                    put_rt(doc, &mut ch, Arc::clone(rt));
+                }
+                doc.put(
+                    entries.app_metadata.key(),
+                    Arc::clone(&entries.app_metadata),
+                );
+                // A new sign-in (not based on an earlier read) lifts a removal.
+                if let (Some(a), None) = (&account, based_on)
+                    && removed_at(doc, a).is_some()
+                {
+                    lift_removal(doc, a);
+                }
+            }
+            Operation::RemoveAppTokens {
+                client_id,
+                environments,
+            } => {
+                remove_ats(doc, &mut ch, |at| {
+                    at.home_account_id.is_none()
+                        && at.client_id.as_deref() == Some(client_id.as_str())
+                        && environments
+                            .iter()
+                            .any(|e| e.eq_ignore_ascii_case(&at.environment))
+                });
+            }
+            Operation::RemoveAccount {
+                home_account_id,
+                environment,
+            } => {
+                let mine = |hid: Option<&str>, env: &str| {
+                    hid.is_some_and(|h| h.eq_ignore_ascii_case(home_account_id))
+                        && env.eq_ignore_ascii_case(environment)
+                };
+                remove_ats(doc, &mut ch, |at| {
+                    mine(at.home_account_id.as_deref(), &at.environment)
+                });
+                let rts: Vec<String> = doc
+                    .refresh_tokens
+                    .iter()
+                    .filter_map(|(k, e)| {
+                        e.known()
+                            .filter(|rt| mine(rt.home_account_id.as_deref(), &rt.environment))
+                            .map(|_| k.clone())
+                    })
+                    .collect();
+                for key in rts {
+                    if let Some(Entry::Known(rt)) = doc.refresh_tokens.shift_remove(&key) {
+                        ch.refresh_tokens.push((key, Some(rt), None));
+                    }
+                }
+                let idts: Vec<String> = doc
+                    .id_tokens
+                    .iter()
+                    .filter_map(|(k, e)| {
+                        e.known()
+                            .filter(|t| mine(t.home_account_id.as_deref(), &t.environment))
+                            .map(|_| k.clone())
+                    })
+                    .collect();
+                for key in idts {
+                    doc.remove(Kind::IdToken, &key);
+                }
+                let accounts: Vec<String> = doc
+                    .accounts
+                    .iter()
+                    .filter_map(|(k, e)| {
+                        e.known()
+                            .filter(|a| mine(a.home_account_id.as_deref(), &a.environment))
+                            .map(|_| k.clone())
+                    })
+                    .collect();
+                for key in accounts {
+                    if let Some(Entry::Known(a)) = doc.accounts.shift_remove(&key) {
+                        ch.accounts.push((key, Some(a), None));
+                    }
+                }
+                record_removal(doc, &account_marker(home_account_id, environment));
+            }
+        }
+        ch
+    }
+}
