@@ -38,6 +38,9 @@ pub enum ErrorKind {
     Throttled,
     /// A value failed a protocol check (state, nonce, `max_age`, token shape).
     Validation,
+    /// Only the user can go on: no usable token or refresh token is cached, or the sign-in
+    /// was not completed in time.
+    InteractionRequired,
 }
 
 impl ErrorKind {
@@ -53,6 +56,7 @@ impl ErrorKind {
             ErrorKind::Cache => "token cache error",
             ErrorKind::Throttled => "request throttled",
             ErrorKind::Validation => "validation error",
+            ErrorKind::InteractionRequired => "user interaction required",
         }
     }
 }
@@ -204,6 +208,11 @@ impl Error {
         Error::new(ErrorKind::InvalidResponse, message)
     }
 
+    /// The message, without the kind's prefix.
+    pub(crate) fn message(&self) -> &str {
+        &self.inner.message
+    }
+
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
@@ -221,8 +230,12 @@ impl Error {
 
     /// True when only a user interaction can fix this (sign in again, consent, MFA):
     /// `interaction_required`, `login_required`, `consent_required`, or `invalid_grant`
-    /// (an expired or revoked refresh token) from the identity provider.
+    /// (an expired or revoked refresh token) from the identity provider, or nothing usable in
+    /// the cache ([`ErrorKind::InteractionRequired`]).
     pub fn is_interaction_required(&self) -> bool {
+        if self.inner.kind == ErrorKind::InteractionRequired {
+            return true;
+        }
         match &self.inner.service {
             Some(s) => matches!(
                 s.error.as_str(),

@@ -70,11 +70,17 @@ pub mod scope;
 mod response;
 mod result;
 
-pub use app::{ConfidentialClient, ConfidentialClientBuilder, DangerousOptions};
+pub use app::{
+    ClientApplication, ConfidentialClient, ConfidentialClientBuilder, DangerousOptions,
+    PublicClient, PublicClientBuilder,
+};
 pub use authority::{Authority, AuthorityKind};
 pub use cache::TokenCache;
 pub use credential::{AssertionContext, ClientCredential};
 pub use error::{Error, ErrorKind, Result, ServiceError};
+pub use flow::auth_code::{AuthCodeFlow, AuthResponse, ResponseMode};
+pub use flow::device_code::DeviceCodeFlow;
+pub use flow::state::{Completed, FlowError, FlowState, Initiated};
 pub use result::{AccessToken, Account, AuthenticationResult, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 

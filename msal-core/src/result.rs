@@ -147,6 +147,11 @@ impl AuthenticationResult {
         }
     }
 
+    pub(crate) fn with_account(mut self, account: Option<Account>) -> AuthenticationResult {
+        self.account = account;
+        self
+    }
+
     /// The access token.
     pub fn access_token(&self) -> &AccessToken {
         &self.access_token

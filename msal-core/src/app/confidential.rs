@@ -6,18 +6,15 @@ use std::sync::Arc;
 
 use typed_builder::TypedBuilder;
 
-use super::core::AppCore;
+use super::core::{AppCore, AppSettings};
 use super::options::DangerousOptions;
 use crate::authority::Authority;
-use crate::authority::discovery::{DiscoveryCache, DiscoveryOptions};
 use crate::cache::TokenCache;
-use crate::clock::{Clock, SystemClock};
 use crate::credential::ClientCredential;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flow::client_credentials::AcquireTokenForClient;
 use crate::flow::obo::AcquireTokenOnBehalfOf;
-use crate::http::telemetry::Telemetry;
-use crate::http::{HttpClient, HttpContext, ReqwestHttpClient};
+use crate::http::HttpClient;
 use crate::scope::IntoScopes;
 
 /// The configuration of a [`ConfidentialClient`], gathered by its builder.
@@ -128,50 +125,19 @@ pub struct ConfidentialClientConfig {
 
 impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
     fn from(c: ConfidentialClientConfig) -> Result<ConfidentialClient> {
-        if c.client_id.trim().is_empty() {
-            return Err(Error::config("the client id is empty"));
-        }
-        c.authority.validate(c.dangerous.allow_http_to_loopback)?;
-        for cap in &c.client_capabilities {
-            if cap.is_empty() || cap.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                return Err(Error::config(
-                    "a client capability is empty or has whitespace",
-                ));
-            }
-        }
-        let http: Arc<dyn HttpClient> = match c.http_client {
-            Some(h) => h,
-            None => Arc::new(ReqwestHttpClient::new()?),
-        };
-        let clock: Arc<dyn Clock> = c
-            .dangerous
-            .clock
-            .clone()
-            .unwrap_or_else(|| Arc::new(SystemClock));
-        let discovery = DiscoveryCache::default();
-        let authority_slot = discovery.slot(&c.authority);
         Ok(ConfidentialClient {
             inner: Arc::new(Inner {
-                core: AppCore {
+                core: AppCore::new(AppSettings {
                     client_id: c.client_id,
                     authority: c.authority,
-                    authority_slot,
-                    discovery,
-                    discovery_opts: DiscoveryOptions {
-                        validate_authority: !c.dangerous.skip_authority_validation,
-                        instance_discovery: c.instance_discovery,
-                        allow_http_loopback: c.dangerous.allow_http_to_loopback,
-                    },
-                    http: HttpContext {
-                        http,
-                        app_name: c.app_name,
-                        app_version: c.app_version,
-                        telemetry: Telemetry::default(),
-                    },
-                    cache: c.cache.unwrap_or_default(),
-                    clock,
+                    cache: c.cache,
+                    http_client: c.http_client,
                     client_capabilities: c.client_capabilities,
-                },
+                    app_name: c.app_name,
+                    app_version: c.app_version,
+                    instance_discovery: c.instance_discovery,
+                    dangerous: c.dangerous,
+                })?,
                 credential: c.credential,
             }),
         })
@@ -280,3 +246,14 @@ impl fmt::Debug for ConfidentialClient {
             .finish()
     }
 }
+
+impl super::core::sealed::Sealed for ConfidentialClient {
+    fn app_ref(&self) -> super::core::AppRef<'_> {
+        super::core::AppRef {
+            core: &self.inner.core,
+            credential: Some(&self.inner.credential),
+        }
+    }
+}
+
+impl super::core::ClientApplication for ConfidentialClient {}

@@ -7,14 +7,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::options::RequestOptions;
+use super::options::{DangerousOptions, RequestOptions};
 use crate::authority::Authority;
 use crate::authority::discovery::{AuthorityMetadata, DiscoveryCache, DiscoveryOptions, Slot};
 use crate::cache::TokenCache;
-use crate::clock::Clock;
-use crate::error::Result;
+use crate::clock::{Clock, SystemClock};
+use crate::credential::ClientCredential;
+use crate::error::{Error, Result};
 use crate::flow::claims::merge_claims_and_capabilities;
 use crate::http::HttpContext;
+use crate::http::telemetry::Telemetry;
+use crate::http::{HttpClient, ReqwestHttpClient};
 
 pub(crate) struct AppCore {
     pub(crate) client_id: String,
@@ -39,7 +42,66 @@ impl fmt::Debug for AppCore {
     }
 }
 
+/// What an app builder gathered, checked by [`AppCore::new`].
+pub(crate) struct AppSettings {
+    pub(crate) client_id: String,
+    pub(crate) authority: Authority,
+    pub(crate) cache: Option<TokenCache>,
+    pub(crate) http_client: Option<Arc<dyn HttpClient>>,
+    pub(crate) client_capabilities: Vec<String>,
+    pub(crate) app_name: Option<String>,
+    pub(crate) app_version: Option<String>,
+    pub(crate) instance_discovery: bool,
+    pub(crate) dangerous: DangerousOptions,
+}
+
 impl AppCore {
+    /// Checks the settings and builds the shared core. No I/O.
+    pub(crate) fn new(s: AppSettings) -> Result<AppCore> {
+        if s.client_id.trim().is_empty() {
+            return Err(Error::config("the client id is empty"));
+        }
+        s.authority.validate(s.dangerous.allow_http_to_loopback)?;
+        for cap in &s.client_capabilities {
+            if cap.is_empty() || cap.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                return Err(Error::config(
+                    "a client capability is empty or has whitespace",
+                ));
+            }
+        }
+        let http: Arc<dyn HttpClient> = match s.http_client {
+            Some(h) => h,
+            None => Arc::new(ReqwestHttpClient::new()?),
+        };
+        let clock: Arc<dyn Clock> = s
+            .dangerous
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock));
+        let discovery = DiscoveryCache::default();
+        let authority_slot = discovery.slot(&s.authority);
+        Ok(AppCore {
+            client_id: s.client_id,
+            authority: s.authority,
+            authority_slot,
+            discovery,
+            discovery_opts: DiscoveryOptions {
+                validate_authority: !s.dangerous.skip_authority_validation,
+                instance_discovery: s.instance_discovery,
+                allow_http_loopback: s.dangerous.allow_http_to_loopback,
+            },
+            http: HttpContext {
+                http,
+                app_name: s.app_name,
+                app_version: s.app_version,
+                telemetry: Telemetry::default(),
+            },
+            cache: s.cache.unwrap_or_default(),
+            clock,
+            client_capabilities: s.client_capabilities,
+        })
+    }
+
     pub(crate) fn now(&self) -> SystemTime {
         self.clock.now()
     }
@@ -98,3 +160,26 @@ impl AppCore {
         merge_claims_and_capabilities(&self.client_capabilities, challenge)
     }
 }
+
+/// An app as the flows see it: its core, and its credential when it is confidential. Public
+/// only because the sealed trait names it; nothing outside this crate can use it.
+#[derive(Clone, Copy)]
+#[allow(unreachable_pub)]
+#[doc(hidden)]
+pub struct AppRef<'a> {
+    pub(crate) core: &'a AppCore,
+    pub(crate) credential: Option<&'a ClientCredential>,
+}
+
+pub(crate) mod sealed {
+    /// Implemented by the app types only.
+    #[allow(unreachable_pub)]
+    pub trait Sealed {
+        /// The app as the flows see it.
+        fn app_ref(&self) -> super::AppRef<'_>;
+    }
+}
+
+/// An application that can run the user sign-in flows: [`PublicClient`](crate::PublicClient)
+/// or [`ConfidentialClient`](crate::ConfidentialClient). Sealed.
+pub trait ClientApplication: sealed::Sealed + Send + Sync {}

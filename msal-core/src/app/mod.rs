@@ -1,9 +1,13 @@
-//! The applications: [`ConfidentialClient`] (and, with the user flows, the public client),
+//! The applications: [`ConfidentialClient`] and [`PublicClient`],
 //! their builders, request options and the future their request builders turn into.
 
 pub mod confidential;
 pub(crate) mod core;
 pub(crate) mod options;
+pub mod public;
+pub(crate) mod user_methods;
 
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder, ConfidentialClientConfig};
+pub use core::ClientApplication;
 pub use options::{AcquireFuture, DangerousOptions};
+pub use public::{PublicClient, PublicClientBuilder, PublicClientConfig};

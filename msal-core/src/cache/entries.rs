@@ -47,6 +47,9 @@ pub(crate) struct TokenEvent<'a> {
     pub(crate) authority_type: Option<&'a str>,
     /// True to record no account (refresh-token redemption).
     pub(crate) skip_account_creation: bool,
+    /// The refresh token this request redeemed: a new refresh token replaces its secret in
+    /// place (same key, same client id: a FOCI sibling's entry stays the sibling's).
+    pub(crate) replaces_refresh_token: Option<&'a RefreshTokenEntity>,
     /// The current time, in seconds since the Unix epoch.
     pub(crate) now: u64,
 }
@@ -179,17 +182,24 @@ impl NewEntries {
             .refresh_token
             .as_deref()
             .filter(|s| !s.is_empty())
-            .map(|secret| RefreshTokenEntity {
-                credential_type: "RefreshToken".to_owned(),
-                secret: secret.to_owned(),
-                home_account_id: home_account_id.clone(),
-                environment: event.environment.to_owned(),
-                client_id: client_id.clone(),
-                target: target.clone(),
-                last_modification_time: Some(now),
-                family_id: r.foci.clone(),
-                user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
-                extra: Map::new(),
+            .map(|secret| match event.replaces_refresh_token {
+                Some(old) => RefreshTokenEntity {
+                    secret: secret.to_owned(),
+                    last_modification_time: Some(now),
+                    ..old.clone()
+                },
+                None => RefreshTokenEntity {
+                    credential_type: "RefreshToken".to_owned(),
+                    secret: secret.to_owned(),
+                    home_account_id: home_account_id.clone(),
+                    environment: event.environment.to_owned(),
+                    client_id: client_id.clone(),
+                    target: target.clone(),
+                    last_modification_time: Some(now),
+                    family_id: r.foci.clone(),
+                    user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
+                    extra: Map::new(),
+                },
             });
 
         let app_metadata = AppMetadataEntity {

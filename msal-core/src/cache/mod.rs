@@ -171,6 +171,11 @@ impl TokenCache {
         self.inner.store.is_some()
     }
 
+    /// True when the store keeps partitions apart (then listing accounts lists those loaded).
+    pub fn is_partitioned(&self) -> bool {
+        self.inner.partitioned
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -345,6 +350,60 @@ impl TokenCache {
             return Ok(());
         }
         self.load(store.as_ref(), &p).await
+    }
+
+    /// Re-reads `key` from the store whatever its age (before a refresh token is used, so that
+    /// a token another writer rotated or removed is not used). A no-op in memory.
+    pub(crate) async fn reload(&self, key: &PartitionKey) -> Result<()> {
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        let p = self.partition(key);
+        let _busy = p.busy.lock().await;
+        self.load(store.as_ref(), &p).await
+    }
+
+    /// The refresh tokens of `home_account_id` in any of `environments`.
+    pub(crate) fn refresh_tokens(
+        &self,
+        home_account_id: &str,
+        environments: &[String],
+    ) -> Vec<Arc<RefreshTokenEntity>> {
+        let mut v: Vec<Arc<RefreshTokenEntity>> = Vec::new();
+        for env in environments {
+            for r in self.inner.index.refresh_tokens_of(home_account_id, env) {
+                if !v.iter().any(|x| Arc::ptr_eq(x, &r.entity)) {
+                    v.push(r.entity);
+                }
+            }
+        }
+        v
+    }
+
+    /// The removal sequence of partition `key` as memory holds it.
+    pub(crate) fn sequence(&self, key: &PartitionKey) -> u64 {
+        operation::sequence(&lock(&self.partition(key).state).doc)
+    }
+
+    /// The app metadata of `client_id` at `environment` in partition `key`.
+    pub(crate) fn app_metadata(
+        &self,
+        key: &PartitionKey,
+        environment: &str,
+        client_id: &str,
+    ) -> Option<Arc<AppMetadataEntity>> {
+        let p = self.partition(key);
+        let state = lock(&p.state);
+        state
+            .doc
+            .app_metadata
+            .values()
+            .filter_map(Entry::known)
+            .find(|m| {
+                m.environment.eq_ignore_ascii_case(environment)
+                    && m.client_id.as_deref() == Some(client_id)
+            })
+            .cloned()
     }
 
     /// Reads `p` from the store (the caller holds `p.busy`).
@@ -538,10 +597,23 @@ impl TokenCache {
             .sum()
     }
 
-    /// The accounts in memory (for a partitioned store: those of the partitions loaded).
+    /// The accounts in memory (for a partitioned store: those of the partitions loaded), one
+    /// per home account and environment.
     pub fn accounts(&self) -> Vec<Account> {
+        self.accounts_in(None)
+    }
+
+    /// The accounts in memory in one of `environments` (all when `None`).
+    pub(crate) fn accounts_in(&self, environments: Option<&[String]>) -> Vec<Account> {
         let mut by_home: HashMap<String, Account> = HashMap::new();
         self.inner.index.for_each_account(|r| {
+            if let Some(envs) = environments
+                && !envs
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(&r.entity.environment))
+            {
+                return;
+            }
             let a = Account::from_entity(&r.entity);
             by_home.insert(format!("{}|{}", a.home_account_id(), a.environment()), a);
         });
@@ -570,10 +642,17 @@ impl TokenCache {
     /// writer holding an older copy cannot bring it back.
     pub async fn remove_account(&self, account: &Account) -> Result<()> {
         let now = crate::clock::unix_seconds(std::time::SystemTime::now());
-        self.remove_account_at(account, now).await
+        self.remove_account_at(account, None, now).await
     }
 
-    pub(crate) async fn remove_account_at(&self, account: &Account, now: u64) -> Result<()> {
+    /// Removes `account`; with `refresh_tokens_of`, only that client's (and family's) refresh
+    /// tokens go.
+    pub(crate) async fn remove_account_at(
+        &self,
+        account: &Account,
+        refresh_tokens_of: Option<(String, Option<String>)>,
+        now: u64,
+    ) -> Result<()> {
         let mut keys: Vec<PartitionKey> = lock(&self.inner.partitions)
             .iter()
             .filter(|(_, p)| {
@@ -599,6 +678,7 @@ impl TokenCache {
         let op = Operation::RemoveAccount {
             home_account_id: account.home_account_id().to_owned(),
             environment: account.environment().to_owned(),
+            refresh_tokens_of,
         };
         let mut result = Ok(());
         for k in keys {

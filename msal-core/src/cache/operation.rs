@@ -34,10 +34,13 @@ pub(crate) enum Operation {
         client_id: String,
         environments: Vec<String>,
     },
-    /// Remove an account and every token of it in one environment (any realm, any client).
+    /// Remove an account in one environment (any realm): its access tokens, ID tokens and
+    /// account entries for every client, and its refresh tokens — of every client, or only
+    /// those of one client and its family (an app signing its user out, PROTOCOL §10.9).
     RemoveAccount {
         home_account_id: String,
         environment: String,
+        refresh_tokens_of: Option<(String, Option<String>)>,
     },
 }
 
@@ -50,6 +53,15 @@ pub(crate) struct Changes {
     pub(crate) access_tokens: Vec<Change<AccessTokenEntity>>,
     pub(crate) accounts: Vec<Change<AccountEntity>>,
     pub(crate) refresh_tokens: Vec<Change<RefreshTokenEntity>>,
+}
+
+/// The document's removal sequence (0 when no account was ever removed from it): what a
+/// refresh based on this document's contents is `based_on`.
+pub(crate) fn sequence(doc: &Document) -> u64 {
+    doc.unknown_section(BOOKKEEPING)
+        .and_then(|v| v.get("sequence"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 fn removed_at(doc: &Document, account: &str) -> Option<u64> {
@@ -193,6 +205,7 @@ impl Operation {
             Operation::RemoveAccount {
                 home_account_id,
                 environment,
+                refresh_tokens_of,
             } => {
                 let mine = |hid: Option<&str>, env: &str| {
                     hid.is_some_and(|h| h.eq_ignore_ascii_case(home_account_id))
@@ -207,6 +220,15 @@ impl Operation {
                     .filter_map(|(k, e)| {
                         e.known()
                             .filter(|rt| mine(rt.home_account_id.as_deref(), &rt.environment))
+                            .filter(|rt| match refresh_tokens_of {
+                                None => true,
+                                Some((client, family)) => {
+                                    rt.client_id.as_deref() == Some(client.as_str())
+                                        || family
+                                            .as_deref()
+                                            .is_some_and(|f| rt.family_id.as_deref() == Some(f))
+                                }
+                            })
                             .map(|_| k.clone())
                     })
                     .collect();

@@ -135,6 +135,7 @@ fn event<'a>(
         username: None,
         authority_type: None,
         skip_account_creation: false,
+        replaces_refresh_token: None,
         now,
     }
 }

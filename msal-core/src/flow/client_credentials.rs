@@ -4,10 +4,11 @@
 use std::future::IntoFuture;
 
 use super::{
-    Applying, CacheDecision, apply_response, confidential_form, decide_after_refresh,
-    decide_in_memory, push_claims, push_extra, token_request,
+    Applying, CacheDecision, apply_response, client_form, decide_after_refresh, decide_in_memory,
+    push_claims, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
+use crate::app::core::sealed::Sealed as _;
 use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::{AtOwner, AtQuery, PartitionKey, keys::ext_cache_key};
@@ -163,8 +164,7 @@ async fn run(
         .iter()
         .find(|(k, _)| k == "fmi_path")
         .map(|(_, v)| v.as_str());
-    let mut form =
-        confidential_form(core, &app.inner.credential, &meta, GRANT_TYPE, fmi_path).await?;
+    let mut form = client_form(app.app_ref(), &meta, GRANT_TYPE, fmi_path).await?;
     // MSAL Python's order: the caller's data, then claims, then scope.
     push_extra(&mut form, &options.extra_body);
     push_claims(core, &mut form, options.claims.as_deref())?;
@@ -179,18 +179,7 @@ async fn run(
     );
     match post_token(&core.http, &req).await {
         Ok(resp) => {
-            apply_response(
-                core,
-                &resp,
-                Applying {
-                    meta: &meta,
-                    request: &req,
-                    scopes: &scopes,
-                    grant_type: GRANT_TYPE,
-                    user_assertion_hash: None,
-                },
-            )
-            .await
+            apply_response(core, &resp, Applying::new(&meta, &req, &scopes, GRANT_TYPE)).await
         }
         Err(e) => match fallback {
             Some(at) => {

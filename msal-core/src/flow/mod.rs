@@ -2,17 +2,28 @@
 //! request, the cache decision for a found access token, and turning a token response into a
 //! cache update and a result.
 
+pub mod auth_code;
+pub(crate) mod browser;
 pub(crate) mod claims;
 pub mod client_credentials;
+pub mod device_code;
+pub mod interactive;
 pub mod obo;
+pub mod password;
+pub mod refresh_token;
+pub mod silent;
+pub mod state;
+pub(crate) mod user;
 
 use std::sync::Arc;
 
-use crate::app::core::AppCore;
+use crate::app::core::{AppCore, AppRef};
 use crate::authority::discovery::AuthorityMetadata;
-use crate::cache::{AccessTokenEntity, AtLookup, AtQuery, PartitionKey, TokenCache, TokenEvent};
+use crate::cache::{
+    AccessTokenEntity, AtLookup, AtQuery, PartitionKey, RefreshTokenEntity, TokenCache, TokenEvent,
+};
 use crate::clock::unix_seconds;
-use crate::credential::{ClientAuth, ClientAuthRequest, ClientCredential};
+use crate::credential::{ClientAuth, ClientAuthRequest};
 use crate::error::{Error, Result};
 use crate::http::telemetry::RefreshReason;
 use crate::http::token_request::{Form, TokenRequest};
@@ -82,38 +93,45 @@ pub(crate) async fn decide_after_refresh(
     }
 }
 
-/// Starts a token request: `client_id`, `grant_type`, the client authentication fields and
-/// `client_info=1`, in MSAL's order (PROTOCOL §4.1).
-pub(crate) async fn confidential_form(
-    core: &AppCore,
-    credential: &ClientCredential,
+/// Starts a token request: `client_id`, `grant_type`, the client authentication fields (for
+/// a confidential client) and `client_info=1`, in MSAL's order (PROTOCOL §4.1).
+pub(crate) async fn client_form(
+    app: AppRef<'_>,
     meta: &AuthorityMetadata,
     grant_type: &'static str,
     fmi_path: Option<&str>,
 ) -> Result<Form> {
-    let auth = credential
-        .client_auth(&ClientAuthRequest {
-            client_id: &core.client_id,
-            audience: &meta.token_endpoint,
-            token_endpoint: &meta.token_endpoint,
-            is_adfs: meta.is_adfs,
-            fmi_path,
-            now: core.now(),
-        })
-        .await?;
+    let core = app.core;
+    let auth = match app.credential {
+        Some(credential) => Some(
+            credential
+                .client_auth(&ClientAuthRequest {
+                    client_id: &core.client_id,
+                    audience: &meta.token_endpoint,
+                    token_endpoint: &meta.token_endpoint,
+                    is_adfs: meta.is_adfs,
+                    fmi_path,
+                    now: core.now(),
+                })
+                .await?,
+        ),
+        None => None,
+    };
     let mut form = Form::default();
     form.push("client_id", core.client_id.clone());
     form.push("grant_type", grant_type);
     let secret = match auth {
-        ClientAuth::Assertion(a) => {
+        Some(ClientAuth::Assertion(a)) => {
             form.push_secret("client_assertion", a);
             None
         }
-        ClientAuth::Secret(s) => Some(s),
+        Some(ClientAuth::Secret(s)) => Some(Some(s)),
+        None => Some(None),
     };
     form.push("client_info", "1");
     match secret {
-        Some(s) => form.push_secret("client_secret", s),
+        Some(Some(s)) => form.push_secret("client_secret", s),
+        Some(None) => {}
         None => form.push("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
     }
     Ok(form)
@@ -159,6 +177,37 @@ pub(crate) struct Applying<'a> {
     pub(crate) scopes: &'a ScopeSet,
     pub(crate) grant_type: &'a str,
     pub(crate) user_assertion_hash: Option<&'a str>,
+    /// A refresh: record no account, and replace the redeemed refresh token in place.
+    pub(crate) refreshed: Option<Refreshed<'a>>,
+    /// The username of an ROPC request.
+    pub(crate) username: Option<&'a str>,
+}
+
+/// The refresh token a request redeemed, and the cache sequence it was read at.
+#[derive(Clone, Copy)]
+pub(crate) struct Refreshed<'a> {
+    pub(crate) token: Option<&'a RefreshTokenEntity>,
+    pub(crate) based_on: Option<u64>,
+}
+
+impl<'a> Applying<'a> {
+    /// The common case: a new grant, nothing redeemed.
+    pub(crate) fn new(
+        meta: &'a AuthorityMetadata,
+        request: &'a TokenRequest,
+        scopes: &'a ScopeSet,
+        grant_type: &'a str,
+    ) -> Self {
+        Applying {
+            meta,
+            request,
+            scopes,
+            grant_type,
+            user_assertion_hash: None,
+            refreshed: None,
+            username: None,
+        }
+    }
 }
 
 /// Writes a token response to the cache and builds the caller's result.
@@ -179,12 +228,16 @@ pub(crate) async fn apply_response(
         data: &data,
         key_id: None,
         user_assertion_hash: a.user_assertion_hash,
-        username: None,
+        username: a.username,
         authority_type: None,
-        skip_account_creation: false,
+        skip_account_creation: a.refreshed.is_some(),
+        replaces_refresh_token: a.refreshed.and_then(|r| r.token),
         now,
     };
-    let recorded = core.cache.record(&event, None).await;
+    let recorded = core
+        .cache
+        .record(&event, a.refreshed.and_then(|r| r.based_on))
+        .await;
     let at = recorded
         .access_token
         .ok_or_else(|| Error::invalid_response("the token response has no access token"))?;

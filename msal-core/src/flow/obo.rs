@@ -10,10 +10,11 @@ use std::future::IntoFuture;
 use base64::Engine as _;
 
 use super::{
-    Applying, CacheDecision, apply_response, confidential_form, decide_after_refresh,
-    decide_in_memory, push_claims, push_extra, token_request,
+    Applying, CacheDecision, apply_response, client_form, decide_after_refresh, decide_in_memory,
+    push_claims, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
+use crate::app::core::sealed::Sealed as _;
 use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::keys::ext_cache_key;
@@ -207,7 +208,7 @@ async fn run(
     };
     // MSAL reports on-behalf-of as a non-silent call (refresh reason 0) whatever the cache did.
     let reason = RefreshReason::NotApplicable;
-    let mut form = confidential_form(core, &app.inner.credential, &meta, GRANT_TYPE, None).await?;
+    let mut form = client_form(app.app_ref(), &meta, GRANT_TYPE, None).await?;
     // MSAL Python's order: the caller's data, requested_token_use, claims, scope, assertion.
     push_extra(&mut form, &options.extra_body);
     form.push("requested_token_use", "on_behalf_of");
@@ -228,11 +229,8 @@ async fn run(
                 core,
                 &resp,
                 Applying {
-                    meta: &meta,
-                    request: &req,
-                    scopes: &p.scopes,
-                    grant_type: GRANT_TYPE,
                     user_assertion_hash: Some(&p.hash),
+                    ..Applying::new(&meta, &req, &p.scopes, GRANT_TYPE)
                 },
             )
             .await

@@ -7,9 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The API ids MSAL reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named as MSAL names them
 pub(crate) enum ApiId {
+    AcquireTokenSilent = 84,
+    AcquireTokenByRefreshToken = 85,
+    AcquireTokenByUsernamePassword = 301,
     AcquireTokenOnBehalfOf = 523,
+    AcquireTokenByDeviceFlow = 622,
     AcquireTokenForClient = 730,
+    AcquireTokenByAuthorizationCode = 832,
 }
 
 /// Why a token was requested from the network rather than served from the cache.

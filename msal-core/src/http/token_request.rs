@@ -121,6 +121,8 @@ pub(crate) struct TokenRequest {
     pub(crate) reason: RefreshReason,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) query: Vec<(String, String)>,
+    /// Without `Accept` and the telemetry headers (MSAL's device authorization request).
+    pub(crate) bare: bool,
 }
 
 impl TokenRequest {
@@ -133,6 +135,7 @@ impl TokenRequest {
             reason,
             headers: Vec::new(),
             query: Vec::new(),
+            bare: false,
         }
     }
 }
@@ -158,8 +161,11 @@ fn build_request(ctx: &HttpContext, req: &TokenRequest) -> Result<http::Request<
     }
     let mut b = http::Request::builder()
         .method(http::Method::POST)
-        .uri(url.as_str())
-        .header("Accept", "application/json")
+        .uri(url.as_str());
+    if !req.bare {
+        b = b.header("Accept", "application/json");
+    }
+    b = b
         .header("x-client-sku", SKU)
         .header("x-client-ver", VERSION)
         .header("x-client-os", client_os())
@@ -170,13 +176,15 @@ fn build_request(ctx: &HttpContext, req: &TokenRequest) -> Result<http::Request<
     if let Some(ver) = &ctx.app_version {
         b = b.header("x-app-ver", ver);
     }
-    b = b
-        .header("client-request-id", &req.correlation_id)
-        .header(
-            "x-client-current-telemetry",
-            Telemetry::current(req.api, req.reason),
-        )
-        .header("x-client-last-telemetry", ctx.telemetry.last());
+    b = b.header("client-request-id", &req.correlation_id);
+    if !req.bare {
+        b = b
+            .header(
+                "x-client-current-telemetry",
+                Telemetry::current(req.api, req.reason),
+            )
+            .header("x-client-last-telemetry", ctx.telemetry.last());
+    }
     for (name, value) in &req.headers {
         b = b.header(*name, value);
     }

@@ -1,0 +1,386 @@
+//! Interactive sign-in in the system browser (PROTOCOL §14): an authorization code flow whose
+//! redirect URI is a listener on the loopback interface (`http://localhost:{port}`,
+//! `response_mode=form_post`).
+//!
+//! The listener binds 127.0.0.1 only, accepts the form POST whose `state` matches (anything
+//! else gets a 400 and the wait goes on), answers with a fixed page that reflects nothing from
+//! the request, and gives up after the timeout. The browser is opened through `BROWSER` or the
+//! platform's opener; when none can be opened the URL is printed to stderr and the flow still
+//! waits, so it never hangs silently.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::auth_code::{AuthCodeFlowBuilder, AuthResponse, ResponseMode};
+use super::browser;
+use crate::app::core::AppRef;
+use crate::app::options::AcquireFuture;
+use crate::error::{Error, ErrorKind, Result};
+use crate::result::AuthenticationResult;
+use crate::scope::ScopeSet;
+
+/// The default time the user has to sign in.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+const MAX_BODY_BYTES: usize = 64 * 1024;
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SUCCESS_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><p>Authentication complete. You can return to the application. Please close this browser tab.</p></body></html>";
+const FAILURE_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head><body><p>Authentication failed. You can return to the application to see why. Please close this browser tab.</p></body></html>";
+
+/// The request builder of `acquire_token_interactive`. Set options, then `.await` it.
+#[must_use = "a request does nothing until awaited"]
+pub struct AcquireTokenInteractive<'a> {
+    app: AppRef<'a>,
+    scopes: Result<ScopeSet>,
+    port: u16,
+    timeout: Duration,
+    prompt: Option<String>,
+    login_hint: Option<String>,
+    domain_hint: Option<String>,
+    claims: Option<String>,
+    max_age: Option<Duration>,
+    extra_scopes: Option<Result<ScopeSet>>,
+    open_browser: bool,
+}
+
+impl std::fmt::Debug for AcquireTokenInteractive<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcquireTokenInteractive")
+            .field("scopes", &self.scopes)
+            .field("port", &self.port)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> AcquireTokenInteractive<'a> {
+    pub(crate) fn new(app: AppRef<'a>, scopes: Result<ScopeSet>) -> Self {
+        AcquireTokenInteractive {
+            app,
+            scopes,
+            port: 0,
+            timeout: DEFAULT_TIMEOUT,
+            prompt: None,
+            login_hint: None,
+            domain_hint: None,
+            claims: None,
+            max_age: None,
+            extra_scopes: None,
+            open_browser: true,
+        }
+    }
+
+    /// The loopback port to listen on (default: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// How long the user has to sign in (default 5 minutes).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// Pre-fills the username.
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.login_hint = Some(hint.into());
+        self
+    }
+
+    /// `domain_hint`.
+    pub fn domain_hint(mut self, hint: impl Into<String>) -> Self {
+        self.domain_hint = Some(hint.into());
+        self
+    }
+
+    /// A claims challenge, merged with the app's client capabilities.
+    pub fn claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into());
+        self
+    }
+
+    /// Requires a sign-in no older than `max_age`.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// More scopes to consent to now (not redeemed).
+    pub fn extra_scopes_to_consent(mut self, scopes: impl crate::IntoScopes) -> Self {
+        self.extra_scopes = Some(scopes.into_scopes());
+        self
+    }
+
+    /// Whether to open a browser (default true); when false the URL is only printed.
+    pub fn open_browser(mut self, open: bool) -> Self {
+        self.open_browser = open;
+        self
+    }
+}
+
+impl<'a> IntoFuture for AcquireTokenInteractive<'a> {
+    type Output = Result<AuthenticationResult>;
+    type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        AcquireFuture::pending(run(self))
+    }
+}
+
+async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
+    let listener = TcpListener::bind(("127.0.0.1", r.port))
+        .await
+        .map_err(|e| {
+            Error::with_source(
+                ErrorKind::Configuration,
+                format!("cannot listen on 127.0.0.1:{}", r.port),
+                e,
+            )
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::with_source(ErrorKind::Configuration, "no local address", e))?
+        .port();
+    let redirect_uri = format!("http://localhost:{port}");
+    let mut builder = AuthCodeFlowBuilder::new(r.app, r.scopes)
+        .redirect_uri(&redirect_uri)
+        .response_mode(ResponseMode::FormPost);
+    if let Some(p) = r.prompt {
+        builder = builder.prompt(p);
+    }
+    if let Some(h) = r.login_hint {
+        builder = builder.login_hint(h);
+    }
+    if let Some(d) = r.domain_hint {
+        builder = builder.domain_hint(d);
+    }
+    if let Some(c) = r.claims {
+        builder = builder.claims(c);
+    }
+    if let Some(m) = r.max_age {
+        builder = builder.max_age(m);
+    }
+    if let Some(e) = r.extra_scopes {
+        builder = builder.extra_scopes_to_consent(e?);
+    }
+    let flow = builder.initiate().await?;
+    let opened = r.open_browser && browser::open(flow.auth_uri()).await;
+    if !opened {
+        // Never hang silently: tell the user where to go.
+        eprintln!(
+            "To sign in, open this URL in a browser:\n{}\n(waiting for the sign-in at {redirect_uri})",
+            flow.auth_uri()
+        );
+        tracing::warn!("no browser could be opened; the sign-in URL was printed to stderr");
+    }
+    let state = flow.state().to_owned();
+    let wait = wait_for_response(&listener, &state);
+    let sleep = r.app.core.clock.sleep(r.timeout);
+    let response = tokio::select! {
+        resp = wait => resp?,
+        () = sleep => {
+            return Err(Error::new(
+                ErrorKind::InteractionRequired,
+                "the user did not complete the sign-in in time",
+            ));
+        }
+    };
+    drop(listener);
+    let done = flow.complete(&InteractiveApp(r.app), response).await?;
+    Ok(done.into_result())
+}
+
+/// Lets the flow complete with the app reference it was started with.
+struct InteractiveApp<'a>(AppRef<'a>);
+
+impl crate::app::core::sealed::Sealed for InteractiveApp<'_> {
+    fn app_ref(&self) -> AppRef<'_> {
+        self.0
+    }
+}
+
+impl crate::app::core::ClientApplication for InteractiveApp<'_> {}
+
+/// Serves the loopback listener until a form POST with the right state arrives.
+async fn wait_for_response(listener: &TcpListener, state: &str) -> Result<AuthResponse> {
+    loop {
+        let (stream, peer) = listener.accept().await.map_err(|e| {
+            Error::with_source(ErrorKind::Transport, "the loopback listener failed", e)
+        })?;
+        if !peer.ip().is_loopback() {
+            continue;
+        }
+        match tokio::time::timeout(CONNECTION_TIMEOUT, handle(stream, state)).await {
+            Ok(Ok(Some(resp))) => return Ok(resp),
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => continue,
+        }
+    }
+}
+
+/// One connection: `Some` when it delivered the awaited response.
+async fn handle(mut stream: TcpStream, state: &str) -> std::io::Result<Option<AuthResponse>> {
+    let mut buf = Vec::with_capacity(2048);
+    let header_end = loop {
+        let mut chunk = [0u8; 2048];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEADER_BYTES {
+            reply(&mut stream, 431, "Request header too large").await?;
+            return Ok(None);
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let method = request_line.split(' ').next().unwrap_or("");
+    let mut content_length = 0usize;
+    let mut form = false;
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().unwrap_or(usize::MAX);
+            } else if name.eq_ignore_ascii_case("content-type") {
+                form = value
+                    .trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded");
+            }
+        }
+    }
+    if method != "POST" {
+        reply(
+            &mut stream,
+            400,
+            "This sign-in expects the response as a form post (response_mode=form_post); still waiting.",
+        )
+        .await?;
+        return Ok(None);
+    }
+    if !form || content_length > MAX_BODY_BYTES {
+        reply(&mut stream, 400, "Not a sign-in response; still waiting.").await?;
+        return Ok(None);
+    }
+    let mut body = buf[header_end..].to_vec();
+    while body.len() < content_length {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(content_length);
+    let resp = AuthResponse::from_query(&String::from_utf8_lossy(&body));
+    if resp.get("code").is_none() && resp.get("error").is_none() {
+        reply(&mut stream, 400, "Not a sign-in response; still waiting.").await?;
+        return Ok(None);
+    }
+    if resp.get("state") != Some(state) {
+        reply(
+            &mut stream,
+            400,
+            "State mismatch: this is not the response to the current sign-in; still waiting.",
+        )
+        .await?;
+        return Ok(None);
+    }
+    let page = if resp.get("error").is_some() {
+        FAILURE_PAGE
+    } else {
+        SUCCESS_PAGE
+    };
+    write_response(&mut stream, 200, page).await?;
+    Ok(Some(resp))
+}
+
+async fn reply(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+    let page = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><p>{text}</p></body></html>"
+    );
+    write_response(stream, status, &page).await
+}
+
+async fn write_response(stream: &mut TcpStream, status: u16, page: &str) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        431 => "Request Header Fields Too Large",
+        _ => "Bad Request",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n",
+        page.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(page.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn send(port: u16, raw: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        s.write_all(raw.as_bytes()).await.expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    }
+
+    #[tokio::test]
+    async fn waits_for_the_right_state_and_reflects_nothing() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let waiter = tokio::spawn(async move { wait_for_response(&listener, "good").await });
+        let get = send(
+            port,
+            "GET /?code=x&state=good HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        )
+        .await;
+        assert!(get.starts_with("HTTP/1.1 400"), "{get}");
+        let body = "code=c&state=bad<script>";
+        let wrong = send(
+            port,
+            &format!(
+                "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert!(wrong.starts_with("HTTP/1.1 400"), "{wrong}");
+        assert!(!wrong.contains("<script>"), "nothing is reflected");
+        let body = "code=the-code&state=good";
+        let ok = send(
+            port,
+            &format!(
+                "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(!ok.contains("the-code"));
+        let resp = waiter.await.expect("joined").expect("response");
+        assert_eq!(resp.get("code"), Some("the-code"));
+    }
+}

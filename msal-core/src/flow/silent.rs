@@ -1,0 +1,242 @@
+//! Silent acquisition (PROTOCOL §10.7-10.8): a cached access token for the account when one
+//! is valid for five more minutes, otherwise a refresh token redeemed — the newest first, the
+//! family's (FOCI) before the app's own as MSAL does — with the cache re-read before any
+//! refresh token is used. A token past `refresh_on` is refreshed, and served if that fails.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+
+use super::user::{Grant, anchor_from_home_account, classify, no_token, redeem, user_scopes};
+use super::{CacheDecision, Refreshed, decide_after_refresh, decide_in_memory};
+use crate::app::core::AppRef;
+use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::authority::discovery::AuthorityMetadata;
+use crate::cache::keys::ext_cache_key;
+use crate::cache::{AtOwner, AtQuery, PartitionKey, RefreshTokenEntity};
+use crate::clock::unix_seconds;
+use crate::error::{Error, Result};
+use crate::http::telemetry::{ApiId, RefreshReason};
+use crate::result::{Account, AuthenticationResult};
+use crate::scope::ScopeSet;
+
+const GRANT_TYPE: &str = "refresh_token";
+
+/// The request builder of `acquire_token_silent`. Set options, then `.await` it.
+#[must_use = "a request does nothing until awaited"]
+pub struct AcquireTokenSilent<'a> {
+    app: AppRef<'a>,
+    scopes: Result<ScopeSet>,
+    account: Account,
+    options: RequestOptions,
+}
+
+impl std::fmt::Debug for AcquireTokenSilent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcquireTokenSilent")
+            .field("scopes", &self.scopes)
+            .field("account", &self.account)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> AcquireTokenSilent<'a> {
+    pub(crate) fn new(app: AppRef<'a>, scopes: Result<ScopeSet>, account: &Account) -> Self {
+        AcquireTokenSilent {
+            app,
+            scopes,
+            account: account.clone(),
+            options: RequestOptions::default(),
+        }
+    }
+
+    request_option_setters!();
+}
+
+fn ext_key(options: &RequestOptions) -> Option<String> {
+    if options.extra_body.is_empty() {
+        None
+    } else {
+        ext_cache_key(&options.extra_body_pairs())
+    }
+}
+
+fn query<'q>(
+    app: AppRef<'q>,
+    meta: &'q AuthorityMetadata,
+    account: &'q Account,
+    scopes: &'q ScopeSet,
+    ext: Option<&'q str>,
+) -> AtQuery<'q> {
+    AtQuery {
+        owner: AtOwner::Home(Some(account.home_account_id())),
+        environment: &meta.environment,
+        client_id: &app.core.client_id,
+        realm: &meta.realm,
+        ext_cache_key: ext,
+        scopes,
+    }
+}
+
+fn check(scopes: Result<ScopeSet>) -> Result<ScopeSet> {
+    let scopes = user_scopes(scopes)?;
+    if scopes.is_empty() {
+        return Err(Error::invalid_input("no scope given"));
+    }
+    Ok(scopes)
+}
+
+impl<'a> IntoFuture for AcquireTokenSilent<'a> {
+    type Output = Result<AuthenticationResult>;
+    type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let scopes = match check(self.scopes) {
+            Ok(s) => s,
+            Err(e) => return AcquireFuture::ready(Err(e)),
+        };
+        let (app, account, options) = (self.app, self.account, self.options);
+        if !options.bypasses_cache() {
+            let core = app.core;
+            let hit = core.authority_for(&options).ok().and_then(|authority| {
+                let meta = core.cached_metadata(&authority)?;
+                let ext = ext_key(&options);
+                let q = query(app, &meta, &account, &scopes, ext.as_deref());
+                match decide_in_memory(&core.cache, &q, unix_seconds(core.now())) {
+                    Some(CacheDecision::Hit(at)) => Some(at),
+                    _ => None,
+                }
+            });
+            if let Some(at) = hit {
+                core.http.telemetry.record_cache_hit();
+                return AcquireFuture::ready(Ok(
+                    AuthenticationResult::from_cache(at).with_account(Some(account))
+                ));
+            }
+        }
+        AcquireFuture::pending(run(app, scopes, account, options))
+    }
+}
+
+/// The refresh tokens to try, in MSAL's order (§10.8), each group with whether a
+/// `client_mismatch` ends it.
+fn candidates(
+    app: AppRef<'_>,
+    meta: &AuthorityMetadata,
+    partition: &PartitionKey,
+    account: &Account,
+) -> Vec<(Vec<Arc<RefreshTokenEntity>>, bool)> {
+    let core = app.core;
+    let mut all = core
+        .cache
+        .refresh_tokens(account.home_account_id(), &meta.aliases);
+    all.sort_by_key(|rt| std::cmp::Reverse(rt.last_modification_time.unwrap_or(0)));
+    let family = |f: &str| -> Vec<Arc<RefreshTokenEntity>> {
+        all.iter()
+            .filter(|rt| rt.family_id.as_deref() == Some(f))
+            .cloned()
+            .collect()
+    };
+    let mut groups = Vec::new();
+    match core
+        .cache
+        .app_metadata(partition, &meta.environment, &core.client_id)
+    {
+        None => groups.push((family("1"), true)),
+        Some(md) => {
+            if let Some(f) = md.family_id.as_deref().filter(|f| !f.is_empty()) {
+                groups.push((family(f), false));
+            }
+        }
+    }
+    let own: Vec<Arc<RefreshTokenEntity>> = all
+        .iter()
+        .filter(|rt| rt.client_id.as_deref() == Some(core.client_id.as_str()))
+        .cloned()
+        .collect();
+    groups.push((own, false));
+    groups
+}
+
+async fn run(
+    app: AppRef<'_>,
+    scopes: ScopeSet,
+    account: Account,
+    options: RequestOptions,
+) -> Result<AuthenticationResult> {
+    let core = app.core;
+    let authority = core.authority_for(&options)?;
+    let meta = core.metadata(&authority).await?;
+    let partition = core
+        .cache
+        .route(|| PartitionKey::user(account.home_account_id()));
+    let now = unix_seconds(core.now());
+    let (reason, fallback) = if options.bypasses_cache() {
+        (RefreshReason::ForceRefresh, None)
+    } else {
+        let ext = ext_key(&options);
+        let q = query(app, &meta, &account, &scopes, ext.as_deref());
+        match decide_after_refresh(&core.cache, &partition, &q, now).await {
+            CacheDecision::Hit(at) => {
+                core.http.telemetry.record_cache_hit();
+                return Ok(AuthenticationResult::from_cache(at).with_account(Some(account)));
+            }
+            CacheDecision::Aging(at) => (RefreshReason::ProactivelyRefreshed, Some(at)),
+            CacheDecision::Miss(r) => (r, None),
+        }
+    };
+
+    // A refresh token is about to be used: read the store again first.
+    if let Err(e) = core.cache.reload(&partition).await {
+        tracing::warn!(error = %e, "the token cache store failed; refreshing from memory");
+    }
+    let based_on = core.cache.sequence(&partition);
+    let anchor = anchor_from_home_account(account.home_account_id());
+    let mut last_error: Option<Error> = None;
+    let mut tried: Vec<Arc<RefreshTokenEntity>> = Vec::new();
+    'groups: for (group, break_on_mismatch) in candidates(app, &meta, &partition, &account) {
+        for rt in group {
+            if tried.iter().any(|t| Arc::ptr_eq(t, &rt)) {
+                continue;
+            }
+            tried.push(Arc::clone(&rt));
+            let grant = Grant {
+                app,
+                meta: &meta,
+                grant_type: GRANT_TYPE,
+                api: ApiId::AcquireTokenSilent,
+                reason,
+                scopes: &scopes,
+                options: &options,
+                leading: Vec::new(),
+                fields: vec![("refresh_token", rt.secret.clone())],
+                send_scope: true,
+                anchor: anchor.clone(),
+                refreshed: Some(Refreshed {
+                    token: Some(&rt),
+                    based_on: Some(based_on),
+                }),
+                username: None,
+                correlation_id: None,
+            };
+            match redeem(grant).await {
+                Ok(r) => return Ok(r.with_account(Some(account))),
+                Err(e) => {
+                    let mismatch = e
+                        .service()
+                        .is_some_and(|s| s.suberror.as_deref() == Some("client_mismatch"));
+                    tracing::debug!(error = %e, "a refresh token did not work");
+                    last_error = Some(classify(e));
+                    if break_on_mismatch && mismatch {
+                        continue 'groups;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(at) = fallback {
+        tracing::debug!("refresh failed; serving the cached token until it expires");
+        return Ok(AuthenticationResult::from_cache(at).with_account(Some(account)));
+    }
+    Err(last_error.unwrap_or_else(no_token))
+}
