@@ -45,6 +45,7 @@ pub struct AcquireTokenInteractive<'a> {
     max_age: Option<Duration>,
     extra_scopes: Option<Result<ScopeSet>>,
     open_browser: bool,
+    on_auth_uri: Option<Box<dyn Fn(&str) + Send + Sync + 'a>>,
 }
 
 impl std::fmt::Debug for AcquireTokenInteractive<'_> {
@@ -71,6 +72,7 @@ impl<'a> AcquireTokenInteractive<'a> {
             max_age: None,
             extra_scopes: None,
             open_browser: true,
+            on_auth_uri: None,
         }
     }
 
@@ -122,9 +124,17 @@ impl<'a> AcquireTokenInteractive<'a> {
         self
     }
 
-    /// Whether to open a browser (default true); when false the URL is only printed.
+    /// Whether to open a browser (default true); when false the URL is only printed (and
+    /// handed to [`on_auth_uri`](Self::on_auth_uri)).
     pub fn open_browser(mut self, open: bool) -> Self {
         self.open_browser = open;
+        self
+    }
+
+    /// Called with the sign-in URL when no browser could be opened, so the app can show it
+    /// its own way (the URL is printed to stderr as well).
+    pub fn on_auth_uri(mut self, f: impl Fn(&str) + Send + Sync + 'a) -> Self {
+        self.on_auth_uri = Some(Box::new(f));
         self
     }
 }
@@ -183,6 +193,9 @@ async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
             flow.auth_uri()
         );
         tracing::warn!("no browser could be opened; the sign-in URL was printed to stderr");
+        if let Some(f) = &r.on_auth_uri {
+            f(flow.auth_uri());
+        }
     }
     let state = flow.state().to_owned();
     let wait = wait_for_response(&listener, &state);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use http::StatusCode;
@@ -14,14 +14,19 @@ use serde_json::{Value, json};
 use super::authority::Authority;
 use super::faults::ActiveFault;
 use super::model::{
-    AppRegistration, ClockChange, ClockState, DiscoverySettings, FaultRule, MintedToken,
-    RequestFilter, Stats, UserRegistration, UserTokenRequest,
+    AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule,
+    InteractionSetting, MintedToken, RefreshTokenSettings, RequestFilter, RevokeResult, Stats,
+    UserRegistration, UserTokenRequest,
 };
 use super::recording;
 use super::respond;
 use super::seeds;
-use super::state::{App, DEFAULT_LIFETIME, EmuState, User};
+use super::state::{
+    App, DEFAULT_LIFETIME, DeviceConfig, DeviceStatus, EmuState, Realm, Registry, RtStatus, User,
+};
 use super::token::issue::{UserClaims, UserToken};
+use super::token::{approve_device_code, deny_device_code};
 
 type Shared = State<Arc<EmuState>>;
 
@@ -41,6 +46,29 @@ pub(crate) fn router(state: Arc<EmuState>) -> Router {
         .route("/admin/clock", get(get_clock).post(change_clock))
         .route("/admin/stats", get(stats))
         .route("/admin/discovery", get(get_discovery).post(set_discovery))
+        .route("/admin/users/{username}/consent", post(set_consent))
+        .route("/admin/users/{username}/interaction", post(set_interaction))
+        .route("/admin/users/{username}/auth_time", post(set_auth_time))
+        .route("/admin/users/{username}/revoke", post(revoke))
+        .route(
+            "/admin/users/{username}/session",
+            post(sign_in).delete(sign_out),
+        )
+        .route(
+            "/admin/tenants/{tenant}/default_user",
+            post(set_default_user),
+        )
+        .route(
+            "/admin/refresh_tokens",
+            get(get_refresh_settings).post(set_refresh_settings),
+        )
+        .route("/admin/device", get(list_device_codes))
+        .route(
+            "/admin/device/settings",
+            get(get_device_settings).post(set_device_settings),
+        )
+        .route("/admin/device/{user_code}/approve", post(approve_device))
+        .route("/admin/device/{user_code}/deny", post(deny_device))
         .fallback(not_found)
         .with_state(state)
 }
@@ -79,6 +107,9 @@ async fn reset(State(s): Shared) -> Response {
         reg.faults.clear();
         reg.stats = Stats::default();
         reg.fail_instance_discovery = false;
+        reg.strict_rotation = false;
+        reg.device_config = DeviceConfig::default();
+        reg.sessions.clear();
     }
     s.clock.reset();
     done()
@@ -112,18 +143,19 @@ async fn add_user(State(s): Shared, body: Bytes) -> Response {
         return bad(&format!("unknown tenant '{}'", req.tenant));
     };
     let username = req.username.trim().to_string();
-    let user = User {
-        oid: req
-            .oid
-            .clone()
-            .unwrap_or_else(|| EmuState::derived_oid(&tenant_id, &username)),
-        name: req
-            .name
-            .clone()
-            .unwrap_or_else(|| username.split('@').next().unwrap_or_default().to_string()),
-        tenant_id,
-        username,
-    };
+    let oid = req
+        .oid
+        .clone()
+        .unwrap_or_else(|| EmuState::derived_oid(&tenant_id, &username));
+    let name = req
+        .name
+        .clone()
+        .unwrap_or_else(|| username.split('@').next().unwrap_or_default().to_string());
+    let password = req
+        .password
+        .clone()
+        .unwrap_or_else(|| seeds::DEFAULT_USER_PASSWORD.to_string());
+    let user = User::new(&username, &tenant_id, &oid, &name, &password);
     let info = user.info();
     reg.put_user(user);
     ok(&info)
@@ -267,4 +299,306 @@ async fn set_discovery(State(s): Shared, body: Bytes) -> Response {
     ok(&DiscoverySettings {
         fail_instance_discovery: fail,
     })
+}
+
+// ---------------------------------------------------------------- user sign-in switches
+
+/// `?tenant=` of the per-user endpoints (to pick among same-named users).
+fn tenant_filter(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "tenant")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The (tenant id, username) of the user named `username` (in `tenant` when given).
+fn find_user(
+    reg: &Registry,
+    username: &str,
+    tenant: Option<&str>,
+) -> Result<(String, String), Box<Response>> {
+    let tenant_id = match tenant {
+        Some(t) => Some(
+            reg.tenant(t)
+                .map(|t| t.id.clone())
+                .ok_or_else(|| Box::new(bad(&format!("unknown tenant '{t}'"))))?,
+        ),
+        None => None,
+    };
+    reg.users_named(username)
+        .find(|u| {
+            tenant_id
+                .as_deref()
+                .is_none_or(|t| u.tenant_id.eq_ignore_ascii_case(t))
+        })
+        .map(|u| (u.tenant_id.clone(), u.username.clone()))
+        .ok_or_else(|| Box::new(bad(&format!("unknown user '{username}'"))))
+}
+
+/// Applies `change` to the user named in the path.
+fn with_user(
+    s: &EmuState,
+    username: &str,
+    query: Option<&str>,
+    change: impl FnOnce(&mut User),
+) -> Response {
+    let mut reg = s.lock();
+    let (tid, name) = match find_user(&reg, username, tenant_filter(query).as_deref()) {
+        Ok(k) => k,
+        Err(e) => return *e,
+    };
+    match reg.user_mut(&tid, &name) {
+        Some(u) => {
+            change(u);
+            done()
+        }
+        None => bad(&format!("unknown user '{username}'")),
+    }
+}
+
+async fn set_consent(
+    State(s): Shared,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let setting: ConsentSetting = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if setting.client_id.trim().is_empty() {
+        return bad("client_id is required");
+    }
+    with_user(&s, &username, query.as_deref(), |u| {
+        let id = setting.client_id.trim().to_ascii_lowercase();
+        u.needs_consent.retain(|c| *c != id);
+        if setting.required {
+            u.needs_consent.push(id);
+        }
+    })
+}
+
+async fn set_interaction(
+    State(s): Shared,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let setting: InteractionSetting = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if let Some(c) = &setting.claims
+        && !serde_json::from_str::<Value>(c).is_ok_and(|v| v.is_object())
+    {
+        return bad("claims must be a JSON object (as a string)");
+    }
+    with_user(&s, &username, query.as_deref(), |u| {
+        u.interaction = setting.required.then_some(setting.clone());
+    })
+}
+
+async fn set_auth_time(
+    State(s): Shared,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let setting: AuthTimeSetting = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    with_user(&s, &username, query.as_deref(), |u| {
+        u.auth_time = setting.auth_time;
+    })
+}
+
+async fn revoke(
+    State(s): Shared,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let now = s.clock.now_secs();
+    let mut reg = s.lock();
+    let (tid, name) = match find_user(&reg, &username, tenant_filter(query.as_deref()).as_deref()) {
+        Ok(k) => k,
+        Err(e) => return *e,
+    };
+    let mut revoked = 0;
+    for rt in reg.refresh_tokens.values_mut() {
+        if rt.tid.eq_ignore_ascii_case(&tid)
+            && rt.username.eq_ignore_ascii_case(&name)
+            && !matches!(rt.status, RtStatus::Revoked(_))
+        {
+            rt.status = RtStatus::Revoked(now);
+            revoked += 1;
+        }
+    }
+    reg.sign_out(&tid, &name);
+    ok(&RevokeResult { revoked })
+}
+
+async fn sign_in(
+    State(s): Shared,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let now = s.clock.now_secs();
+    let mut reg = s.lock();
+    let (tid, name) = match find_user(&reg, &username, tenant_filter(query.as_deref()).as_deref()) {
+        Ok(k) => k,
+        Err(e) => return *e,
+    };
+    let Some(user) = reg.user(&tid, &name).cloned() else {
+        return bad(&format!("unknown user '{username}'"));
+    };
+    let auth_time = user.auth_time.unwrap_or(now);
+    let sid = reg.sign_in(&user, auth_time);
+    respond::json(
+        StatusCode::OK,
+        &json!({"ok": true, "session_state": sid, "auth_time": auth_time}),
+    )
+}
+
+async fn sign_out(
+    State(s): Shared,
+    Path(username): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut reg = s.lock();
+    let (tid, name) = match find_user(&reg, &username, tenant_filter(query.as_deref()).as_deref()) {
+        Ok(k) => k,
+        Err(e) => return *e,
+    };
+    let was = reg.sign_out(&tid, &name);
+    respond::json(StatusCode::OK, &json!({"ok": true, "signed_out": was}))
+}
+
+async fn set_default_user(State(s): Shared, Path(tenant): Path<String>, body: Bytes) -> Response {
+    let setting: DefaultUserSetting = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    let mut reg = s.lock();
+    let realm = match tenant.to_ascii_lowercase().as_str() {
+        "common" | "organizations" => Realm::AnyOf(super::hosts::Cloud::Public),
+        "consumers" => Realm::Consumers,
+        _ => match reg.tenant(&tenant) {
+            Some(t) if t.id == seeds::ADFS_TENANT_ID => Realm::Adfs,
+            Some(t) => Realm::Tenant(t.id.clone()),
+            None => return bad(&format!("unknown tenant '{tenant}'")),
+        },
+    };
+    let Some(user) = reg
+        .users_named(&setting.username)
+        .find(|u| realm.admits(&reg, u))
+        .cloned()
+    else {
+        return bad(&format!(
+            "no user '{}' may sign in at '{tenant}'",
+            setting.username
+        ));
+    };
+    reg.default_users.insert(realm.default_key(), user.username);
+    done()
+}
+
+async fn get_refresh_settings(State(s): Shared) -> Response {
+    ok(&RefreshTokenSettings {
+        strict_rotation: s.lock().strict_rotation,
+    })
+}
+
+async fn set_refresh_settings(State(s): Shared, body: Bytes) -> Response {
+    let settings: RefreshTokenSettings = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    s.lock().strict_rotation = settings.strict_rotation;
+    ok(&settings)
+}
+
+fn device_settings(c: &DeviceConfig) -> DeviceSettings {
+    DeviceSettings {
+        expires_in: Some(c.expires_in),
+        interval: Some(c.interval),
+        force_slow_down: Some(c.force_slow_down),
+    }
+}
+
+async fn get_device_settings(State(s): Shared) -> Response {
+    ok(&device_settings(&s.lock().device_config))
+}
+
+async fn set_device_settings(State(s): Shared, body: Bytes) -> Response {
+    let settings: DeviceSettings = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if settings.expires_in == Some(0) {
+        return bad("expires_in must be positive");
+    }
+    let mut reg = s.lock();
+    let c = &mut reg.device_config;
+    if let Some(v) = settings.expires_in {
+        c.expires_in = v;
+    }
+    if let Some(v) = settings.interval {
+        c.interval = v;
+    }
+    if let Some(v) = settings.force_slow_down {
+        c.force_slow_down = v;
+    }
+    ok(&device_settings(c))
+}
+
+async fn list_device_codes(State(s): Shared) -> Response {
+    let now = s.clock.now();
+    let reg = s.lock();
+    let list: Vec<DeviceCodeInfo> = reg
+        .device_codes
+        .iter()
+        .map(|d| {
+            let (status, username) = match &d.status {
+                DeviceStatus::Redeemed { username } => ("redeemed", Some(username.clone())),
+                _ if d.expired(now) => ("expired", None),
+                DeviceStatus::Pending => ("pending", None),
+                DeviceStatus::Approved { user, .. } => ("approved", Some(user.username.clone())),
+                DeviceStatus::Declined => ("declined", None),
+            };
+            DeviceCodeInfo {
+                user_code: d.user_code.clone(),
+                device_code: d.device_code.clone(),
+                client_id: d.client_id.clone(),
+                scope: d.scope.clone(),
+                host: d.host.clone(),
+                tenant: d.segment.clone(),
+                status: status.into(),
+                username,
+                expires_at: (d.issued_at + d.expires_in as f64).max(0.0).floor() as u64,
+            }
+        })
+        .collect();
+    ok(&list)
+}
+
+async fn approve_device(State(s): Shared, Path(user_code): Path<String>, body: Bytes) -> Response {
+    let approval: DeviceApproval = if body.iter().all(u8::is_ascii_whitespace) {
+        DeviceApproval::default()
+    } else {
+        match parse(&body) {
+            Ok(r) => r,
+            Err(e) => return *e,
+        }
+    };
+    match approve_device_code(&s, &user_code, approval.username.as_deref()) {
+        Ok(()) => done(),
+        Err(e) => bad(&e),
+    }
+}
+
+async fn deny_device(State(s): Shared, Path(user_code): Path<String>) -> Response {
+    match deny_device_code(&s, &user_code) {
+        Ok(()) => done(),
+        Err(e) => bad(&e),
+    }
 }

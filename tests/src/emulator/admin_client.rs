@@ -7,9 +7,24 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::model::{
-    AppRegistration, ClockChange, ClockState, DiscoverySettings, FaultRule, Manifest, MintedToken,
-    RecordedRequest, RequestFilter, Stats, UserInfo, UserRegistration, UserTokenRequest,
+    AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule,
+    InteractionSetting, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
+    RequestFilter, RevokeResult, Stats, UserInfo, UserRegistration, UserTokenRequest,
 };
+
+/// Percent-encodes a path segment (unreserved characters and `@` kept).
+fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// A typed client of the emulator's admin API (one method per endpoint).
 #[derive(Debug, Clone)]
@@ -85,7 +100,9 @@ impl AdminClient {
         self.get("/admin/manifest").await
     }
 
-    /// `POST /admin/reset`: clears recorded requests, faults, stats and the clock offset.
+    /// `POST /admin/reset`: clears recorded requests, faults, stats and the clock offset; resets
+    /// the refresh token and device code settings; signs every browser session out. Issued
+    /// codes and tokens, registrations and per-user switches stay.
     pub async fn reset(&self) -> anyhow::Result<()> {
         self.post::<Value>("/admin/reset", &serde_json::json!({}))
             .await
@@ -191,5 +208,158 @@ impl AdminClient {
             fail_instance_discovery: fail,
         })
         .await
+    }
+
+    // ------------------------------------------------------------ user sign-in switches
+
+    /// `POST /admin/users/{username}/consent`: whether `username` must consent to `client_id`
+    /// (authorize answers `consent_required` unless `prompt=consent`; token grants answer
+    /// `invalid_grant` AADSTS65001).
+    pub async fn set_consent_required(
+        &self,
+        username: &str,
+        client_id: &str,
+        required: bool,
+    ) -> anyhow::Result<()> {
+        let body = ConsentSetting {
+            client_id: client_id.into(),
+            required,
+        };
+        self.post::<Value>(&format!("/admin/users/{}/consent", seg(username)), &body)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /admin/users/{username}/interaction`: require (or, with `required: false`, clear)
+    /// interaction: `prompt=none` answers `interaction_required`, refresh and ROPC answer
+    /// `invalid_grant` with `suberror` and `claims`.
+    pub async fn set_interaction_required(
+        &self,
+        username: &str,
+        setting: &InteractionSetting,
+    ) -> anyhow::Result<()> {
+        self.post::<Value>(
+            &format!("/admin/users/{}/interaction", seg(username)),
+            setting,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /admin/users/{username}/auth_time`: pin the `auth_time` of the user's sign-ins
+    /// (`None`: the sign-in time).
+    pub async fn set_auth_time(
+        &self,
+        username: &str,
+        auth_time: Option<u64>,
+    ) -> anyhow::Result<()> {
+        self.post::<Value>(
+            &format!("/admin/users/{}/auth_time", seg(username)),
+            &AuthTimeSetting { auth_time },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /admin/users/{username}/revoke`: revokes every refresh token of the user (they
+    /// then answer `invalid_grant` AADSTS50173) and ends the user's browser session.
+    pub async fn revoke_refresh_tokens(&self, username: &str) -> anyhow::Result<u64> {
+        let r: RevokeResult = self
+            .post(
+                &format!("/admin/users/{}/revoke", seg(username)),
+                &serde_json::json!({}),
+            )
+            .await?;
+        Ok(r.revoked)
+    }
+
+    /// `POST /admin/users/{username}/session`: signs the user in to the emulated browser (so
+    /// that `prompt=none` succeeds); returns the `session_state`.
+    pub async fn sign_in(&self, username: &str) -> anyhow::Result<String> {
+        let v: Value = self
+            .post(
+                &format!("/admin/users/{}/session", seg(username)),
+                &serde_json::json!({}),
+            )
+            .await?;
+        Ok(v["session_state"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// `DELETE /admin/users/{username}/session`: signs the user out of the emulated browser.
+    pub async fn sign_out(&self, username: &str) -> anyhow::Result<()> {
+        self.delete(&format!("/admin/users/{}/session", seg(username)))
+            .await
+    }
+
+    /// `POST /admin/tenants/{tenant}/default_user`: who signs in when a request names no user
+    /// (`tenant` may be `common`, `organizations`, `consumers` or `adfs`).
+    pub async fn set_default_user(&self, tenant: &str, username: &str) -> anyhow::Result<()> {
+        self.post::<Value>(
+            &format!("/admin/tenants/{}/default_user", seg(tenant)),
+            &DefaultUserSetting {
+                username: username.into(),
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /admin/refresh_tokens {"strict_rotation"}`: strict rotation rejects a refresh
+    /// token once redeemed (default: lenient, like Entra).
+    pub async fn set_strict_rotation(&self, strict: bool) -> anyhow::Result<()> {
+        self.post::<Value>(
+            "/admin/refresh_tokens",
+            &RefreshTokenSettings {
+                strict_rotation: strict,
+            },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `GET /admin/device`: every device code (newest last), with its status.
+    pub async fn device_codes(&self) -> anyhow::Result<Vec<DeviceCodeInfo>> {
+        self.get("/admin/device").await
+    }
+
+    /// The pending device codes (from [`device_codes`](Self::device_codes)).
+    pub async fn pending_device_codes(&self) -> anyhow::Result<Vec<DeviceCodeInfo>> {
+        let mut all = self.device_codes().await?;
+        all.retain(|d| d.status == "pending");
+        Ok(all)
+    }
+
+    /// `POST /admin/device/{user_code}/approve`: `username` (default: the tenant's default
+    /// user) signs in; the next poll gets the tokens.
+    pub async fn approve_device_code(
+        &self,
+        user_code: &str,
+        username: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let body = DeviceApproval {
+            username: username.map(str::to_string),
+        };
+        self.post::<Value>(&format!("/admin/device/{}/approve", seg(user_code)), &body)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /admin/device/{user_code}/deny`: polls then get `authorization_declined`.
+    pub async fn deny_device_code(&self, user_code: &str) -> anyhow::Result<()> {
+        self.post::<Value>(
+            &format!("/admin/device/{}/deny", seg(user_code)),
+            &serde_json::json!({}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /admin/device/settings`: `expires_in` and `interval` of new codes, and
+    /// `force_slow_down` (answer `slow_down` to the next N polls). Returns the settings.
+    pub async fn set_device_settings(
+        &self,
+        settings: &DeviceSettings,
+    ) -> anyhow::Result<DeviceSettings> {
+        self.post("/admin/device/settings", settings).await
     }
 }

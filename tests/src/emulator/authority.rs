@@ -3,7 +3,7 @@
 
 use super::hosts::{Cloud, HostKind};
 use super::seeds;
-use super::state::{Registry, Tenant, TenantKind};
+use super::state::{Realm, Registry, Tenant, TenantKind};
 
 /// A pseudo-tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +126,30 @@ impl Authority {
             policy,
             tenant,
         })
+    }
+
+    /// The users this authority signs in.
+    pub(crate) fn realm(&self) -> Realm {
+        match (&self.tenant, self.kind) {
+            (TenantSel::Real(t), _) => Realm::Tenant(t.id.clone()),
+            (TenantSel::Pseudo(Pseudo::Consumers), _) => Realm::Consumers,
+            (TenantSel::Pseudo(_), HostKind::Entra(c)) => Realm::AnyOf(c),
+            (TenantSel::Pseudo(_), _) => Realm::AnyOf(Cloud::Public),
+            (TenantSel::None, HostKind::Adfs) => Realm::Adfs,
+            // The generic OIDC provider signs in contoso's users.
+            (TenantSel::None, _) => Realm::Tenant(seeds::CONTOSO_TENANT_ID.into()),
+        }
+    }
+
+    /// The B2C policy as registered (`B2C_1_signupsignin`), if any.
+    pub(crate) fn policy_name(&self) -> Option<&'static str> {
+        let p = self.policy.as_deref()?;
+        [
+            seeds::B2C_POLICY_SIGNUP_SIGNIN,
+            seeds::B2C_POLICY_PROFILE_EDIT,
+        ]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(p))
     }
 
     pub(crate) fn real_tenant(&self) -> Option<&Tenant> {
@@ -262,13 +286,18 @@ impl Authority {
             TenantKind::Aad(c) => (HostKind::Entra(c), c.central()),
             TenantKind::B2c => (HostKind::B2c, seeds::B2C_HOST),
             TenantKind::Ciam => (HostKind::Ciam, seeds::CIAM_HOST),
+            TenantKind::Adfs => (HostKind::Adfs, seeds::ADFS_HOST),
         };
         Self {
             kind,
             host: host.to_string(),
             segment: t.id.clone(),
             policy: None,
-            tenant: TenantSel::Real(t.clone()),
+            tenant: if t.kind == TenantKind::Adfs {
+                TenantSel::None
+            } else {
+                TenantSel::Real(t.clone())
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode, header};
 
 use super::authority::{Authority, AuthorityError};
+use super::authorize;
 use super::discovery;
 use super::faults::{self, Target};
 use super::hosts::{self, HostKind};
@@ -18,6 +19,7 @@ use super::model::RecordedRequest;
 use super::respond::{self, OAuthError};
 use super::state::EmuState;
 use super::token;
+use super::userrealm;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 1 << 20;
@@ -184,14 +186,6 @@ fn not_found(req: &Incoming) -> Response {
     )
 }
 
-fn not_implemented(req: &Incoming) -> Response {
-    respond::plain_error(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        &format!("The emulator does not implement {} yet", req.path),
-    )
-}
-
 fn wrong_method(req: &Incoming, now: u64) -> Response {
     OAuthError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -215,8 +209,32 @@ enum Endpoint {
     Keys,
     Token,
     InstanceDiscovery,
-    /// Known but not implemented yet (authorize, devicecode, logout, userrealm).
-    Later,
+    Authorize,
+    DeviceCode,
+    Logout,
+    /// User realm discovery of the username (path segment, as received).
+    UserRealm(String),
+}
+
+impl Endpoint {
+    fn allows(&self, method: &Method) -> bool {
+        match self {
+            Self::Token | Self::DeviceCode => method == Method::POST,
+            Self::Authorize | Self::Logout | Self::UserRealm(_) => {
+                method == Method::GET || method == Method::POST
+            }
+            Self::Discovery | Self::Keys | Self::InstanceDiscovery => method == Method::GET,
+        }
+    }
+}
+
+fn oauth_endpoint(name: &str) -> Option<Endpoint> {
+    match name.to_ascii_lowercase().as_str() {
+        "authorize" => Some(Endpoint::Authorize),
+        "devicecode" => Some(Endpoint::DeviceCode),
+        "logout" => Some(Endpoint::Logout),
+        _ => None,
+    }
 }
 
 fn eq(a: &str, b: &str) -> bool {
@@ -252,26 +270,11 @@ fn route(kind: HostKind, segs: &[&str]) -> Option<(String, Option<String>, Endpo
         }
         [a, b, c] if v2 && eq(a, "oauth2") && eq(b, "v2.0") && eq(c, "token") => Endpoint::Token,
         [a, b] if !v2 && eq(a, "oauth2") && eq(b, "token") => Endpoint::Token,
-        [a, b, c]
-            if v2
-                && eq(a, "oauth2")
-                && eq(b, "v2.0")
-                && ["authorize", "devicecode", "logout"]
-                    .iter()
-                    .any(|x| eq(c, x)) =>
-        {
-            Endpoint::Later
+        [a, b, c] if v2 && eq(a, "oauth2") && eq(b, "v2.0") => oauth_endpoint(c)?,
+        [a, b] if !v2 && eq(a, "oauth2") => oauth_endpoint(b)?,
+        [a, u] if matches!(kind, HostKind::Entra(_)) && eq(a, "userrealm") => {
+            Endpoint::UserRealm(u.to_string())
         }
-        [a, b]
-            if !v2
-                && eq(a, "oauth2")
-                && ["authorize", "devicecode", "logout"]
-                    .iter()
-                    .any(|x| eq(b, x)) =>
-        {
-            Endpoint::Later
-        }
-        [a, _] if matches!(kind, HostKind::Entra(_)) && eq(a, "userrealm") => Endpoint::Later,
         _ => return None,
     };
     Some((tenant.to_string(), policy.map(str::to_string), endpoint))
@@ -287,12 +290,7 @@ fn dispatch(state: &EmuState, req: &Incoming) -> Response {
     let Some((tenant, policy, endpoint)) = route(kind, &segs) else {
         return not_found(req);
     };
-    let want = if matches!(endpoint, Endpoint::Token) {
-        Method::POST
-    } else {
-        Method::GET
-    };
-    if !matches!(endpoint, Endpoint::Later) && req.method != want {
+    if !endpoint.allows(&req.method) {
         return wrong_method(req, now);
     }
     let cid = req.client_request_id.as_deref();
@@ -324,6 +322,13 @@ fn dispatch(state: &EmuState, req: &Incoming) -> Response {
             respond::json(StatusCode::OK, &discovery::jwks(&authority, &state.signer))
         }
         Endpoint::Token => token::handle(state, req, &authority),
-        Endpoint::Later | Endpoint::InstanceDiscovery => not_implemented(req),
+        Endpoint::Authorize => authorize::handle(state, req, &authority),
+        Endpoint::DeviceCode => token::device_authorization(state, req, &authority),
+        Endpoint::Logout => authorize::logout(state, req),
+        Endpoint::UserRealm(u) => respond::json(
+            StatusCode::OK,
+            &userrealm::user_realm(state, &authority, &u),
+        ),
+        Endpoint::InstanceDiscovery => not_found(req),
     }
 }

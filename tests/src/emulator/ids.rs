@@ -48,6 +48,34 @@ pub(crate) fn refresh_token() -> String {
     format!("1.EMU{}{}", b64url(a.as_bytes()), b64url(b.as_bytes()))
 }
 
+/// A random opaque authorization code.
+pub(crate) fn auth_code() -> String {
+    let a = uuid::Uuid::new_v4();
+    let b = uuid::Uuid::new_v4();
+    format!("0.EMU{}{}", b64url(a.as_bytes()), b64url(b.as_bytes()))
+}
+
+/// A random opaque device code.
+pub(crate) fn device_code() -> String {
+    let a = uuid::Uuid::new_v4();
+    let b = uuid::Uuid::new_v4();
+    format!("DAQ.EMU{}{}", b64url(a.as_bytes()), b64url(b.as_bytes()))
+}
+
+/// A random 9-character user code (upper-case letters and digits, no look-alikes).
+pub(crate) fn user_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    uuid::Uuid::new_v4().as_bytes()[..9]
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// base64url(SHA-256(`input`)), the PKCE S256 transform.
+pub(crate) fn s256(input: &str) -> String {
+    b64url(digest::digest(&digest::SHA256, input.as_bytes()).as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +86,11 @@ mod tests {
         assert_ne!(stable_uuid(&["a", "b"]), stable_uuid(&["ab"]));
         assert_eq!(pairwise_sub("X", "y").len(), 43);
         assert_eq!(uti().len(), 22);
+        assert_eq!(user_code().len(), 9);
+        // RFC 7636 appendix B.
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 }

@@ -2,6 +2,12 @@
 //! `Host` header), a plain-HTTP admin API, a settable clock, fault injection and request
 //! recording. Independent of msal-core: its JWT and key code is its own.
 //!
+//! It serves discovery, the token endpoint (client credentials, on-behalf-of, authorization
+//! code, refresh token, password, device code), the device authorization endpoint, authorize
+//! (no sign-in page: the hinted or default user signs in at once; `prompt`, consent and
+//! interaction switches through the admin API), logout and user realm discovery, for Entra ID,
+//! B2C, CIAM and ADFS authorities. See [`seeds`] for the users and apps.
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use msal_tests::emulator::{Emulator, EmulatorConfig};
@@ -18,6 +24,7 @@
 mod admin;
 mod admin_client;
 mod authority;
+mod authorize;
 mod clock;
 mod der;
 mod discovery;
@@ -34,6 +41,7 @@ mod server;
 mod state;
 mod tls;
 mod token;
+mod userrealm;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -45,9 +53,11 @@ use tokio::task::JoinHandle;
 
 pub use admin_client::AdminClient;
 pub use model::{
-    AppRegistration, ClockChange, ClockState, DiscoverySettings, FaultMatch, FaultRule, Manifest,
-    MintedToken, RecordedRequest, RequestFilter, SeedApp, SeedAuthorities, SeedCertificates,
-    SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
+    AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultMatch, FaultRule,
+    InteractionSetting, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
+    RequestFilter, RevokeResult, SeedApp, SeedAuthorities, SeedCertificates, SeedResource,
+    SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
 };
 
 /// How to start the emulator.
@@ -85,6 +95,7 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
         state::TenantKind::Aad(c) => (c.central().to_string(), "aad"),
         state::TenantKind::B2c => (seeds::B2C_HOST.to_string(), "b2c"),
         state::TenantKind::Ciam => (seeds::CIAM_HOST.to_string(), "ciam"),
+        state::TenantKind::Adfs => (seeds::ADFS_HOST.to_string(), "adfs"),
     };
     let tenants = reg
         .tenants
@@ -97,6 +108,7 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
                 domains: t.domains.clone(),
                 host,
                 kind: kind.into(),
+                default_user: reg.default_users.get(&t.id.to_ascii_lowercase()).cloned(),
             }
         })
         .collect();
@@ -105,6 +117,9 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
         (seeds::CERT_APP_CLIENT_ID, "cert app"),
         (seeds::MIDDLE_TIER_CLIENT_ID, "middle-tier API"),
         (seeds::PUBLIC_CLIENT_ID, "public client"),
+        (seeds::WEB_APP_CLIENT_ID, "web app"),
+        (seeds::FOCI_APP_A_CLIENT_ID, "Office-like A"),
+        (seeds::FOCI_APP_B_CLIENT_ID, "Office-like B"),
     ];
     let apps = state::seeded_apps()
         .into_iter()
@@ -127,6 +142,7 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
                 },
                 public_client: a.public_client,
                 redirect_uris: a.redirect_uris.clone(),
+                family_id: a.family_id.clone(),
                 client_id: a.client_id,
             }
         })
@@ -139,6 +155,8 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
             tenant_id: u.tenant_id.clone(),
             oid: u.oid.clone(),
             name: u.name.clone(),
+            password: u.password.clone(),
+            federated: reg.is_federated(&u.domain()),
         })
         .collect();
     let resources = reg

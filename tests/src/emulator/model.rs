@@ -51,8 +51,11 @@ pub struct SeedTenant {
     pub domains: Vec<String>,
     /// The central host serving it.
     pub host: String,
-    /// `aad`, `b2c` or `ciam`.
+    /// `aad`, `b2c`, `ciam` or `adfs`.
     pub kind: String,
+    /// The user signed in when an authorization request names no user (no `login_hint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_user: Option<String>,
 }
 
 /// A seeded app.
@@ -76,6 +79,9 @@ pub struct SeedApp {
     pub public_client: bool,
     /// Redirect URIs.
     pub redirect_uris: Vec<String>,
+    /// FOCI family id (`"1"`), if the app is a family member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_id: Option<String>,
 }
 
 /// A seeded user.
@@ -89,6 +95,12 @@ pub struct SeedUser {
     pub oid: String,
     /// Display name.
     pub name: String,
+    /// Password (ROPC).
+    #[serde(default)]
+    pub password: String,
+    /// Whether the user's domain is federated (ROPC refused, user realm `Federated`).
+    #[serde(default)]
+    pub federated: bool,
 }
 
 /// A resource (API) tokens may be requested for.
@@ -183,6 +195,10 @@ pub struct AppRegistration {
     /// Restrict the app to these tenants (ids or domains); all tenants when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenants: Option<Vec<String>>,
+    /// FOCI family id (e.g. `"1"`): token responses carry `"foci"` and any member may redeem
+    /// the family's refresh tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_id: Option<String>,
 }
 
 /// `POST /admin/users`.
@@ -198,6 +214,9 @@ pub struct UserRegistration {
     /// Display name (the username's local part when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Password (default [`DEFAULT_USER_PASSWORD`](super::seeds::DEFAULT_USER_PASSWORD)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// `POST /admin/tokens/user`: mint an access token as if the user had signed in to a client.
@@ -385,4 +404,114 @@ pub struct Stats {
 pub struct DiscoverySettings {
     /// Make instance discovery answer `400 invalid_instance` for every authority.
     pub fail_instance_discovery: bool,
+}
+
+// ---------------------------------------------------------------- user sign-in switches
+
+/// `POST /admin/users/{username}/consent`: whether the user must (still) consent to an app.
+/// While required, authorize answers `consent_required` (unless `prompt=consent`, which grants
+/// it) and the token endpoint answers `invalid_grant` AADSTS65001 (`suberror`
+/// `consent_required`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConsentSetting {
+    /// The app.
+    pub client_id: String,
+    /// `true`: consent needed; `false`: consented.
+    pub required: bool,
+}
+
+/// `POST /admin/users/{username}/interaction`: require interaction (MFA, Conditional Access).
+/// While required, `prompt=none` answers `interaction_required`, and refresh / ROPC answer
+/// `invalid_grant` with `suberror` and a `claims` challenge. An interactive sign-in (authorize
+/// without `prompt=none`, or a device code approval) satisfies it and clears it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InteractionSetting {
+    /// `false` clears the requirement.
+    pub required: bool,
+    /// AADSTS code (default 50076).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u32>,
+    /// `suberror` (default `basic_action`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suberror: Option<String>,
+    /// `claims` challenge, a JSON string (default an `access_token.capolids` challenge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<String>,
+}
+
+/// `POST /admin/users/{username}/auth_time`: pin the `auth_time` of the user's sign-ins
+/// (`null`: the sign-in time by the emulator clock, the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuthTimeSetting {
+    /// Epoch seconds, or `None` to unpin.
+    pub auth_time: Option<u64>,
+}
+
+/// `POST /admin/tenants/{tenant}/default_user`: who signs in when a request names no user.
+/// `{tenant}` may also be `common`, `organizations` or `consumers`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DefaultUserSetting {
+    /// The user's principal name.
+    pub username: String,
+}
+
+/// Answer of `POST /admin/users/{username}/revoke`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RevokeResult {
+    /// How many refresh tokens were revoked.
+    pub revoked: u64,
+}
+
+/// `GET|POST /admin/refresh_tokens`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefreshTokenSettings {
+    /// Strict rotation: a refresh token is rejected once it has been redeemed (default: lenient,
+    /// like Entra, where redeemed refresh tokens stay valid).
+    pub strict_rotation: bool,
+}
+
+/// `GET|POST /admin/device/settings`. Fields left out keep their value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSettings {
+    /// `expires_in` of new device codes (default 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    /// `interval` of new device codes (default 5); polling faster earns `slow_down`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+    /// Answer `slow_down` to the next N polls of pending device codes, whatever their pace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_slow_down: Option<u32>,
+}
+
+/// One device code (`GET /admin/device`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCodeInfo {
+    /// The code the user enters (`ABCDEFGHJ`).
+    pub user_code: String,
+    /// The code the client polls with.
+    pub device_code: String,
+    /// The client.
+    pub client_id: String,
+    /// The requested scope.
+    pub scope: String,
+    /// The authority host.
+    pub host: String,
+    /// The tenant path segment, as requested.
+    pub tenant: String,
+    /// `pending`, `approved`, `declined`, `redeemed` or `expired` (by the emulator clock).
+    pub status: String,
+    /// Who approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Expiry, epoch seconds.
+    pub expires_at: u64,
+}
+
+/// `POST /admin/device/{user_code}/approve`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceApproval {
+    /// Who signs in (default: the tenant's default user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::clock::format_timestamp;
 use super::ids;
@@ -32,6 +32,9 @@ pub(crate) struct OAuthError {
     pub(crate) error: &'static str,
     pub(crate) code: u32,
     pub(crate) description: String,
+    /// Extra top-level fields (`suberror`, `claims`, `error_additional_info`, …), rendered after
+    /// the standard ones.
+    pub(crate) extra: Map<String, Value>,
 }
 
 impl OAuthError {
@@ -46,7 +49,41 @@ impl OAuthError {
             error,
             code,
             description: description.into(),
+            extra: Map::new(),
         }
+    }
+
+    /// Adds a top-level field to the rendered error.
+    pub(crate) fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// `invalid_grant` (400).
+    pub(crate) fn invalid_grant(code: u32, description: impl Into<String>) -> Self {
+        Self::bad("invalid_grant", code, description)
+    }
+
+    /// `AADSTS{code}: {description}\r\nTrace ID: …\r\nCorrelation ID: …\r\nTimestamp: …`, with
+    /// the trace id, correlation id and timestamp used.
+    pub(crate) fn full_description(
+        &self,
+        now: u64,
+        correlation_id: Option<&str>,
+    ) -> (String, String, String, String) {
+        let trace_id = ids::random_uuid();
+        let correlation_id = correlation_id.map_or_else(ids::random_uuid, str::to_string);
+        let timestamp = format_timestamp(now);
+        let text = format!(
+            "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+            self.code, self.description
+        );
+        (text, trace_id, correlation_id, timestamp)
+    }
+
+    /// `error_uri`.
+    pub(crate) fn error_uri(&self) -> String {
+        format!("https://login.microsoftonline.com/error?code={}", self.code)
     }
 
     /// 400 with the given error.
@@ -75,21 +112,20 @@ impl OAuthError {
 
     /// Renders the error; `correlation_id` echoes the request's `client-request-id`.
     pub(crate) fn render(&self, now: u64, correlation_id: Option<&str>) -> Response {
-        let trace_id = ids::random_uuid();
-        let correlation_id = correlation_id.map_or_else(ids::random_uuid, str::to_string);
-        let timestamp = format_timestamp(now);
-        let body = json!({
+        let (text, trace_id, correlation_id, timestamp) =
+            self.full_description(now, correlation_id);
+        let mut body = json!({
             "error": self.error,
-            "error_description": format!(
-                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
-                self.code, self.description
-            ),
+            "error_description": text,
             "error_codes": [self.code],
             "timestamp": timestamp,
             "trace_id": trace_id,
             "correlation_id": correlation_id,
-            "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
+            "error_uri": self.error_uri(),
         });
+        if let Some(obj) = body.as_object_mut() {
+            obj.extend(self.extra.clone());
+        }
         json(self.status, &body)
     }
 }

@@ -2,6 +2,27 @@
 //!
 //! Everything here is a constant so that tests (and other languages' harnesses, through the
 //! manifest) can refer to the same ids without asking the emulator.
+//!
+//! # Users (all sign in with their password constant; the manifest lists them)
+//!
+//! | user | directory | notes |
+//! |---|---|---|
+//! | [`ALICE_USERNAME`] | contoso | default user of contoso and of `common`/`organizations` |
+//! | [`BOB_USERNAME`] | fabrikam | default user of fabrikam |
+//! | [`CAROL_USERNAME`] | contosob2c (B2C) | default user of the B2C tenant |
+//! | [`ERIN_USERNAME`] | contosociam (CIAM) | default user of the CIAM tenant |
+//! | [`DAVE_USERNAME`] | the ADFS server | default user at `https://fs.contoso.com/adfs` |
+//! | [`FRANK_USERNAME`] | contoso, federated domain [`FEDERATED_DOMAIN`] | ROPC refused |
+//!
+//! # Apps for user sign-in
+//!
+//! - [`PUBLIC_CLIENT_ID`]: public client, redirects [`PUBLIC_CLIENT_REDIRECT_URIS`] (loopback,
+//!   any port), PKCE S256 required.
+//! - [`WEB_APP_CLIENT_ID`]: confidential, secret [`WEB_APP_SECRET`], redirect
+//!   [`WEB_APP_REDIRECT_URI`]; PKCE optional (verified when sent).
+//! - [`FOCI_APP_A_CLIENT_ID`] ("Office-like A") and [`FOCI_APP_B_CLIENT_ID`] ("Office-like B"):
+//!   public clients of family [`FOCI_FAMILY_ID`]: their responses carry `"foci": "1"` and either
+//!   redeems the other's refresh tokens.
 
 // ---------------------------------------------------------------- hosts
 
@@ -102,6 +123,19 @@ pub const B2C_POLICY_PROFILE_EDIT: &str = "B2C_1_profileedit";
 pub const CIAM_TENANT_ID: &str = "c1a0c1a0-3b2d-4e5f-9a8b-7c6d5e4f3a2b";
 /// The CIAM tenant domain.
 pub const CIAM_TENANT_DOMAIN: &str = "contosociam.onmicrosoft.com";
+/// The directory of the ADFS server (realm `adfs`; its users sign in at
+/// `https://fs.contoso.com/adfs`). Listed among the tenants with kind `adfs`.
+pub const ADFS_TENANT_ID: &str = "adfs";
+/// A federated domain of contoso: user realm answers `Federated` for it, and the token endpoint
+/// refuses ROPC for its users (their passwords live at the federation server).
+pub const FEDERATED_DOMAIN: &str = "fed.example";
+/// `federation_protocol` of [`FEDERATED_DOMAIN`].
+pub const FEDERATION_PROTOCOL: &str = "WSTrust";
+/// `federation_metadata_url` (MEX) of [`FEDERATED_DOMAIN`]. Not served by the emulator.
+pub const FEDERATION_METADATA_URL: &str = "https://sts.fed.example/adfs/services/trust/mex";
+/// `federation_active_auth_url` of [`FEDERATED_DOMAIN`]. Not served by the emulator.
+pub const FEDERATION_ACTIVE_AUTH_URL: &str =
+    "https://sts.fed.example/adfs/services/trust/2005/usernamemixed";
 
 // ---------------------------------------------------------------- apps
 
@@ -121,8 +155,21 @@ pub const MIDDLE_TIER_SECRET: &str = "m1ddle+tier/=&%secret";
 pub const MIDDLE_TIER_SCOPE: &str = "access_as_user";
 /// A public client (native app); the `azp` of minted user tokens.
 pub const PUBLIC_CLIENT_ID: &str = "0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5";
-/// The public client's redirect URIs.
-pub const PUBLIC_CLIENT_REDIRECT_URIS: &[&str] = &["http://localhost"];
+/// The public client's redirect URIs. Loopback URIs match on any port (RFC 8252 §7.3) for
+/// public clients: `http://localhost:53124` and `http://127.0.0.1:8400/` are accepted.
+pub const PUBLIC_CLIENT_REDIRECT_URIS: &[&str] = &["http://localhost", "http://127.0.0.1"];
+/// A web app (confidential client with a secret) for the authorization code flow.
+pub const WEB_APP_CLIENT_ID: &str = "a3b4c5d6-e7f8-4a9b-8c0d-1e2f3a4b5c6d";
+/// The web app's secret.
+pub const WEB_APP_SECRET: &str = "w3b+app/=&%secret~Y";
+/// The web app's redirect URI (exact match).
+pub const WEB_APP_REDIRECT_URI: &str = "https://app.contoso.com/callback";
+/// The family id of the seeded FOCI apps (`foci` in their token responses).
+pub const FOCI_FAMILY_ID: &str = "1";
+/// FOCI family member "Office-like A" (public client, redirects as the public client).
+pub const FOCI_APP_A_CLIENT_ID: &str = "f0c1a0a0-1111-4a1a-9a1a-0000000000a1";
+/// FOCI family member "Office-like B" (public client, redirects as the public client).
+pub const FOCI_APP_B_CLIENT_ID: &str = "f0c1b0b0-2222-4b2b-9b2b-0000000000b2";
 
 // ---------------------------------------------------------------- resources
 
@@ -149,6 +196,57 @@ pub const BOB_USERNAME: &str = "bob@fabrikam.onmicrosoft.com";
 pub const BOB_OID: &str = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
 /// Bob's display name.
 pub const BOB_NAME: &str = "Bob Example";
+/// Alice's password (ROPC; URL-special characters on purpose).
+pub const ALICE_PASSWORD: &str = "Al1ce+p@ss/=&%";
+/// Bob's password.
+pub const BOB_PASSWORD: &str = "B0b+p@ss/=&%";
+/// Carol, a B2C local account (tenant contosob2c; default user of the B2C tenant).
+pub const CAROL_USERNAME: &str = "carol@contosob2c.onmicrosoft.com";
+/// Carol's object id.
+pub const CAROL_OID: &str = "c4a1b2c3-d4e5-4f60-8a7b-9c0d1e2f3a4b";
+/// Carol's display name.
+pub const CAROL_NAME: &str = "Carol Example";
+/// Carol's password.
+pub const CAROL_PASSWORD: &str = "C4rol+p@ss/=&%";
+/// Dave, a user of the ADFS server (`https://fs.contoso.com/adfs`).
+pub const DAVE_USERNAME: &str = "dave@contoso.com";
+/// Dave's object id (ADFS tokens carry no `oid`; it seeds his pairwise `sub`).
+pub const DAVE_OID: &str = "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70";
+/// Dave's display name.
+pub const DAVE_NAME: &str = "Dave Example";
+/// Dave's password.
+pub const DAVE_PASSWORD: &str = "D4ve+p@ss/=&%";
+/// Erin, a CIAM user (tenant contosociam).
+pub const ERIN_USERNAME: &str = "erin@contosociam.onmicrosoft.com";
+/// Erin's object id.
+pub const ERIN_OID: &str = "e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a8b";
+/// Erin's display name.
+pub const ERIN_NAME: &str = "Erin Example";
+/// Erin's password.
+pub const ERIN_PASSWORD: &str = "Er1n+p@ss/=&%";
+/// Frank, a contoso user in the federated domain [`FEDERATED_DOMAIN`] (ROPC refused).
+pub const FRANK_USERNAME: &str = "frank@fed.example";
+/// Frank's object id.
+pub const FRANK_OID: &str = "f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f7a8b9c";
+/// Frank's display name.
+pub const FRANK_NAME: &str = "Frank Example";
+/// Frank's password (at the federation server; Entra never accepts it).
+pub const FRANK_PASSWORD: &str = "Fr4nk+p@ss/=&%";
+/// The password of users added through the admin API without one.
+pub const DEFAULT_USER_PASSWORD: &str = "P@ssw0rd+/=&%";
+
+// ---------------------------------------------------------------- user flows
+
+/// Lifetime of authorization codes (seconds, emulator clock).
+pub const AUTH_CODE_LIFETIME: u64 = 600;
+/// `verification_uri` of the device authorization endpoint.
+pub const DEVICE_VERIFICATION_URI: &str = "https://microsoft.com/devicelogin";
+/// Default `expires_in` of device codes (settable through the admin API).
+pub const DEVICE_CODE_EXPIRES_IN: u64 = 900;
+/// Default `interval` of device codes (settable through the admin API).
+pub const DEVICE_CODE_INTERVAL: u64 = 5;
+/// Lifetime of ID tokens.
+pub const ID_TOKEN_LIFETIME: u64 = 3600;
 
 // ---------------------------------------------------------------- fixed keys
 

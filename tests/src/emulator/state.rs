@@ -7,10 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 use super::clock::Clock;
 use super::der::CertInfo;
 use super::faults::ActiveFault;
-use super::hosts::Cloud;
+use super::hosts::{Cloud, HostKind};
 use super::ids;
 use super::jwt::Signer;
-use super::model::{AppRegistration, Manifest, RecordedRequest, Stats, UserInfo};
+use super::model::{
+    AppRegistration, InteractionSetting, Manifest, RecordedRequest, Stats, UserInfo,
+};
 use super::seeds;
 
 /// What kind of directory a tenant is.
@@ -19,6 +21,8 @@ pub(crate) enum TenantKind {
     Aad(Cloud),
     B2c,
     Ciam,
+    /// The ADFS server's directory (authority `https://fs.contoso.com/adfs`).
+    Adfs,
 }
 
 #[derive(Debug, Clone)]
@@ -46,9 +50,9 @@ pub(crate) struct App {
     pub(crate) scopes: Vec<String>,
     pub(crate) lifetime_secs: Option<u64>,
     pub(crate) public_client: bool,
-    #[allow(dead_code)] // read by the authorization code grant, still to come
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) tenants: Option<Vec<String>>,
+    pub(crate) family_id: Option<String>,
 }
 
 /// Default access token lifetime, like Entra's `expires_in`.
@@ -76,6 +80,7 @@ impl App {
             public_client: reg.public_client,
             redirect_uris: reg.redirect_uris.clone(),
             tenants: reg.tenants.clone(),
+            family_id: reg.family_id.clone().filter(|f| !f.is_empty()),
         })
     }
 
@@ -108,6 +113,13 @@ pub(crate) struct User {
     pub(crate) tenant_id: String,
     pub(crate) oid: String,
     pub(crate) name: String,
+    pub(crate) password: String,
+    /// A pinned `auth_time` (admin); the sign-in time when `None`.
+    pub(crate) auth_time: Option<u64>,
+    /// Interaction (MFA) required until an interactive sign-in.
+    pub(crate) interaction: Option<InteractionSetting>,
+    /// Client ids (lowercase) the user has not consented to.
+    pub(crate) needs_consent: Vec<String>,
 }
 
 impl User {
@@ -140,17 +152,150 @@ impl Resource {
     }
 }
 
+/// What became of a refresh token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum RtStatus {
+    Active,
+    /// Redeemed once (still valid unless rotation is strict).
+    Redeemed,
+    /// Revoked by the admin at this time (epoch seconds).
+    Revoked(u64),
+}
+
 /// An issued refresh token (kept for the refresh grant).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read by grants still to come (refresh_token)
 pub(crate) struct RefreshTokenRecord {
     pub(crate) client_id: String,
+    /// The FOCI family of the client it was issued to.
+    pub(crate) family_id: Option<String>,
     pub(crate) oid: String,
     pub(crate) tid: String,
     pub(crate) username: String,
     pub(crate) name: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) issued_at: u64,
+    /// The kind of authority that issued it (redeemable only there).
+    pub(crate) kind: HostKind,
+    /// `auth_time` of the sign-in it descends from.
+    pub(crate) auth_time: Option<u64>,
+    pub(crate) status: RtStatus,
+}
+
+/// A signed-in browser session (the emulator models one browser).
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) tenant_id: String,
+    pub(crate) username: String,
+    pub(crate) auth_time: u64,
+    /// `session_state` of authorization responses.
+    pub(crate) sid: String,
+}
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthCode {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    /// `(code_challenge, code_challenge_method)`.
+    pub(crate) challenge: Option<(String, String)>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) scope: String,
+    pub(crate) user: User,
+    pub(crate) kind: HostKind,
+    pub(crate) policy: Option<String>,
+    pub(crate) auth_time: u64,
+    pub(crate) issued_at: f64,
+    pub(crate) redeemed: bool,
+}
+
+/// Where a device code stands.
+#[derive(Debug, Clone)]
+pub(crate) enum DeviceStatus {
+    Pending,
+    Approved { user: Box<User>, auth_time: u64 },
+    Declined,
+    Redeemed { username: String },
+}
+
+/// An issued device code.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceCode {
+    pub(crate) device_code: String,
+    pub(crate) user_code: String,
+    pub(crate) client_id: String,
+    pub(crate) scope: String,
+    pub(crate) host: String,
+    pub(crate) segment: String,
+    pub(crate) realm: Realm,
+    pub(crate) kind: HostKind,
+    pub(crate) issued_at: f64,
+    pub(crate) expires_in: u64,
+    pub(crate) interval: u64,
+    pub(crate) last_poll: Option<f64>,
+    pub(crate) status: DeviceStatus,
+}
+
+impl DeviceCode {
+    pub(crate) fn expired(&self, now: f64) -> bool {
+        now >= self.issued_at + self.expires_in as f64
+    }
+}
+
+/// The users an authority signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Realm {
+    /// One directory (Entra, B2C or CIAM tenant), by id.
+    Tenant(String),
+    /// `common` / `organizations`: every Entra tenant of the cloud.
+    AnyOf(Cloud),
+    /// `consumers`: Microsoft accounts (none are seeded).
+    Consumers,
+    /// The ADFS server's directory.
+    Adfs,
+}
+
+impl Realm {
+    /// Whether `user` belongs here.
+    pub(crate) fn admits(&self, reg: &Registry, user: &User) -> bool {
+        match self {
+            Self::Tenant(id) => user.tenant_id.eq_ignore_ascii_case(id),
+            Self::AnyOf(cloud) => reg
+                .tenant(&user.tenant_id)
+                .is_some_and(|t| t.kind == TenantKind::Aad(*cloud)),
+            Self::Consumers => user
+                .tenant_id
+                .eq_ignore_ascii_case(seeds::CONSUMERS_TENANT_ID),
+            Self::Adfs => user.tenant_id.eq_ignore_ascii_case(seeds::ADFS_TENANT_ID),
+        }
+    }
+
+    /// The key of its default user.
+    pub(crate) fn default_key(&self) -> String {
+        match self {
+            Self::Tenant(id) => id.to_ascii_lowercase(),
+            Self::AnyOf(_) => "common".into(),
+            Self::Consumers => "consumers".into(),
+            Self::Adfs => seeds::ADFS_TENANT_ID.into(),
+        }
+    }
+}
+
+/// Device authorization settings (admin).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeviceConfig {
+    pub(crate) expires_in: u64,
+    pub(crate) interval: u64,
+    pub(crate) force_slow_down: u32,
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        Self {
+            expires_in: seeds::DEVICE_CODE_EXPIRES_IN,
+            interval: seeds::DEVICE_CODE_INTERVAL,
+            force_slow_down: 0,
+        }
+    }
 }
 
 /// Everything mutable, behind one mutex (never held across an await).
@@ -164,6 +309,15 @@ pub(crate) struct Registry {
     pub(crate) faults: Vec<ActiveFault>,
     pub(crate) stats: Stats,
     pub(crate) fail_instance_discovery: bool,
+    /// Federated domains (lowercase).
+    pub(crate) federated_domains: Vec<String>,
+    /// Default user per realm key (tenant id lowercase, `common`, `consumers`, `adfs`).
+    pub(crate) default_users: HashMap<String, String>,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) auth_codes: HashMap<String, AuthCode>,
+    pub(crate) device_codes: Vec<DeviceCode>,
+    pub(crate) device_config: DeviceConfig,
+    pub(crate) strict_rotation: bool,
 }
 
 fn tenant(name: &str, id: &str, domains: &[&str], kind: TenantKind) -> Tenant {
@@ -175,13 +329,59 @@ fn tenant(name: &str, id: &str, domains: &[&str], kind: TenantKind) -> Tenant {
     }
 }
 
-fn user(username: &str, tenant_id: &str, oid: &str, name: &str) -> User {
-    User {
-        username: username.into(),
-        tenant_id: tenant_id.into(),
-        oid: oid.into(),
-        name: name.into(),
+fn user(username: &str, tenant_id: &str, oid: &str, name: &str, password: &str) -> User {
+    User::new(username, tenant_id, oid, name, password)
+}
+
+impl User {
+    pub(crate) fn new(
+        username: &str,
+        tenant_id: &str,
+        oid: &str,
+        name: &str,
+        password: &str,
+    ) -> Self {
+        Self {
+            username: username.into(),
+            tenant_id: tenant_id.into(),
+            oid: oid.into(),
+            name: name.into(),
+            password: password.into(),
+            auth_time: None,
+            interaction: None,
+            needs_consent: Vec::new(),
+        }
     }
+
+    /// The domain part of the username (lowercase).
+    pub(crate) fn domain(&self) -> String {
+        self.username
+            .rsplit_once('@')
+            .map_or_else(String::new, |(_, d)| d.to_ascii_lowercase())
+    }
+
+    pub(crate) fn needs_consent_for(&self, client_id: &str) -> bool {
+        self.needs_consent
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(client_id))
+    }
+}
+
+/// The seeded default users: (realm key, username).
+pub(crate) const SEEDED_DEFAULT_USERS: &[(&str, &str)] = &[
+    (seeds::CONTOSO_TENANT_ID, seeds::ALICE_USERNAME),
+    (seeds::FABRIKAM_TENANT_ID, seeds::BOB_USERNAME),
+    (seeds::B2C_TENANT_ID, seeds::CAROL_USERNAME),
+    (seeds::CIAM_TENANT_ID, seeds::ERIN_USERNAME),
+    (seeds::ADFS_TENANT_ID, seeds::DAVE_USERNAME),
+    ("common", seeds::ALICE_USERNAME),
+];
+
+fn seeded_default_users() -> HashMap<String, String> {
+    SEEDED_DEFAULT_USERS
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect()
 }
 
 /// The seeded apps as registrations.
@@ -208,14 +408,41 @@ pub(crate) fn seeded_apps() -> Vec<AppRegistration> {
         AppRegistration {
             client_id: seeds::PUBLIC_CLIENT_ID.into(),
             public_client: true,
-            redirect_uris: seeds::PUBLIC_CLIENT_REDIRECT_URIS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            redirect_uris: loopback(),
             scopes: Some(Vec::new()),
             ..Default::default()
         },
+        AppRegistration {
+            client_id: seeds::WEB_APP_CLIENT_ID.into(),
+            secrets: vec![seeds::WEB_APP_SECRET.into()],
+            redirect_uris: vec![seeds::WEB_APP_REDIRECT_URI.into()],
+            scopes: Some(Vec::new()),
+            ..Default::default()
+        },
+        AppRegistration {
+            client_id: seeds::FOCI_APP_A_CLIENT_ID.into(),
+            public_client: true,
+            redirect_uris: loopback(),
+            scopes: Some(Vec::new()),
+            family_id: Some(seeds::FOCI_FAMILY_ID.into()),
+            ..Default::default()
+        },
+        AppRegistration {
+            client_id: seeds::FOCI_APP_B_CLIENT_ID.into(),
+            public_client: true,
+            redirect_uris: loopback(),
+            scopes: Some(Vec::new()),
+            family_id: Some(seeds::FOCI_FAMILY_ID.into()),
+            ..Default::default()
+        },
     ]
+}
+
+fn loopback() -> Vec<String> {
+    seeds::PUBLIC_CLIENT_REDIRECT_URIS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 impl Registry {
@@ -224,7 +451,11 @@ impl Registry {
             tenant(
                 "contoso",
                 seeds::CONTOSO_TENANT_ID,
-                &[seeds::CONTOSO_DOMAIN, seeds::CONTOSO_CUSTOM_DOMAIN],
+                &[
+                    seeds::CONTOSO_DOMAIN,
+                    seeds::CONTOSO_CUSTOM_DOMAIN,
+                    seeds::FEDERATED_DOMAIN,
+                ],
                 TenantKind::Aad(Cloud::Public),
             ),
             tenant(
@@ -251,6 +482,7 @@ impl Registry {
                 &[seeds::CIAM_TENANT_DOMAIN],
                 TenantKind::Ciam,
             ),
+            tenant("adfs", seeds::ADFS_TENANT_ID, &[], TenantKind::Adfs),
         ];
         let mut apps = BTreeMap::new();
         for reg in seeded_apps() {
@@ -268,12 +500,42 @@ impl Registry {
                     seeds::CONTOSO_TENANT_ID,
                     seeds::ALICE_OID,
                     seeds::ALICE_NAME,
+                    seeds::ALICE_PASSWORD,
                 ),
                 user(
                     seeds::BOB_USERNAME,
                     seeds::FABRIKAM_TENANT_ID,
                     seeds::BOB_OID,
                     seeds::BOB_NAME,
+                    seeds::BOB_PASSWORD,
+                ),
+                user(
+                    seeds::CAROL_USERNAME,
+                    seeds::B2C_TENANT_ID,
+                    seeds::CAROL_OID,
+                    seeds::CAROL_NAME,
+                    seeds::CAROL_PASSWORD,
+                ),
+                user(
+                    seeds::ERIN_USERNAME,
+                    seeds::CIAM_TENANT_ID,
+                    seeds::ERIN_OID,
+                    seeds::ERIN_NAME,
+                    seeds::ERIN_PASSWORD,
+                ),
+                user(
+                    seeds::DAVE_USERNAME,
+                    seeds::ADFS_TENANT_ID,
+                    seeds::DAVE_OID,
+                    seeds::DAVE_NAME,
+                    seeds::DAVE_PASSWORD,
+                ),
+                user(
+                    seeds::FRANK_USERNAME,
+                    seeds::CONTOSO_TENANT_ID,
+                    seeds::FRANK_OID,
+                    seeds::FRANK_NAME,
+                    seeds::FRANK_PASSWORD,
                 ),
             ],
             refresh_tokens: HashMap::new(),
@@ -281,7 +543,78 @@ impl Registry {
             faults: Vec::new(),
             stats: Stats::default(),
             fail_instance_discovery: false,
+            federated_domains: vec![seeds::FEDERATED_DOMAIN.to_string()],
+            default_users: seeded_default_users(),
+            sessions: Vec::new(),
+            auth_codes: HashMap::new(),
+            device_codes: Vec::new(),
+            device_config: DeviceConfig::default(),
+            strict_rotation: false,
         }
+    }
+
+    /// Whether `domain` is federated.
+    pub(crate) fn is_federated(&self, domain: &str) -> bool {
+        self.federated_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// Users by principal name (case-insensitive), in any directory.
+    pub(crate) fn users_named<'a>(&'a self, username: &'a str) -> impl Iterator<Item = &'a User> {
+        self.users
+            .iter()
+            .filter(move |u| u.username.eq_ignore_ascii_case(username.trim()))
+    }
+
+    pub(crate) fn user_mut(&mut self, tenant_id: &str, username: &str) -> Option<&mut User> {
+        self.users.iter_mut().find(|u| {
+            u.tenant_id.eq_ignore_ascii_case(tenant_id) && u.username.eq_ignore_ascii_case(username)
+        })
+    }
+
+    /// The default user of a realm (an admin choice, else the seeded one).
+    pub(crate) fn default_user(&self, realm: &Realm) -> Option<&User> {
+        let name = self.default_users.get(&realm.default_key())?;
+        self.users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(name) && realm.admits(self, u))
+    }
+
+    /// The browser session of a user.
+    pub(crate) fn session(&self, tenant_id: &str, username: &str) -> Option<&Session> {
+        self.sessions.iter().find(|s| {
+            s.tenant_id.eq_ignore_ascii_case(tenant_id) && s.username.eq_ignore_ascii_case(username)
+        })
+    }
+
+    /// Records (or refreshes) the browser session of a user; returns its `session_state`.
+    pub(crate) fn sign_in(&mut self, user: &User, auth_time: u64) -> String {
+        if let Some(s) = self.sessions.iter_mut().find(|s| {
+            s.tenant_id.eq_ignore_ascii_case(&user.tenant_id)
+                && s.username.eq_ignore_ascii_case(&user.username)
+        }) {
+            s.auth_time = auth_time;
+            return s.sid.clone();
+        }
+        let sid = ids::random_uuid();
+        self.sessions.push(Session {
+            tenant_id: user.tenant_id.clone(),
+            username: user.username.clone(),
+            auth_time,
+            sid: sid.clone(),
+        });
+        sid
+    }
+
+    /// Ends a user's browser session; returns whether there was one.
+    pub(crate) fn sign_out(&mut self, tenant_id: &str, username: &str) -> bool {
+        let before = self.sessions.len();
+        self.sessions.retain(|s| {
+            !(s.tenant_id.eq_ignore_ascii_case(tenant_id)
+                && s.username.eq_ignore_ascii_case(username))
+        });
+        before != self.sessions.len()
     }
 
     /// A tenant by id, domain or short name (case-insensitive).

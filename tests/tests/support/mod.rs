@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use msal_core::clock::ManualClock;
 use msal_core::http::{HttpClient, ReqwestHttpClient};
 use msal_core::{
-    Authority, ClientCredential, ConfidentialClient, DangerousOptions, Error, ErrorKind, TokenCache,
+    Authority, ClientCredential, ConfidentialClient, DangerousOptions, Error, ErrorKind,
+    PublicClient, TokenCache,
 };
 use msal_tests::emulator::{Emulator, EmulatorConfig, RecordedRequest, RequestFilter, seeds};
 
@@ -140,6 +141,86 @@ impl Env {
         ClientCredential::certificate_pem(seeds::APP_KEY_PKCS8_PEM, seeds::APP_CERT_PEM)
             .expect("the fixture key and certificate load")
     }
+}
+
+impl Env {
+    /// A public client for `client_id` on `authority`.
+    pub fn public_app(
+        &self,
+        client_id: &str,
+        authority: Authority,
+        cache: Option<TokenCache>,
+        clock: Option<ManualClock>,
+    ) -> PublicClient {
+        let mut dangerous = DangerousOptions::new();
+        if let Some(c) = clock {
+            dangerous = dangerous.clock(c);
+        }
+        let b = PublicClient::builder()
+            .client_id(client_id)
+            .authority(authority)
+            .http_client(Arc::clone(&self.transport))
+            .dangerous(dangerous);
+        match cache {
+            Some(c) => b.cache(c).build(),
+            None => b.build(),
+        }
+        .expect("the app builds")
+    }
+
+    /// Plays the browser on an authorization URL: GETs it from the emulator (no redirects
+    /// followed) and returns what the emulator sends back to the redirect URI — the query of
+    /// a redirect, or the fields of a form_post page — as a form-encoded string.
+    pub async fn browse(&self, auth_uri: &str) -> String {
+        let client = self
+            .emulator
+            .http_client_builder()
+            .expect("builder")
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let resp = client.get(auth_uri).send().await.expect("authorize answers");
+        let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .expect("a Location")
+                .to_owned();
+            let url = url::Url::parse(&location).expect("a URL");
+            return url.query().unwrap_or("").to_owned();
+        }
+        let body = resp.text().await.expect("a body");
+        assert_eq!(status, 200, "authorize: {body}");
+        form_fields(&body)
+    }
+}
+
+/// The hidden inputs of a form_post page, form-encoded.
+pub fn form_fields(html: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for input in html.split("<input").skip(1) {
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            let start = input.find(&key)? + key.len();
+            let end = input[start..].find('"')? + start;
+            Some(html_unescape(&input[start..end]))
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            out.append_pair(&n, &v);
+        }
+    }
+    out.finish()
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// A manual clock starting at the system time (so the emulator, on system time, agrees).

@@ -11,7 +11,6 @@ use crate::emulator::state::App;
 /// How the client proved its identity (`appidacr`: 0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AuthMethod {
-    #[allow(dead_code)] // public-client grants, still to come
     None,
     Secret,
     Assertion,
@@ -45,6 +44,34 @@ fn unknown_app(client_id: &str, tenant: &str) -> OAuthError {
              authentication request to the wrong tenant."
         ),
     )
+}
+
+/// Identifies the client of a grant open to public clients: a public client presents no
+/// credential, a confidential one must authenticate.
+pub(crate) fn authenticate_any(ctx: &TokenRequest<'_>) -> Result<Client, OAuthError> {
+    let app = ctx.param("client_id").and_then(|id| {
+        let reg = ctx.state.lock();
+        reg.app(id).cloned()
+    });
+    match app {
+        Some(app) if app.public_client => {
+            if !app.allowed_in(ctx.authority.real_tenant()) {
+                return Err(unknown_app(&app.client_id, &ctx.authority.segment));
+            }
+            if ctx.param("client_secret").is_some() || ctx.param("client_assertion").is_some() {
+                return Err(OAuthError::invalid_client(
+                    700_025,
+                    "Client is public so neither 'client_assertion' nor 'client_secret' should \
+                     be presented.",
+                ));
+            }
+            Ok(Client {
+                app,
+                method: AuthMethod::None,
+            })
+        }
+        _ => authenticate(ctx),
+    }
 }
 
 /// Authenticates the client of a confidential grant (a credential is required).

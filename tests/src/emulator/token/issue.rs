@@ -112,33 +112,97 @@ impl UserToken<'_> {
     }
 }
 
+/// What kind of ID token an authority issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdFlavor<'a> {
+    /// Entra ID and CIAM (and the generic OIDC provider): v2.0 claims.
+    Entra,
+    /// B2C: `ver` 1.0, `sub` = `oid`, `emails`, and the policy as `tfp` and `acr`.
+    B2c { policy: &'a str },
+    /// ADFS: `upn`/`unique_name`, no `oid`/`tid`/`preferred_username`.
+    Adfs { public_client: bool },
+}
+
 /// An ID token for `client_id`.
-pub(crate) fn id_token(
-    signer: &Signer,
-    issuer: &str,
-    client_id: &str,
-    user: &UserClaims,
-    now: u64,
-    lifetime: u64,
-) -> String {
-    let c = json!({
-        "aud": client_id,
-        "iss": issuer,
-        "iat": now,
-        "nbf": now,
-        "exp": now.saturating_add(lifetime),
-        "name": user.name,
-        "oid": user.oid,
-        "preferred_username": user.username,
-        "sub": ids::pairwise_sub(&user.oid, client_id),
-        "tid": user.tid,
-        "uti": ids::uti(),
-        "ver": "2.0",
-    });
-    signer.sign("JWT", &c)
+pub(crate) struct IdToken<'a> {
+    pub(crate) issuer: String,
+    pub(crate) client_id: &'a str,
+    pub(crate) user: &'a UserClaims,
+    pub(crate) now: u64,
+    pub(crate) lifetime: u64,
+    /// Echoed as given (MSAL sends the SHA-256 hex of its nonce).
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) auth_time: Option<u64>,
+    pub(crate) flavor: IdFlavor<'a>,
+}
+
+impl IdToken<'_> {
+    pub(crate) fn sign(&self, signer: &Signer) -> String {
+        let u = self.user;
+        let mut c = Map::new();
+        let mut put = |k: &str, v: Value| {
+            c.insert(k.to_string(), v);
+        };
+        put("aud", self.client_id.into());
+        put("iss", self.issuer.clone().into());
+        put("iat", self.now.into());
+        put("nbf", self.now.into());
+        put("exp", self.now.saturating_add(self.lifetime).into());
+        if let Some(t) = self.auth_time {
+            put("auth_time", t.into());
+        }
+        if let Some(n) = self.nonce {
+            put("nonce", n.into());
+        }
+        match self.flavor {
+            IdFlavor::Entra => {
+                put("name", u.name.clone().into());
+                put("oid", u.oid.clone().into());
+                put("preferred_username", u.username.clone().into());
+                put("sub", ids::pairwise_sub(&u.oid, self.client_id).into());
+                put("tid", u.tid.clone().into());
+                put("uti", ids::uti().into());
+                put("ver", "2.0".into());
+            }
+            IdFlavor::B2c { policy } => {
+                put("name", u.name.clone().into());
+                put("oid", u.oid.clone().into());
+                put("sub", u.oid.clone().into());
+                put("emails", json!([u.username]));
+                put("tid", u.tid.clone().into());
+                put("tfp", policy.into());
+                put("acr", policy.to_ascii_lowercase().into());
+                put("ver", "1.0".into());
+            }
+            IdFlavor::Adfs { public_client } => {
+                put("sub", ids::pairwise_sub(&u.oid, self.client_id).into());
+                put("upn", u.username.clone().into());
+                put("unique_name", u.username.clone().into());
+                put("name", u.name.clone().into());
+                put(
+                    "apptype",
+                    if public_client {
+                        "Public"
+                    } else {
+                        "Confidential"
+                    }
+                    .into(),
+                );
+                put("appid", self.client_id.into());
+                put("ver", "1.0".into());
+            }
+        }
+        signer.sign("JWT", &Value::Object(c))
+    }
 }
 
 /// `client_info`: base64url (no padding) of `{"uid","utid"}`.
 pub(crate) fn client_info(oid: &str, tid: &str) -> String {
     b64url(json!({"uid": oid, "utid": tid}).to_string().as_bytes())
+}
+
+/// B2C's `client_info`: `uid` is `{oid}-{policy, lowercase}`, so the home account id carries
+/// the policy.
+pub(crate) fn b2c_client_info(oid: &str, tid: &str, policy: &str) -> String {
+    client_info(&format!("{oid}-{}", policy.to_ascii_lowercase()), tid)
 }

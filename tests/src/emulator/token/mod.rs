@@ -3,11 +3,21 @@
 //! To add a grant, write `fn handle(&TokenRequest<'_>) -> Result<Value, OAuthError>` in its own
 //! module and add it to [`grant_handler`].
 
+mod auth_code;
 mod client_auth;
 mod client_credentials;
+mod device_code;
 pub(crate) mod issue;
 mod obo;
-mod scopes;
+mod password;
+mod refresh;
+pub(crate) mod scopes;
+pub(crate) mod user;
+
+pub(crate) use device_code::{
+    DEVICE_CODE_GRANT, approve as approve_device_code, deny as deny_device_code,
+    handle_authorization as device_authorization,
+};
 
 use axum::response::Response;
 use http::StatusCode;
@@ -61,6 +71,10 @@ fn grant_handler(grant_type: &str) -> Option<Grant> {
     match grant_type {
         "client_credentials" => Some(client_credentials::handle),
         JWT_BEARER => Some(obo::handle),
+        "authorization_code" => Some(auth_code::handle),
+        "refresh_token" => Some(refresh::handle),
+        "password" => Some(password::handle),
+        DEVICE_CODE_GRANT => Some(device_code::handle),
         _ => None,
     }
 }

@@ -3,15 +3,13 @@
 
 use serde_json::{Map, Value};
 
-use super::issue::{self, UserClaims, UserToken};
+use super::issue::{self, IdFlavor, IdToken, UserClaims, UserToken};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
 use crate::emulator::ids;
 use crate::emulator::jwt::OwnTokenError;
 use crate::emulator::respond::OAuthError;
-use crate::emulator::state::RefreshTokenRecord;
-
-/// Lifetime of ID tokens.
-const ID_TOKEN_LIFETIME: u64 = 3600;
+use crate::emulator::seeds::ID_TOKEN_LIFETIME;
+use crate::emulator::state::{RefreshTokenRecord, RtStatus};
 
 fn invalid_grant(code: u32, msg: impl Into<String>) -> OAuthError {
     OAuthError::bad("invalid_grant", code, msg)
@@ -121,19 +119,26 @@ pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
                 name: user.name.clone(),
                 scopes: requested.granted.clone(),
                 issued_at: now,
+                family_id: client.app.family_id.clone(),
+                kind: ctx.authority.kind,
+                auth_time: None,
+                status: RtStatus::Active,
             },
         );
         out.insert("refresh_token".into(), rt.into());
     }
     if requested.openid {
-        let id_token = issue::id_token(
-            &ctx.state.signer,
-            &ctx.authority.issuer_for(&tid),
-            &client.app.client_id,
-            &user,
+        let id_token = IdToken {
+            issuer: ctx.authority.issuer_for(&tid),
+            client_id: &client.app.client_id,
+            user: &user,
             now,
-            ID_TOKEN_LIFETIME,
-        );
+            lifetime: ID_TOKEN_LIFETIME,
+            nonce: None,
+            auth_time: None,
+            flavor: IdFlavor::Entra,
+        }
+        .sign(&ctx.state.signer);
         out.insert("id_token".into(), id_token.into());
     }
     if ctx.param("client_info") == Some("1") {

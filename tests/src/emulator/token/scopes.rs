@@ -9,6 +9,8 @@ use crate::emulator::state::{Registry, Resource};
 pub(crate) struct Delegated {
     pub(crate) openid: bool,
     pub(crate) offline_access: bool,
+    pub(crate) profile: bool,
+    pub(crate) email: bool,
     pub(crate) resource: Resource,
     /// The `scope` of the response: the resource scopes, in the form requested.
     pub(crate) granted: Vec<String>,
@@ -32,6 +34,8 @@ fn invalid_scope(scope: &str) -> OAuthError {
 pub(crate) fn parse(reg: &Registry, raw: &str) -> Result<Delegated, OAuthError> {
     let mut openid = false;
     let mut offline_access = false;
+    let mut profile = false;
+    let mut email = false;
     let mut resource: Option<Resource> = None;
     let mut granted: Vec<String> = Vec::new();
     let mut scp: Vec<String> = Vec::new();
@@ -45,7 +49,14 @@ pub(crate) fn parse(reg: &Registry, raw: &str) -> Result<Delegated, OAuthError> 
                 offline_access = true;
                 continue;
             }
-            "profile" | "email" => continue,
+            "profile" => {
+                profile = true;
+                continue;
+            }
+            "email" => {
+                email = true;
+                continue;
+            }
             _ => {}
         }
         let (ident, name, short) = match tok.rsplit_once('/') {
@@ -107,10 +118,37 @@ pub(crate) fn parse(reg: &Registry, raw: &str) -> Result<Delegated, OAuthError> 
     Ok(Delegated {
         openid,
         offline_access,
+        profile,
+        email,
         resource,
         granted,
         scp,
     })
+}
+
+impl Delegated {
+    /// The `scope` of a sign-in grant's response: the granted resource scopes, then, for
+    /// Microsoft Graph (which owns them), the requested `profile`, `openid` and `email`, as
+    /// Entra answers (`"User.Read profile openid email"`). `offline_access` is never echoed.
+    pub(crate) fn sign_in_scope(&self) -> String {
+        let mut out = self.granted.clone();
+        if self
+            .resource
+            .aud
+            .eq_ignore_ascii_case(seeds::GRAPH_RESOURCE)
+        {
+            for (asked, name) in [
+                (self.profile, "profile"),
+                (self.openid, "openid"),
+                (self.email, "email"),
+            ] {
+                if asked {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        out.join(" ")
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +185,20 @@ mod tests {
             500_011
         );
         assert_eq!(parse(&reg, "User.Read").unwrap().granted, ["User.Read"]);
+        assert_eq!(
+            parse(&reg, "User.Read offline_access openid profile")
+                .unwrap()
+                .sign_in_scope(),
+            "User.Read profile openid"
+        );
+        assert_eq!(
+            parse(
+                &reg,
+                "api://7d1f2e3c-4b5a-4968-8776-a5b4c3d2e1f0/access_as_user openid"
+            )
+            .unwrap()
+            .sign_in_scope(),
+            "api://7d1f2e3c-4b5a-4968-8776-a5b4c3d2e1f0/access_as_user"
+        );
     }
 }
