@@ -50,7 +50,9 @@ fn main() -> std::process::ExitCode {
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            rt.block_on(interactive_sign_in_through_the_browser_launch_path(PathBuf::from(wrapper)));
+            rt.block_on(interactive_sign_in_through_the_browser_launch_path(
+                PathBuf::from(wrapper),
+            ));
             std::process::ExitCode::SUCCESS
         }
         None => {
@@ -78,7 +80,10 @@ fn main() -> std::process::ExitCode {
 async fn interactive_sign_in_through_the_browser_launch_path(wrapper: PathBuf) {
     let env = Env::start().await;
     let dir = wrapper.parent().expect("a directory").to_path_buf();
-    assert_eq!(std::env::var_os("BROWSER").as_deref(), Some(wrapper.as_os_str()));
+    assert_eq!(
+        std::env::var_os("BROWSER").as_deref(),
+        Some(wrapper.as_os_str())
+    );
 
     let app = env.public_app(
         seeds::PUBLIC_CLIENT_ID,
@@ -95,7 +100,10 @@ async fn interactive_sign_in_through_the_browser_launch_path(wrapper: PathBuf) {
         .await
         .expect("interactive sign-in");
     assert_eq!(r.source(), TokenSource::IdentityProvider);
-    assert_eq!(r.account().map(|a| a.username()), Some(seeds::ALICE_USERNAME));
+    assert_eq!(
+        r.account().map(|a| a.username()),
+        Some(seeds::ALICE_USERNAME)
+    );
     let authorize = env
         .emulator
         .admin()

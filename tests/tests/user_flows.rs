@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use msal_core::clock::{Clock, ManualClock};
 use msal_core::{
-    Authority, AuthCodeFlow, ClientCredential, ErrorKind, Initiated, ResponseMode, TokenCache,
+    AuthCodeFlow, Authority, ClientCredential, ErrorKind, Initiated, ResponseMode, TokenCache,
     TokenSource,
 };
 use msal_tests::emulator::{
@@ -18,7 +18,10 @@ use support::{Env, clock};
 
 const USER_READ: &str = "https://graph.microsoft.com/User.Read";
 
-async fn sign_in_with_code(env: &Env, app: &msal_core::PublicClient) -> msal_core::AuthenticationResult {
+async fn sign_in_with_code(
+    env: &Env,
+    app: &msal_core::PublicClient,
+) -> msal_core::AuthenticationResult {
     let flow = app
         .auth_code_flow([USER_READ])
         .redirect_uri("http://localhost")
@@ -53,17 +56,30 @@ async fn auth_code_with_pkce_then_silent_from_the_cache() {
     let q: std::collections::HashMap<String, String> = uri.query_pairs().into_owned().collect();
     assert_eq!(q["client_id"], seeds::PUBLIC_CLIENT_ID);
     assert_eq!(q["response_type"], "code");
-    assert_eq!(q["scope"], format!("{USER_READ} offline_access openid profile"));
+    assert_eq!(
+        q["scope"],
+        format!("{USER_READ} offline_access openid profile")
+    );
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["code_challenge"].len(), 43);
-    assert_eq!(q["nonce"].len(), 64, "the nonce goes out as its SHA-256 hex");
+    assert_eq!(
+        q["nonce"].len(),
+        64,
+        "the nonce goes out as its SHA-256 hex"
+    );
     assert_eq!(q["state"].len(), 22);
     assert_eq!(q["client_info"], "1");
-    assert_eq!(q["X-AnchorMailbox"], format!("UPN:{}", seeds::ALICE_USERNAME));
+    assert_eq!(
+        q["X-AnchorMailbox"],
+        format!("UPN:{}", seeds::ALICE_USERNAME)
+    );
     assert_eq!(q["state"], flow.state());
 
     let response = env.browse(flow.auth_uri()).await;
-    let done = flow.complete(&app, response.as_str()).await.expect("complete");
+    let done = flow
+        .complete(&app, response.as_str())
+        .await
+        .expect("complete");
     let r = done.result();
     assert_eq!(r.source(), TokenSource::IdentityProvider);
     let account = done.account().expect("an account").clone();
@@ -80,7 +96,15 @@ async fn auth_code_with_pkce_then_silent_from_the_cache() {
     let names: Vec<&str> = post.form.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         names,
-        ["client_id", "grant_type", "client_info", "code_verifier", "code", "redirect_uri", "scope"]
+        [
+            "client_id",
+            "grant_type",
+            "client_info",
+            "code_verifier",
+            "code",
+            "redirect_uri",
+            "scope"
+        ]
     );
     assert_eq!(
         post.header("x-anchormailbox"),
@@ -96,7 +120,11 @@ async fn auth_code_with_pkce_then_silent_from_the_cache() {
         .expect("silent");
     assert_eq!(silent.source(), TokenSource::Cache);
     assert_eq!(silent.access_token().secret(), r.access_token().secret());
-    assert_eq!(env.token_requests().await.len(), 1, "a silent hit sends nothing");
+    assert_eq!(
+        env.token_requests().await.len(),
+        1,
+        "a silent hit sends nothing"
+    );
     let found = app
         .account(account.home_account_id())
         .await
@@ -128,10 +156,16 @@ async fn web_app_form_post_and_the_flow_survives_a_session() {
     assert!(!format!("{flow:?}").contains("code_verifier\": \""));
     let flow: AuthCodeFlow<Initiated> = serde_json::from_str(&session).expect("deserializes");
     let posted = env.browse(flow.auth_uri()).await;
-    let done = flow.complete(&app, posted.as_str()).await.expect("complete");
+    let done = flow
+        .complete(&app, posted.as_str())
+        .await
+        .expect("complete");
     assert!(done.account().is_some());
     let post = env.token_requests().await.pop().expect("a redemption");
-    assert_eq!(post.form_value("client_secret"), Some(seeds::WEB_APP_SECRET));
+    assert_eq!(
+        post.form_value("client_secret"),
+        Some(seeds::WEB_APP_SECRET)
+    );
     assert!(post.form_value("code_verifier").is_some());
 }
 
@@ -168,7 +202,11 @@ async fn state_nonce_max_age_and_pkce_are_enforced() {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k == "nonce" { "0".repeat(64) } else { v.into_owned() };
+                let v = if k == "nonce" {
+                    "0".repeat(64)
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -214,7 +252,10 @@ async fn state_nonce_max_age_and_pkce_are_enforced() {
     let forged: AuthCodeFlow<Initiated> = serde_json::from_value(json).expect("flow");
     let e = forged.complete(&app, response.as_str()).await.unwrap_err();
     assert_eq!(e.error().kind(), ErrorKind::Service);
-    assert_eq!(e.error().service().map(|s| s.error.as_str()), Some("invalid_grant"));
+    assert_eq!(
+        e.error().service().map(|s| s.error.as_str()),
+        Some("invalid_grant")
+    );
     // Nothing was cached by any of these failures.
     assert!(app.accounts().await.expect("accounts").is_empty());
 
@@ -228,7 +269,10 @@ async fn state_nonce_max_age_and_pkce_are_enforced() {
     let response = env.browse(flow.auth_uri()).await;
     let e = flow.complete(&app, response.as_str()).await.unwrap_err();
     assert!(e.error().is_interaction_required(), "{:?}", e.error());
-    assert_eq!(e.error().service().map(|s| s.error.as_str()), Some("consent_required"));
+    assert_eq!(
+        e.error().service().map(|s| s.error.as_str()),
+        Some("consent_required")
+    );
 }
 
 fn app_now() -> u64 {
@@ -271,7 +315,10 @@ async fn a_503_during_complete_hands_the_flow_back_for_a_retry() {
     let e = flow.complete(&app, response.as_str()).await.unwrap_err();
     assert!(e.error().is_transient());
     let flow = e.into_flow().expect("the flow comes back");
-    let done = flow.complete(&app, response.as_str()).await.expect("the retry works");
+    let done = flow
+        .complete(&app, response.as_str())
+        .await
+        .expect("the retry works");
     assert!(done.account().is_some());
 }
 
@@ -322,7 +369,10 @@ async fn device_code_approved_declined_expired_and_slow_down() {
         .await
         .expect("initiate");
     assert!(flow.message().contains(flow.user_code()));
-    assert_eq!(flow.interval(), Duration::from_secs(seeds::DEVICE_CODE_INTERVAL));
+    assert_eq!(
+        flow.interval(),
+        Duration::from_secs(seeds::DEVICE_CODE_INTERVAL)
+    );
     let user_code = flow.user_code().to_owned();
     let started = clock.now();
     let approve = async {
@@ -333,7 +383,10 @@ async fn device_code_approved_declined_expired_and_slow_down() {
                 .token_requests()
                 .await
                 .iter()
-                .filter(|p| p.form_value("grant_type") == Some("urn:ietf:params:oauth:grant-type:device_code"))
+                .filter(|p| {
+                    p.form_value("grant_type")
+                        == Some("urn:ietf:params:oauth:grant-type:device_code")
+                })
                 .count();
             if polls >= 3 {
                 admin
@@ -358,19 +411,39 @@ async fn device_code_approved_declined_expired_and_slow_down() {
         .token_requests()
         .await
         .into_iter()
-        .filter(|p| p.form_value("grant_type") == Some("urn:ietf:params:oauth:grant-type:device_code"))
+        .filter(|p| {
+            p.form_value("grant_type") == Some("urn:ietf:params:oauth:grant-type:device_code")
+        })
         .collect();
     // 5 s, then 10 s and 15 s after each slow_down: at least 30 s of clock went by for 4 polls.
     assert!(polls.len() >= 4, "{}", polls.len());
     assert!(clock.now().duration_since(started).expect("later") >= Duration::from_secs(30));
     let p = &polls[0];
     let names: Vec<&str> = p.form.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["client_id", "grant_type", "client_info", "code", "device_code"]);
+    assert_eq!(
+        names,
+        [
+            "client_id",
+            "grant_type",
+            "client_info",
+            "code",
+            "device_code"
+        ]
+    );
 
     // Declined.
-    let flow = app.device_code_flow([USER_READ]).initiate().await.expect("initiate");
-    admin.deny_device_code(flow.user_code()).await.expect("deny");
-    let e = with_time_passing(&env, &clock, flow.poll(&app)).await.unwrap_err();
+    let flow = app
+        .device_code_flow([USER_READ])
+        .initiate()
+        .await
+        .expect("initiate");
+    admin
+        .deny_device_code(flow.user_code())
+        .await
+        .expect("deny");
+    let e = with_time_passing(&env, &clock, flow.poll(&app))
+        .await
+        .unwrap_err();
     assert_eq!(
         e.error().service().map(|s| s.error.as_str()),
         Some("authorization_declined")
@@ -384,9 +457,18 @@ async fn device_code_approved_declined_expired_and_slow_down() {
         })
         .await
         .expect("settings");
-    let flow = app.device_code_flow([USER_READ]).initiate().await.expect("initiate");
-    let e = with_time_passing(&env, &clock, flow.poll(&app)).await.unwrap_err();
-    assert_eq!(e.error().service().map(|s| s.error.as_str()), Some("expired_token"));
+    let flow = app
+        .device_code_flow([USER_READ])
+        .initiate()
+        .await
+        .expect("initiate");
+    let e = with_time_passing(&env, &clock, flow.poll(&app))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.error().service().map(|s| s.error.as_str()),
+        Some("expired_token")
+    );
 }
 
 #[tokio::test]
@@ -399,11 +481,21 @@ async fn username_password_managed_wrong_and_federated() {
         None,
     );
     let r = app
-        .acquire_token_by_username_password(seeds::ALICE_USERNAME, seeds::ALICE_PASSWORD, [USER_READ])
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
         .await
         .expect("signed in");
-    assert_eq!(r.account().map(|a| a.username()), Some(seeds::ALICE_USERNAME));
-    assert_eq!(r.account().and_then(|a| a.account_source()), Some("password"));
+    assert_eq!(
+        r.account().map(|a| a.username()),
+        Some(seeds::ALICE_USERNAME)
+    );
+    assert_eq!(
+        r.account().and_then(|a| a.account_source()),
+        Some("password")
+    );
     let post = env.token_requests().await.pop().expect("the request");
     assert_eq!(
         post.header("x-anchormailbox"),
@@ -428,7 +520,11 @@ async fn username_password_managed_wrong_and_federated() {
     assert_eq!(e.service().map(|s| s.error.as_str()), Some("invalid_grant"));
 
     let e = app
-        .acquire_token_by_username_password(seeds::FRANK_USERNAME, seeds::FRANK_PASSWORD, [USER_READ])
+        .acquire_token_by_username_password(
+            seeds::FRANK_USERNAME,
+            seeds::FRANK_PASSWORD,
+            [USER_READ],
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Configuration);
@@ -459,15 +555,26 @@ async fn silent_refresh_after_expiry_aging_fallback_and_invalid_grant() {
         Some(clock.clone()),
     );
     let first = app
-        .acquire_token_by_username_password(seeds::ALICE_USERNAME, seeds::ALICE_PASSWORD, [USER_READ])
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
         .await
         .expect("signed in");
     let account = first.account().expect("account").clone();
-    assert!(first.refresh_on().is_some(), "a 2-hour token has refresh_on");
+    assert!(
+        first.refresh_on().is_some(),
+        "a 2-hour token has refresh_on"
+    );
 
     // Past refresh_on with the identity provider down: the still-valid token is served.
     clock.advance(Duration::from_secs(3700));
-    env.emulator.admin().advance_clock(3700.0).await.expect("clock");
+    env.emulator
+        .admin()
+        .advance_clock(3700.0)
+        .await
+        .expect("clock");
     env.emulator
         .admin()
         .add_fault(&FaultRule {
@@ -495,7 +602,10 @@ async fn silent_refresh_after_expiry_aging_fallback_and_invalid_grant() {
         .await
         .expect("refreshed");
     assert_eq!(refreshed.source(), TokenSource::IdentityProvider);
-    assert_ne!(refreshed.access_token().secret(), first.access_token().secret());
+    assert_ne!(
+        refreshed.access_token().secret(),
+        first.access_token().secret()
+    );
     let rt_after = rt_secrets(&cache);
     assert_eq!(rt_after.len(), 1, "the refresh token was updated in place");
     assert_ne!(rt_before, rt_after);
@@ -509,7 +619,11 @@ async fn silent_refresh_after_expiry_aging_fallback_and_invalid_grant() {
 
     // After expiry with the refresh token revoked: interaction required, the token kept.
     clock.advance(Duration::from_secs(7200));
-    env.emulator.admin().advance_clock(7200.0).await.expect("clock");
+    env.emulator
+        .admin()
+        .advance_clock(7200.0)
+        .await
+        .expect("clock");
     env.emulator
         .admin()
         .revoke_refresh_tokens(seeds::ALICE_USERNAME)
@@ -521,7 +635,11 @@ async fn silent_refresh_after_expiry_aging_fallback_and_invalid_grant() {
         .unwrap_err();
     assert!(e.is_interaction_required(), "{e:?}");
     assert_eq!(e.service().map(|s| s.error.as_str()), Some("invalid_grant"));
-    assert_eq!(rt_secrets(&cache), rt_after, "the refresh token is never removed on invalid_grant");
+    assert_eq!(
+        rt_secrets(&cache),
+        rt_after,
+        "the refresh token is never removed on invalid_grant"
+    );
 
     // Force refresh and a claims challenge skip the cache.
     let other_account_app = env.public_app(
@@ -531,7 +649,11 @@ async fn silent_refresh_after_expiry_aging_fallback_and_invalid_grant() {
         None,
     );
     let r = other_account_app
-        .acquire_token_by_username_password(seeds::ALICE_USERNAME, seeds::ALICE_PASSWORD, [USER_READ])
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
         .await
         .expect("sign in");
     let acct = r.account().expect("account").clone();
@@ -579,31 +701,47 @@ async fn a_foci_sibling_signs_in_silently_and_remove_account_follows_msal() {
         None,
     );
     let r = a
-        .acquire_token_by_username_password(seeds::ALICE_USERNAME, seeds::ALICE_PASSWORD, [USER_READ])
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
         .await
         .expect("A signs in");
     let account = r.account().expect("account").clone();
     // B never signed anyone in, but it is in the family: A's refresh token works for it.
     let accounts = b.accounts().await.expect("accounts");
-    assert_eq!(accounts, vec![account.clone()], "accounts are shared through the cache");
+    assert_eq!(
+        accounts,
+        vec![account.clone()],
+        "accounts are shared through the cache"
+    );
     let rb = b
         .acquire_token_silent(["https://graph.microsoft.com/Mail.Read"], &account)
         .await
         .expect("B silently");
     assert_eq!(rb.source(), TokenSource::IdentityProvider);
     let post = env.token_requests().await.pop().expect("the refresh");
-    assert_eq!(post.form_value("client_id"), Some(seeds::FOCI_APP_B_CLIENT_ID));
+    assert_eq!(
+        post.form_value("client_id"),
+        Some(seeds::FOCI_APP_B_CLIENT_ID)
+    );
     assert_eq!(post.form_value("grant_type"), Some("refresh_token"));
     // C (not in the family) signs the same user in on its own.
     c.acquire_token_by_username_password(seeds::ALICE_USERNAME, seeds::ALICE_PASSWORD, [USER_READ])
         .await
         .expect("C signs in");
 
-    let before: serde_json::Value = serde_json::from_str(&cache.serialize().expect("json")).expect("json");
+    let before: serde_json::Value =
+        serde_json::from_str(&cache.serialize().expect("json")).expect("json");
     let rts = |v: &serde_json::Value| -> Vec<String> {
         v["RefreshToken"]
             .as_object()
-            .map(|m| m.values().filter_map(|e| e["client_id"].as_str().map(str::to_owned)).collect())
+            .map(|m| {
+                m.values()
+                    .filter_map(|e| e["client_id"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     assert!(rts(&before).contains(&seeds::PUBLIC_CLIENT_ID.to_owned()));
@@ -611,12 +749,31 @@ async fn a_foci_sibling_signs_in_silently_and_remove_account_follows_msal() {
     // A signs the user out: A's and the family's refresh tokens go, C's stays; every access
     // token, ID token and account entry of the user goes; app metadata stays.
     a.remove_account(&account).await.expect("removed");
-    let after: serde_json::Value = serde_json::from_str(&cache.serialize().expect("json")).expect("json");
+    let after: serde_json::Value =
+        serde_json::from_str(&cache.serialize().expect("json")).expect("json");
     assert_eq!(rts(&after), vec![seeds::PUBLIC_CLIENT_ID.to_owned()]);
-    assert_eq!(after["AccessToken"].as_object().map(|m| m.len()).unwrap_or(0), 0);
-    assert_eq!(after["IdToken"].as_object().map(|m| m.len()).unwrap_or(0), 0);
-    assert_eq!(after["Account"].as_object().map(|m| m.len()).unwrap_or(0), 0);
-    assert!(after["AppMetadata"].as_object().map(|m| m.len()).unwrap_or(0) >= 2);
+    assert_eq!(
+        after["AccessToken"]
+            .as_object()
+            .map(|m| m.len())
+            .unwrap_or(0),
+        0
+    );
+    assert_eq!(
+        after["IdToken"].as_object().map(|m| m.len()).unwrap_or(0),
+        0
+    );
+    assert_eq!(
+        after["Account"].as_object().map(|m| m.len()).unwrap_or(0),
+        0
+    );
+    assert!(
+        after["AppMetadata"]
+            .as_object()
+            .map(|m| m.len())
+            .unwrap_or(0)
+            >= 2
+    );
     assert!(a.accounts().await.expect("accounts").is_empty());
     let e = a
         .acquire_token_silent([USER_READ], &account)
@@ -635,11 +792,16 @@ async fn refresh_token_migration_and_input_checks() {
         None,
     );
     let r = source
-        .acquire_token_by_username_password(seeds::ALICE_USERNAME, seeds::ALICE_PASSWORD, [USER_READ])
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
         .await
         .expect("signed in");
     drop(r);
-    let json: serde_json::Value = serde_json::from_str(&source.cache().serialize().expect("json")).expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&source.cache().serialize().expect("json")).expect("json");
     let rt = json["RefreshToken"]
         .as_object()
         .and_then(|m| m.values().next())
@@ -682,7 +844,11 @@ async fn b2c_adfs_and_ciam_sign_ins() {
     // B2C: the policy is part of the home account id.
     let b2c = env.public_app(
         seeds::PUBLIC_CLIENT_ID,
-        Authority::b2c(seeds::B2C_HOST, seeds::B2C_TENANT_DOMAIN, seeds::B2C_POLICY_SIGNUP_SIGNIN),
+        Authority::b2c(
+            seeds::B2C_HOST,
+            seeds::B2C_TENANT_DOMAIN,
+            seeds::B2C_POLICY_SIGNUP_SIGNIN,
+        ),
         None,
         None,
     );
@@ -694,7 +860,10 @@ async fn b2c_adfs_and_ciam_sign_ins() {
         .await
         .expect("initiate");
     let response = env.browse(flow.auth_uri()).await;
-    let done = flow.complete(&b2c, response.as_str()).await.expect("B2C sign-in");
+    let done = flow
+        .complete(&b2c, response.as_str())
+        .await
+        .expect("B2C sign-in");
     let account = done.account().expect("account");
     assert!(
         account
@@ -743,7 +912,10 @@ async fn b2c_adfs_and_ciam_sign_ins() {
         .await
         .expect("initiate");
     let response = env.browse(flow.auth_uri()).await;
-    let done = flow.complete(&ciam, response.as_str()).await.expect("CIAM sign-in");
+    let done = flow
+        .complete(&ciam, response.as_str())
+        .await
+        .expect("CIAM sign-in");
     assert_eq!(
         done.account().map(|a| a.realm().to_owned()),
         Some(seeds::CIAM_TENANT_ID.to_owned())
@@ -774,7 +946,11 @@ async fn interaction_required_on_refresh_carries_claims_and_classification() {
         .await
         .expect("interaction");
     clock.advance(Duration::from_secs(4000));
-    env.emulator.admin().advance_clock(4000.0).await.expect("clock");
+    env.emulator
+        .admin()
+        .advance_clock(4000.0)
+        .await
+        .expect("clock");
     let e = app
         .acquire_token_silent([USER_READ], &account)
         .await
@@ -782,5 +958,8 @@ async fn interaction_required_on_refresh_carries_claims_and_classification() {
     assert!(e.is_interaction_required());
     let s = e.service().expect("service error");
     assert!(s.suberror.is_some());
-    assert!(s.classification.is_some(), "classification is derived from suberror");
+    assert!(
+        s.classification.is_some(),
+        "classification is derived from suberror"
+    );
 }

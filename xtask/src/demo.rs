@@ -135,6 +135,63 @@ pub(crate) fn run() -> Result<()> {
         .env("USER_ASSERTION", user_token);
     run_example(&mut obo, "web_api_obo")?;
 
+    println!();
+    let web = app("web app")?;
+    let mut web_app = Command::new(target.join("examples").join("web_app"));
+    emulator_env(&mut web_app);
+    web_app
+        .env("AZURE_CLIENT_ID", str_of(web, "client_id")?)
+        .env("AZURE_CLIENT_SECRET", str_of(web, "secret")?)
+        .env("AZURE_TENANT_ID", tenant("contoso")?)
+        .env(
+            "REDIRECT_URI",
+            web["redirect_uris"][0]
+                .as_str()
+                .context("manifest: web app redirect")?,
+        )
+        .env("LOGIN_HINT", alice);
+    run_example(&mut web_app, "web_app")?;
+
+    println!();
+    let public = app("public client")?;
+    let mut cli = Command::new(target.join("examples").join("cli"));
+    emulator_env(&mut cli);
+    cli.env("AZURE_CLIENT_ID", str_of(public, "client_id")?)
+        .env("AZURE_TENANT_ID", tenant("contoso")?)
+        .env("MSAL_EMULATOR_ADMIN", admin);
+    // The user, on their phone: approves every device code the CLI shows.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let approver = {
+        let stop = std::sync::Arc::clone(&stop);
+        let admin = admin.to_owned();
+        let user = alice.to_owned();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(codes) = http(&admin, "GET", "/admin/device", None) {
+                    for c in codes.as_array().into_iter().flatten() {
+                        if c["status"] == "pending"
+                            && let Some(code) = c["user_code"].as_str()
+                        {
+                            println!("  (the user enters {code} on their phone and signs in)");
+                            let body = serde_json::json!({ "username": user });
+                            let _ = http(
+                                &admin,
+                                "POST",
+                                &format!("/admin/device/{code}/approve"),
+                                Some(&body),
+                            );
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let cli_result = run_example(&mut cli, "cli");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = approver.join();
+    cli_result?;
+
     let stats = http(admin, "GET", "/admin/stats", None)?;
     println!(
         "\nemulator saw {} token requests and {} discovery requests in all",

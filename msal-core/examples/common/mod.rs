@@ -65,3 +65,56 @@ pub(crate) fn report(step: &str, started: Instant, r: &AuthenticationResult) {
         r.tenant(),
     );
 }
+
+/// A plain HTTP client standing in for the user's browser in the demo (same emulator routing
+/// as [`http_client`]); it never follows redirects, as the demo reads them itself.
+#[allow(dead_code)]
+pub(crate) fn browser() -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let (Ok(addr), Ok(hosts), Ok(ca)) = (
+        std::env::var("MSAL_EMULATOR_ADDR"),
+        std::env::var("MSAL_EMULATOR_HOSTS"),
+        std::env::var("MSAL_EMULATOR_CA"),
+    ) {
+        let addr: SocketAddr = addr.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::Configuration,
+                "MSAL_EMULATOR_ADDR is not host:port",
+            )
+        })?;
+        for host in hosts.split(',').filter(|h| !h.is_empty()) {
+            b = b.resolve(host, addr);
+        }
+        let pem = std::fs::read(&ca).map_err(|e| {
+            Error::with_source(ErrorKind::Configuration, "cannot read MSAL_EMULATOR_CA", e)
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::with_source(ErrorKind::Configuration, "bad CA", e))?;
+        b = b.tls_certs_only(certs).no_proxy();
+    }
+    b.build()
+        .map_err(|e| Error::with_source(ErrorKind::Configuration, "browser client", e))
+}
+
+/// Demo only: moves the emulator's clock forward (the local emulator can do that; Entra ID
+/// cannot), so a token can be shown expiring without waiting an hour.
+#[allow(dead_code)]
+pub(crate) async fn advance_emulator_clock(secs: u64) -> Result<()> {
+    let admin = env("MSAL_EMULATOR_ADMIN")?;
+    let url = format!("{}/admin/clock", admin.trim_end_matches('/'));
+    if !url.starts_with("http://127.0.0.1:") {
+        return Err(Error::new(
+            ErrorKind::Configuration,
+            "the emulator admin API must be on loopback",
+        ));
+    }
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "advance": secs }).to_string())
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| Error::with_source(ErrorKind::Transport, "emulator admin API", e))?;
+    Ok(())
+}

@@ -31,6 +31,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 const SUCCESS_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><p>Authentication complete. You can return to the application. Please close this browser tab.</p></body></html>";
 const FAILURE_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head><body><p>Authentication failed. You can return to the application to see why. Please close this browser tab.</p></body></html>";
 
+/// What `on_auth_uri` holds.
+type AuthUriCallback<'a> = Box<dyn Fn(&str) + Send + Sync + 'a>;
+
 /// The request builder of `acquire_token_interactive`. Set options, then `.await` it.
 #[must_use = "a request does nothing until awaited"]
 pub struct AcquireTokenInteractive<'a> {
@@ -45,7 +48,7 @@ pub struct AcquireTokenInteractive<'a> {
     max_age: Option<Duration>,
     extra_scopes: Option<Result<ScopeSet>>,
     open_browser: bool,
-    on_auth_uri: Option<Box<dyn Fn(&str) + Send + Sync + 'a>>,
+    on_auth_uri: Option<AuthUriCallback<'a>>,
 }
 
 impl std::fmt::Debug for AcquireTokenInteractive<'_> {

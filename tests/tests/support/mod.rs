@@ -179,7 +179,11 @@ impl Env {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let resp = client.get(auth_uri).send().await.expect("authorize answers");
+        let resp = client
+            .get(auth_uri)
+            .send()
+            .await
+            .expect("authorize answers");
         let status = resp.status().as_u16();
         if (300..400).contains(&status) {
             let location = resp
