@@ -63,11 +63,26 @@ pub(crate) fn run() -> Result<()> {
                 "warnings",
             ]))
         })?;
+        // The real peers some tests run against: redis-server, and MSAL Python with
+        // msal-extensions in a venv.
+        let mut python = std::path::PathBuf::new();
+        steps.step("peers", || {
+            if !crate::util::have("redis-server") {
+                crate::util::apt_install(
+                    &["redis-server"],
+                    "the Redis tests start their own redis-server",
+                )?;
+            }
+            python = crate::conformance::ensure_venv()?;
+            Ok(())
+        })?;
         steps.step("test", || {
             exec(
                 cargo()
                     .args(["test", "--workspace", "--no-fail-fast"])
-                    .env("RUST_BACKTRACE", "1"),
+                    .env("RUST_BACKTRACE", "1")
+                    .env("MSAL_PYTHON", &python)
+                    .env("MSAL_REQUIRE_PEERS", "1"),
             )
         })?;
         steps.step("conformance", || crate::conformance::run(None))?;
