@@ -68,6 +68,35 @@ pub(crate) enum CaseKind {
         /// The call.
         call: CallSpec,
     },
+    /// The same user-flow script run by MSAL Python and by msal-rs, each from a fresh emulator
+    /// state: each step's requests (authorization URL, device authorization POST, token POSTs,
+    /// user realm GET), token source and accounts must be the same.
+    UserWire {
+        /// The apps (steps name them by index); built at their first step.
+        apps: Vec<UserAppSpec>,
+        /// The steps, in order.
+        steps: Vec<Step>,
+    },
+    /// The same user-flow script run by both; their serialized caches must have the same
+    /// schema.
+    UserCacheSchema {
+        /// The apps.
+        apps: Vec<UserAppSpec>,
+        /// The steps.
+        steps: Vec<Step>,
+    },
+    /// A cache written by one side's `write` steps serves the other side's `read` steps (and
+    /// lists the same accounts).
+    UserCacheInterop {
+        /// The apps.
+        apps: Vec<UserAppSpec>,
+        /// The writer's steps.
+        write: Vec<Step>,
+        /// The reader's steps, over the writer's cache.
+        read: Vec<Step>,
+        /// Who writes and who reads.
+        direction: Direction,
+    },
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -97,6 +126,93 @@ pub(crate) struct AppSpec {
     /// `app_version` (sent as `x-app-ver`).
     #[serde(default)]
     pub(crate) app_version: Option<String>,
+}
+
+/// An app that signs users in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserAppSpec {
+    /// Which app.
+    pub(crate) client: UserClient,
+    /// The authority URL.
+    pub(crate) authority: String,
+    /// Client capabilities (`["CP1"]`).
+    #[serde(default)]
+    pub(crate) client_capabilities: Vec<String>,
+}
+
+/// The apps of user flows: the emulator's seeds, and one the suite registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum UserClient {
+    /// The seeded public client (loopback redirects, PKCE required).
+    PublicClient,
+    /// The seeded web app (confidential, secret, `https://app.contoso.com/callback`).
+    WebApp,
+    /// FOCI family member A (public client).
+    FociAppA,
+    /// FOCI family member B (public client).
+    FociAppB,
+    /// A public client the suite registers with a 240-second access token lifetime: its
+    /// tokens are within MSAL's 5-minute expiry buffer as soon as they are issued.
+    ShortLived,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Op {
+    /// Authorization code with PKCE: initiate, play the browser, redeem.
+    AuthCode,
+    /// Device code: initiate, approve through the admin API, poll.
+    DeviceCode,
+    /// Resource owner password credentials.
+    UsernamePassword,
+    /// `acquire_token_silent` for the step's user.
+    Silent,
+}
+
+/// One step of a user-flow script.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Step {
+    /// What to do.
+    pub(crate) op: Op,
+    /// The app (index into `apps`).
+    #[serde(default)]
+    pub(crate) app: usize,
+    /// The scopes.
+    pub(crate) scopes: Vec<String>,
+    /// The user (a seeded username): who signs in, or whose account `silent` uses.
+    #[serde(default = "default_user")]
+    pub(crate) username: String,
+    /// Auth code: the redirect URI.
+    #[serde(default)]
+    pub(crate) redirect_uri: Option<String>,
+    /// Auth code: `login_hint`.
+    #[serde(default)]
+    pub(crate) login_hint: Option<String>,
+    /// Auth code: `response_mode` (`query` or `form_post`).
+    #[serde(default)]
+    pub(crate) response_mode: Option<String>,
+    /// Auth code: `prompt`.
+    #[serde(default)]
+    pub(crate) prompt: Option<String>,
+    /// Auth code: `domain_hint`.
+    #[serde(default)]
+    pub(crate) domain_hint: Option<String>,
+    /// Auth code: `max_age` (seconds).
+    #[serde(default)]
+    pub(crate) max_age: Option<u64>,
+    /// Silent: `force_refresh`.
+    #[serde(default)]
+    pub(crate) force_refresh: bool,
+    /// Where the step's token must come from (both sides).
+    pub(crate) expect: Source,
+}
+
+fn default_user() -> String {
+    msal_tests::emulator::seeds::ALICE_USERNAME.to_string()
 }
 
 /// The seeded confidential clients.

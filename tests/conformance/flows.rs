@@ -174,7 +174,11 @@ pub(crate) async fn wire_case(
 /// With `MSAL_CONFORMANCE_DUMP=<dir>`, writes each side's recorded requests per call to
 /// `<dir>/<case name>.json`, and each side's serialized cache for cache cases (for reading
 /// what was compared).
-fn dump(name: &str, py: &impl serde::Serialize, rs: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(crate) fn dump(
+    name: &str,
+    py: &impl serde::Serialize,
+    rs: &impl serde::Serialize,
+) -> anyhow::Result<()> {
     let Some(dir) = std::env::var_os("MSAL_CONFORMANCE_DUMP") else {
         return Ok(());
     };

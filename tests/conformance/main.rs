@@ -2,7 +2,9 @@
 //! that compare msal-rs with MSAL Python 1.39, the reference implementation, against the local
 //! Entra ID emulator: golden cache-key vectors, the token requests each library sends (form
 //! fields and their order, MSAL's headers, client assertions, discovery), the token-cache
-//! schema, and caches written by one and read by the other.
+//! schema, and caches written by one and read by the other; for client credentials and OBO,
+//! and for the user flows (auth code with PKCE, device code, username/password, silent
+//! refresh, FOCI) with MSAL Python as a second client of the emulator.
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`. Prints one line per case (`PASS name`, `FAIL name: reason`,
@@ -16,6 +18,8 @@ mod flows;
 mod python;
 mod rust_side;
 mod selfcheck;
+mod user_flows;
+mod user_rust;
 mod vectors;
 mod wire;
 
@@ -65,6 +69,18 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
             call,
             direction,
         } => flows::cache_interop_case(emu, py, app, call, *direction).await,
+        CaseKind::UserWire { apps, steps } => {
+            user_flows::user_wire_case(&case.name, emu, py, apps, steps).await
+        }
+        CaseKind::UserCacheSchema { apps, steps } => {
+            user_flows::user_cache_schema_case(&case.name, emu, py, apps, steps).await
+        }
+        CaseKind::UserCacheInterop {
+            apps,
+            write,
+            read,
+            direction,
+        } => user_flows::user_cache_interop_case(emu, py, apps, write, read, *direction).await,
     }
 }
 

@@ -11,8 +11,9 @@ use msal_tests::emulator::{RecordedRequest, seeds};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::cases::{Api, AppSpec, CallSpec, CredentialKind, crate_dir};
+use crate::cases::{Api, AppSpec, CallSpec, CredentialKind, Op, Step, UserAppSpec, crate_dir};
 use crate::emu::{self, Emu};
+use crate::user_rust::{self, StepRun};
 
 /// How long one MSAL Python job may take.
 const JOB_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,6 +40,12 @@ pub(crate) struct PyCall {
     pub(crate) error_description: Option<String>,
     /// The requests made during the call.
     pub(crate) requests: Vec<SentRequest>,
+    /// User-flow scripts: the authorization URL of an auth code step.
+    #[serde(default)]
+    pub(crate) auth_uri: Option<String>,
+    /// User-flow scripts: `get_accounts()` after the step.
+    #[serde(default)]
+    pub(crate) accounts: Vec<Value>,
 }
 
 impl PyCall {
@@ -226,6 +233,112 @@ pub(crate) fn job(
         "cache": cache,
         "calls": vec![one; times],
     }))
+}
+
+/// The job of a user-flow script over an optional serialized cache.
+pub(crate) fn script_job(
+    emu: &Emu,
+    apps: &[UserAppSpec],
+    steps: &[Step],
+    cache: Option<&str>,
+) -> anyhow::Result<Value> {
+    let apps: Vec<Value> = apps
+        .iter()
+        .map(|a| {
+            json!({
+                "client_id": user_rust::client_id(a.client),
+                "client_credential": user_rust::secret(a.client),
+                "authority": a.authority,
+                "client_capabilities": if a.client_capabilities.is_empty() {
+                    Value::Null
+                } else {
+                    json!(a.client_capabilities)
+                },
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for s in steps {
+        let op = match s.op {
+            Op::AuthCode => "auth_code",
+            Op::DeviceCode => "device_code",
+            Op::UsernamePassword => "username_password",
+            Op::Silent => "silent",
+        };
+        let password = match s.op {
+            Op::UsernamePassword => Some(user_rust::password(&s.username)?),
+            _ => None,
+        };
+        out.push(json!({
+            "op": op,
+            "app": s.app,
+            "scopes": s.scopes,
+            "username": s.username,
+            "password": password,
+            "redirect_uri": s.redirect_uri,
+            "login_hint": s.login_hint,
+            "response_mode": s.response_mode,
+            "prompt": s.prompt,
+            "domain_hint": s.domain_hint,
+            "max_age": s.max_age,
+            "force_refresh": s.force_refresh,
+        }));
+    }
+    Ok(json!({
+        "emulator": {
+            "addr": emu.addr().to_string(),
+            "ca_path": emu.emulator.ca_pem_path(),
+            "hosts": emu.emulator.hosts(),
+        },
+        "admin_url": emu.emulator.admin_url(),
+        "apps": apps,
+        "cache": cache,
+        "steps": out,
+    }))
+}
+
+/// Runs a user-flow script in MSAL Python from a fresh emulator state; one [`StepRun`] per
+/// step, and the serialized cache at the end.
+pub(crate) async fn run_script(
+    emu: &Emu,
+    py: &Python,
+    apps: &[UserAppSpec],
+    steps: &[Step],
+    cache: Option<&str>,
+) -> anyhow::Result<(Vec<StepRun>, String)> {
+    emu.reset().await?;
+    let job = script_job(emu, apps, steps, cache)?;
+    let result = py.run(&job).await?;
+    anyhow::ensure!(
+        result.calls.len() == steps.len(),
+        "MSAL Python reported {} steps, expected {}",
+        result.calls.len(),
+        steps.len()
+    );
+    let log = emu.requests().await?;
+    let per_step = split_by_call(&result, &log)?;
+    let runs = result
+        .calls
+        .iter()
+        .zip(per_step)
+        .map(|(c, requests)| StepRun {
+            source: match (&c.error, &c.token_source) {
+                (Some(e), _) => Err(format!(
+                    "{e}: {}",
+                    c.error_description.as_deref().unwrap_or("")
+                )),
+                (None, Some(s)) if c.has_access_token => Ok(s.clone()),
+                (None, s) => Err(format!("no access token (token_source {s:?})")),
+            },
+            requests,
+            auth_uri: c.auth_uri.clone(),
+            accounts: c.accounts.clone(),
+        })
+        .collect();
+    let cache = result
+        .cache
+        .ok_or_else(|| anyhow::anyhow!("MSAL Python returned no cache"))?;
+    Ok((runs, cache))
 }
 
 /// Splits the emulator's log of a Python run into the requests of each call (construction

@@ -7,7 +7,10 @@ use msal_tests::emulator::RecordedRequest;
 use serde_json::{Value, json};
 
 use crate::cache_cmp::compare_caches;
-use crate::wire::{compare_discovery, compare_token_posts};
+use crate::wire::{
+    USER_FLOW_VOLATILE_FIELDS, compare_auth_uris, compare_discovery, compare_token_posts,
+    compare_token_posts_with,
+};
 
 fn jwt(header: &Value, claims: &Value) -> String {
     let b = |v: &Value| {
@@ -252,9 +255,135 @@ fn discovery_diffs(mutation: &str) -> anyhow::Result<Vec<String>> {
     Ok(compare_discovery(&py, &rs))
 }
 
+/// An authorization URL as one side would build it (`python` picks the random values).
+fn auth_uri(python: bool, params: &[(&str, &str)]) -> String {
+    let (state, nonce, challenge) = if python {
+        (
+            "APTj552uBkalMmul1pzaHw",
+            "b160d6fe7432448598faf4c1ffed9a6b15398194363aab1ba668ee7e09336f74",
+            "ZPH4CekK2EMG4eP9l4gr970JeOA9afoS-zgKJDl4dYw",
+        )
+    } else {
+        (
+            "Q6ssXFQFhiVHIHIrrSZO0g",
+            "01f242ac90cd51d3f8d36fec153dfa757ad0bd9b75cb804ba1945670e930e263",
+            "yYHMNPBUIbDGrK3wOMEmfFNh9zUzMz34zCsbwfHQZ_A",
+        )
+    };
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        let v = match *k {
+            "state" => state,
+            "nonce" => nonce,
+            "code_challenge" => challenge,
+            _ => v,
+        };
+        q.append_pair(k, v);
+    }
+    format!(
+        "https://login.microsoftonline.com/f645ad92-e38d-4d1a-b510-d1b09a74a8ca/oauth2/v2.0/authorize?{}",
+        q.finish()
+    )
+}
+
+/// Differences the authorization-URL comparison reports after `mutation` of msal-rs's URL.
+fn auth_uri_diffs(mutation: &str) -> anyhow::Result<Vec<String>> {
+    let mut params = vec![
+        ("client_id", "0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5"),
+        ("response_type", "code"),
+        ("redirect_uri", "http://localhost"),
+        (
+            "scope",
+            "https://graph.microsoft.com/User.Read offline_access openid profile",
+        ),
+        ("state", ""),
+        ("code_challenge", ""),
+        ("code_challenge_method", "S256"),
+        ("nonce", ""),
+        ("client_info", "1"),
+        ("login_hint", "alice@contoso.onmicrosoft.com"),
+        ("X-AnchorMailbox", "UPN:alice@contoso.onmicrosoft.com"),
+    ];
+    let py = auth_uri(true, &params);
+    let mut rs = auth_uri(false, &params);
+    match mutation {
+        "auth_uri_none" => {}
+        "auth_uri_order" => {
+            params.swap(0, 1);
+            rs = auth_uri(false, &params);
+        }
+        "auth_uri_value" => {
+            params[2].1 = "http://localhost:8400";
+            rs = auth_uri(false, &params);
+        }
+        "auth_uri_missing" => {
+            params.retain(|(k, _)| *k != "X-AnchorMailbox");
+            rs = auth_uri(false, &params);
+        }
+        "auth_uri_encoding" => {
+            rs = rs.replace("User.Read+offline_access", "User.Read%20offline_access")
+        }
+        "auth_uri_state_shape" => rs = rs.replace("Q6ssXFQFhiVHIHIrrSZO0g", "short"),
+        "auth_uri_nonce_not_hashed" => {
+            rs = rs.replace(
+                "01f242ac90cd51d3f8d36fec153dfa757ad0bd9b75cb804ba1945670e930e263",
+                "Q6ssXFQFhiVHIHIrrSZO0g",
+            )
+        }
+        "auth_uri_endpoint" => rs = rs.replace("/oauth2/v2.0/authorize", "/oauth2/authorize"),
+        other => anyhow::bail!("unknown authorization-URL mutation {other:?}"),
+    }
+    Ok(compare_auth_uris(&py, &rs))
+}
+
+/// Differences the user-flow token-POST comparison reports after `mutation`: codes, refresh
+/// tokens and PKCE verifiers differ per run and are checked for presence and shape only.
+fn user_post_diffs(mutation: &str) -> anyhow::Result<Vec<String>> {
+    let post = |python: bool, code: &str, verifier: &str| {
+        let mut r = token_post(python, "");
+        r.form = pairs(&[
+            ("client_id", "0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5"),
+            ("grant_type", "authorization_code"),
+            ("client_info", "1"),
+            ("code_verifier", verifier),
+            ("code", code),
+            ("redirect_uri", "http://localhost"),
+            (
+                "scope",
+                "https://graph.microsoft.com/User.Read offline_access openid profile",
+            ),
+        ]);
+        r
+    };
+    let py = post(
+        true,
+        "0.EMU3HkzrwiRRQSYpZrdyngR",
+        "RXe6DwSCA.5xR--AGjX4HtmL8aaaaaaaaaaaaaaaaaa",
+    );
+    let rs = match mutation {
+        "user_volatile_none" => post(
+            false,
+            "0.EMUz99ob9e6TBenwExGf3Dd",
+            "p7q62At6rI-wrgg9PsdqJt459bbbbbbbbbbbbbbbbbb",
+        ),
+        "user_verifier_shape" => post(false, "0.EMUz99ob9e6TBenwExGf3Dd", "p7q62At6rI+wrgg9"),
+        "user_code_empty" => post(false, "", "p7q62At6rI-wrgg9PsdqJt459bbbbbbbbbbbbbbbbbb"),
+        other => anyhow::bail!("unknown user-flow mutation {other:?}"),
+    };
+    Ok(compare_token_posts_with(
+        &py,
+        &rs,
+        &USER_FLOW_VOLATILE_FIELDS,
+    ))
+}
+
 /// Runs one self-check.
 pub(crate) fn run(mutation: &str, expect_diff: bool) -> anyhow::Result<()> {
-    let diffs = if mutation.starts_with("cache_") {
+    let diffs = if mutation.starts_with("auth_uri_") {
+        auth_uri_diffs(mutation)?
+    } else if mutation.starts_with("user_") {
+        user_post_diffs(mutation)?
+    } else if mutation.starts_with("cache_") {
         cache_diffs(mutation)?
     } else if mutation.starts_with("discovery_") {
         discovery_diffs(mutation)?

@@ -23,7 +23,19 @@ const PRESENCE_ONLY_HEADERS: [&str; 2] = ["x-client-sku", "x-client-ver"];
 const UUID_HEADERS: [&str; 1] = ["client-request-id"];
 
 /// Form fields whose values are secrets: compared, but never printed.
-const SECRET_FIELDS: [&str; 2] = ["client_secret", "assertion"];
+const SECRET_FIELDS: [&str; 4] = ["client_secret", "assertion", "password", "refresh_token"];
+
+/// Form fields of user flows whose values are fresh per run (codes, tokens, the PKCE
+/// verifier): both sides must send a non-empty value; the PKCE verifier is checked for shape.
+pub(crate) const USER_FLOW_VOLATILE_FIELDS: [&str; 4] =
+    ["code", "code_verifier", "device_code", "refresh_token"];
+
+/// The characters of a PKCE verifier (RFC 7636 `unreserved`).
+fn is_pkce_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
 
 /// The lifetime MSAL gives its client assertions.
 const ASSERTION_LIFETIME: f64 = 600.0;
@@ -31,6 +43,21 @@ const ASSERTION_LIFETIME: f64 = 600.0;
 /// Whether `r` is a token-endpoint POST.
 pub(crate) fn is_token_post(r: &RecordedRequest) -> bool {
     r.method.eq_ignore_ascii_case("POST") && r.path.trim_end_matches('/').ends_with("/token")
+}
+
+/// Whether `r` is a device authorization POST.
+pub(crate) fn is_device_authorization_post(r: &RecordedRequest) -> bool {
+    r.method.eq_ignore_ascii_case("POST") && r.path.trim_end_matches('/').ends_with("/devicecode")
+}
+
+/// Whether `r` is the browser's visit to the authorization endpoint.
+pub(crate) fn is_authorize(r: &RecordedRequest) -> bool {
+    r.path.trim_end_matches('/').ends_with("/authorize")
+}
+
+/// Whether `r` is a user realm discovery GET.
+pub(crate) fn is_user_realm_get(r: &RecordedRequest) -> bool {
+    r.method.eq_ignore_ascii_case("GET") && r.path.contains("/userrealm/")
 }
 
 /// Whether `r` is a discovery GET (OIDC or instance discovery).
@@ -62,6 +89,16 @@ fn show(name: &str, value: &str) -> String {
 /// Every difference between MSAL Python's token POST (`py`) and msal-rs's (`rs`), one readable
 /// line each; empty when they match.
 pub(crate) fn compare_token_posts(py: &RecordedRequest, rs: &RecordedRequest) -> Vec<String> {
+    compare_token_posts_with(py, rs, &[])
+}
+
+/// [`compare_token_posts`], with the values of `volatile` fields checked for presence (and
+/// shape) rather than equality.
+pub(crate) fn compare_token_posts_with(
+    py: &RecordedRequest,
+    rs: &RecordedRequest,
+    volatile: &[&str],
+) -> Vec<String> {
     let mut d = Vec::new();
     if py.method != rs.method || target(py) != target(rs) {
         d.push(format!(
@@ -72,12 +109,17 @@ pub(crate) fn compare_token_posts(py: &RecordedRequest, rs: &RecordedRequest) ->
             target(rs)
         ));
     }
-    compare_form(&py.form, &rs.form, &mut d);
+    compare_form(&py.form, &rs.form, volatile, &mut d);
     compare_headers(&py.headers, &rs.headers, &mut d);
     d
 }
 
-fn compare_form(py: &[(String, String)], rs: &[(String, String)], d: &mut Vec<String>) {
+fn compare_form(
+    py: &[(String, String)],
+    rs: &[(String, String)],
+    volatile: &[&str],
+    d: &mut Vec<String>,
+) {
     let py_names: Vec<&str> = py.iter().map(|(k, _)| k.as_str()).collect();
     let rs_names: Vec<&str> = rs.iter().map(|(k, _)| k.as_str()).collect();
     if py_names != rs_names {
@@ -92,7 +134,18 @@ fn compare_form(py: &[(String, String)], rs: &[(String, String)], d: &mut Vec<St
         let Some(rv) = rs_map.get(name.as_str()) else {
             continue;
         };
-        if name == "client_assertion" {
+        if volatile.contains(&name.as_str()) {
+            for (side, v) in [("python", pv.as_str()), ("rust", *rv)] {
+                if v.is_empty() {
+                    d.push(format!("form {name}: {side} sent an empty value"));
+                } else if name == "code_verifier" && !is_pkce_verifier(v) {
+                    d.push(format!(
+                        "form code_verifier: {side}'s is not a PKCE verifier ({} chars)",
+                        v.len()
+                    ));
+                }
+            }
+        } else if name == "client_assertion" {
             for line in compare_assertions(pv, rv) {
                 d.push(format!("client_assertion: {line}"));
             }
@@ -122,7 +175,13 @@ fn is_uuid(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
 }
 
-fn compare_headers(py: &[(String, String)], rs: &[(String, String)], d: &mut Vec<String>) {
+/// Differences between two requests' MSAL headers (transport headers ignored, the library's
+/// name and version present on both, correlation ids UUIDs).
+pub(crate) fn compare_headers(
+    py: &[(String, String)],
+    rs: &[(String, String)],
+    d: &mut Vec<String>,
+) {
     let (pm, rm) = (header_map(py), header_map(rs));
     let names: BTreeSet<&String> = pm.keys().chain(rm.keys()).collect();
     for name in names {
@@ -286,4 +345,105 @@ pub(crate) fn unexpected_requests(side: &str, reqs: &[RecordedRequest]) -> Vec<S
             )
         })
         .collect()
+}
+
+/// Authorization URL parameters drawn at random per flow: checked for shape, not value.
+const AUTH_URI_RANDOM: [&str; 3] = ["state", "nonce", "code_challenge"];
+
+fn is_base64url(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Why a random authorization URL parameter has the wrong shape, if it has.
+fn random_param_shape(name: &str, v: &str) -> Option<String> {
+    let ok = match name {
+        // `secrets.token_urlsafe(16)`.
+        "state" => v.len() == 22 && is_base64url(v),
+        // The SHA-256 hex digest of the raw nonce.
+        "nonce" => v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        // base64url(SHA-256(verifier)) without padding.
+        "code_challenge" => v.len() == 43 && is_base64url(v),
+        _ => true,
+    };
+    (!ok).then(|| format!("{v:?} ({} chars)", v.len()))
+}
+
+/// The query of `u` as (raw name, raw value, decoded name, decoded value), in order.
+fn query_pairs(u: &url::Url) -> Vec<(String, String, String, String)> {
+    u.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|seg| {
+            let (rk, rv) = seg.split_once('=').unwrap_or((seg, ""));
+            let dec = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            (rk.to_string(), rv.to_string(), dec(rk), dec(rv))
+        })
+        .collect()
+}
+
+/// Every difference between two authorization URLs: the endpoint, the parameter names in
+/// order, the deterministic values (decoded, then as encoded), and the shape of the random ones.
+pub(crate) fn compare_auth_uris(py: &str, rs: &str) -> Vec<String> {
+    let (p, r) = match (url::Url::parse(py), url::Url::parse(rs)) {
+        (Ok(p), Ok(r)) => (p, r),
+        (Err(e), _) => return vec![format!("python's authorization URL does not parse: {e}")],
+        (_, Err(e)) => return vec![format!("rust's authorization URL does not parse: {e}")],
+    };
+    let mut d = Vec::new();
+    let endpoint = |u: &url::Url| {
+        format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.path()
+        )
+    };
+    if endpoint(&p) != endpoint(&r) {
+        d.push(format!(
+            "authorization endpoint: python {} | rust {}",
+            endpoint(&p),
+            endpoint(&r)
+        ));
+    }
+    let (pq, rq) = (query_pairs(&p), query_pairs(&r));
+    let names = |q: &[(String, String, String, String)]| -> Vec<String> {
+        q.iter().map(|x| x.2.clone()).collect()
+    };
+    if names(&pq) != names(&rq) {
+        d.push(format!(
+            "authorization URL parameters (in order): python [{}] | rust [{}]",
+            names(&pq).join(", "),
+            names(&rq).join(", ")
+        ));
+    }
+    for (prk, prv, name, pv) in &pq {
+        let Some((rrk, rrv, _, rv)) = rq.iter().find(|x| &x.2 == name) else {
+            continue;
+        };
+        if AUTH_URI_RANDOM.contains(&name.as_str()) {
+            for (side, v) in [("python", pv), ("rust", rv)] {
+                if let Some(why) = random_param_shape(name, v) {
+                    d.push(format!(
+                        "authorization URL {name}: {side}'s has the wrong shape: {why}"
+                    ));
+                }
+            }
+        } else if pv != rv {
+            d.push(format!(
+                "authorization URL {name}: python {pv:?} | rust {rv:?}"
+            ));
+        } else if (prk, prv) != (rrk, rrv) {
+            d.push(format!(
+                "authorization URL {name}: encoded differently: python {prk}={prv} | rust {rrk}={rrv}"
+            ));
+        }
+    }
+    d
 }

@@ -203,7 +203,7 @@ async fn fetch(
                 "authorization_endpoint",
                 &authority.authorize_endpoint_for_instance_discovery(),
             );
-        let (status, body) = get_json(ctx, url.as_str(), true).await?;
+        let (status, body) = get_json(ctx, url.as_str(), true, None).await?;
         if status != 200 || body.get("error").is_some() {
             return Err(discovery_error(
                 format!(
@@ -234,7 +234,7 @@ async fn fetch(
             .or(aliases);
     }
 
-    let (status, doc) = get_json(ctx, &tenant_discovery, false).await?;
+    let (status, doc) = get_json(ctx, &tenant_discovery, false, None).await?;
     if status != 200 {
         return Err(discovery_error(
             format!(

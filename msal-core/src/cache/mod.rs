@@ -352,6 +352,24 @@ impl TokenCache {
         self.load(store.as_ref(), &p).await
     }
 
+    /// Brings memory up to date with the store now (every partition in memory; for a store
+    /// that does not partition, the whole cache) and reports the store's failure — a corrupt
+    /// file, an unreachable Redis — as a typed [`ErrorKind::Cache`] error. Acquisitions never
+    /// fail because of the store (they log it and go on); call this to see its health.
+    pub async fn sync(&self) -> Result<()> {
+        if self.inner.store.is_none() {
+            return Ok(());
+        }
+        let mut keys: Vec<PartitionKey> = lock(&self.inner.partitions).keys().cloned().collect();
+        if !self.inner.partitioned && keys.is_empty() {
+            keys.push(PartitionKey::whole());
+        }
+        for key in keys {
+            self.reload(&key).await?;
+        }
+        Ok(())
+    }
+
     /// Re-reads `key` from the store whatever its age (before a refresh token is used, so that
     /// a token another writer rotated or removed is not used). A no-op in memory.
     pub(crate) async fn reload(&self, key: &PartitionKey) -> Result<()> {

@@ -75,13 +75,20 @@ impl<'a> IntoFuture for AcquireTokenByUsernamePassword<'a> {
             let core = self.app.core;
             let authority = core.authority_for(&self.options)?.into_owned();
             let meta = core.metadata(&authority).await?;
+            // The user-realm lookup and the token request share one correlation id, as MSAL's do.
+            let correlation_id = self
+                .options
+                .correlation_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             if authority.kind() != AuthorityKind::Adfs {
                 // As MSAL: the username goes into the path as it is (it was checked above).
                 let url = format!(
                     "{}/common/userrealm/{username}?api-version=1.0",
                     authority.origin()
                 );
-                let (status, realm) = get_json(&core.http, &url, true).await?;
+                let (status, realm) =
+                    get_json(&core.http, &url, true, Some(&correlation_id)).await?;
                 if status == 200
                     && realm
                         .get("account_type")
@@ -111,7 +118,7 @@ impl<'a> IntoFuture for AcquireTokenByUsernamePassword<'a> {
                 anchor: Some(format!("upn:{username}")),
                 refreshed: None,
                 username: Some(username),
-                correlation_id: None,
+                correlation_id: Some(&correlation_id),
             })
             .await
         })

@@ -288,10 +288,14 @@ pub(crate) async fn get_json(
     ctx: &HttpContext,
     url: &str,
     accept_json: bool,
+    correlation_id: Option<&str>,
 ) -> Result<(u16, Value)> {
     let mut b = http::Request::builder().method(http::Method::GET).uri(url);
     if accept_json {
         b = b.header("Accept", "application/json");
+    }
+    if let Some(id) = correlation_id {
+        b = b.header("client-request-id", id);
     }
     let req = b
         .body(Vec::new())

@@ -16,6 +16,23 @@ Job:
                 {"api": "acquire_token_on_behalf_of", "user_assertion": "...", "scopes": [...], "claims_challenge": null}]
     }
 
+Or a user-flow script (instead of "app" and "calls"): apps are built at their first step, and
+each step's result carries the requests sent during it (construction included):
+    {
+      "emulator": {...}, "admin_url": "http://127.0.0.1:Q",
+      "apps": [{"client_id": "...", "client_credential": null | "secret", "authority": "...",
+                "client_capabilities": null}],
+      "cache": null | "...",
+      "steps": [{"op": "auth_code", "app": 0, "scopes": [...], "redirect_uri": "...",
+                 "login_hint": null, "response_mode": null, "prompt": null, "domain_hint": null,
+                 "max_age": null},
+                {"op": "device_code", "app": 0, "scopes": [...], "username": "..."},
+                {"op": "username_password", "app": 0, "scopes": [...], "username": "...",
+                 "password": "..."},
+                {"op": "silent", "app": 0, "scopes": [...], "username": "...", "force_refresh": false}]
+    }
+    A step's result adds "auth_uri" (auth_code) and "accounts" (get_accounts() after the step).
+
 Result:
     {
       "construction_requests": [{"method": "GET", "url": "https://login.microsoftonline.com/..."}],
@@ -35,7 +52,9 @@ import json
 import os
 import sys
 import traceback
-from urllib.parse import urlsplit, urlunsplit
+import urllib.request
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 # Region detection would probe IMDS (169.254.169.254); no region is ever configured here.
 for _name in ("REGION_NAME", "MSAL_FORCE_REGION"):
@@ -121,6 +140,131 @@ def run_call(app, call):
     raise ValueError("unknown api %r" % api)
 
 
+class _HiddenInputs(HTMLParser):
+    """The name/value pairs of a form_post page's inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields = {}
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "input":
+            a = dict(attrs)
+            if a.get("name") is not None:
+                self.fields[a["name"]] = a.get("value") or ""
+
+
+def browse(session, auth_uri):
+    """Plays the browser on the emulator's authorization endpoint (no redirect followed): the
+    response is the query of a redirect, or the hidden inputs of a form_post page."""
+    resp = session.get(auth_uri, allow_redirects=False)
+    if 300 <= resp.status_code < 400:
+        location = resp.headers["Location"]
+        return dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
+    if resp.status_code != 200:
+        raise RuntimeError("authorize answered %s: %s" % (resp.status_code, resp.text[:500]))
+    parser = _HiddenInputs()
+    parser.feed(resp.text)
+    return parser.fields
+
+
+def approve_device_code(admin_url, user_code, username):
+    """The user approves the code on another device (the emulator's admin API, loopback only)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    req = urllib.request.Request(
+        "%s/admin/device/%s/approve" % (admin_url, quote(user_code, safe="")),
+        data=json.dumps({"username": username}).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST")
+    if urlsplit(req.full_url).hostname != "127.0.0.1":
+        raise RefusedDestination("the admin API must be on loopback: %s" % admin_url)
+    with opener.open(req, timeout=30) as r:
+        r.read()
+
+
+def build_script_app(spec, session, cache):
+    kwargs = {"authority": spec["authority"], "token_cache": cache, "http_client": session}
+    if spec.get("client_capabilities"):
+        kwargs["client_capabilities"] = spec["client_capabilities"]
+    if spec.get("client_credential"):
+        return msal.ConfidentialClientApplication(
+            spec["client_id"], client_credential=spec["client_credential"], **kwargs)
+    return msal.PublicClientApplication(spec["client_id"], **kwargs)
+
+
+def account_view(a):
+    keys = ("home_account_id", "environment", "realm", "local_account_id", "username",
+            "authority_type")
+    return {k: a.get(k) for k in keys}
+
+
+def run_step(app, step, session, admin_url):
+    """One step of a script; returns (result, auth_uri)."""
+    op = step["op"]
+    if op == "auth_code":
+        kwargs = {}
+        for k in ("redirect_uri", "login_hint", "response_mode", "prompt", "domain_hint",
+                  "max_age"):
+            if step.get(k) is not None:
+                kwargs[k] = step[k]
+        flow = app.initiate_auth_code_flow(step["scopes"], **kwargs)
+        auth_response = browse(session, flow["auth_uri"])
+        return app.acquire_token_by_auth_code_flow(flow, auth_response), flow["auth_uri"]
+    if op == "device_code":
+        flow = app.initiate_device_flow(step["scopes"])
+        if "user_code" not in flow:
+            raise RuntimeError("initiate_device_flow failed: %r" % flow)
+        approve_device_code(admin_url, flow["user_code"], step["username"])
+        return app.acquire_token_by_device_flow(flow), None
+    if op == "username_password":
+        return app.acquire_token_by_username_password(
+            step["username"], step["password"], step["scopes"]), None
+    if op == "silent":
+        accounts = app.get_accounts(username=step["username"])
+        if not accounts:
+            return {"error": "no_account",
+                    "error_description": "get_accounts(%r) found none" % step["username"]}, None
+        return app.acquire_token_silent_with_error(
+            step["scopes"], accounts[0], force_refresh=bool(step.get("force_refresh"))), None
+    raise ValueError("unknown op %r" % op)
+
+
+def run_script(job, session, cache, out):
+    apps = {}
+    for step in job["steps"]:
+        session.sent = []
+        i = step.get("app", 0)
+        if i not in apps:
+            apps[i] = build_script_app(job["apps"][i], session, cache)
+        app = apps[i]
+        result, auth_uri = run_step(app, step, session, job["admin_url"])
+        result = result or {}
+        out["calls"].append({
+            "token_source": result.get("token_source"),
+            "has_access_token": bool(result.get("access_token")),
+            "error": result.get("error"),
+            "error_description": result.get("error_description"),
+            "requests": session.sent,
+            "auth_uri": auth_uri,
+            "accounts": [account_view(a) for a in app.get_accounts()],
+        })
+
+
+def run_calls(job, session, cache, out):
+    app = build_app(job, session, cache)
+    out["construction_requests"] = session.sent
+    for call in job["calls"]:
+        session.sent = []
+        result = run_call(app, call) or {}
+        out["calls"].append({
+            "token_source": result.get("token_source"),
+            "has_access_token": bool(result.get("access_token")),
+            "error": result.get("error"),
+            "error_description": result.get("error_description"),
+            "requests": session.sent,
+        })
+
+
 def main():
     job = json.load(sys.stdin)
     emu = job["emulator"]
@@ -130,18 +274,10 @@ def main():
     try:
         if job.get("cache"):
             cache.deserialize(job["cache"])
-        app = build_app(job, session, cache)
-        out["construction_requests"] = session.sent
-        for call in job["calls"]:
-            session.sent = []
-            result = run_call(app, call) or {}
-            out["calls"].append({
-                "token_source": result.get("token_source"),
-                "has_access_token": bool(result.get("access_token")),
-                "error": result.get("error"),
-                "error_description": result.get("error_description"),
-                "requests": session.sent,
-            })
+        if "steps" in job:
+            run_script(job, session, cache, out)
+        else:
+            run_calls(job, session, cache, out)
         out["cache"] = cache.serialize()
     except Exception:  # reported to the Rust side, which fails the case
         out["exception"] = traceback.format_exc()
