@@ -963,3 +963,51 @@ async fn interaction_required_on_refresh_carries_claims_and_classification() {
         "classification is derived from suberror"
     );
 }
+
+#[tokio::test]
+async fn caches_in_other_msal_dialects_give_silent_hits() {
+    // As MSAL.NET/MSAL Node write them: the realm is the tenant id (not `organizations`), keys
+    // carry other suffixes, ids may be "" instead of null, and unknown fields abound.
+    let env = Env::start().await;
+    let hid = format!("{}.{}", seeds::ALICE_OID, seeds::CONTOSO_TENANT_ID);
+    let far = app_now() + 3600;
+    let foreign = serde_json::json!({
+        "Account": {
+            format!("{hid}-login.microsoftonline.com-{}", seeds::CONTOSO_TENANT_ID): {
+                "home_account_id": hid, "environment": "login.microsoftonline.com",
+                "realm": seeds::CONTOSO_TENANT_ID, "local_account_id": seeds::ALICE_OID,
+                "username": seeds::ALICE_USERNAME, "authority_type": "MSSTS",
+                "name": "Alice", "client_info": "eyJ1aWQiOiJ4In0"
+            }
+        },
+        "AccessToken": {
+            format!("{hid}-login.microsoftonline.com-accesstoken-{}-{}-user.read--bearer", seeds::PUBLIC_CLIENT_ID, seeds::CONTOSO_TENANT_ID): {
+                "credential_type": "AccessToken", "secret": "foreign-access-token",
+                "home_account_id": hid, "environment": "login.microsoftonline.com",
+                "client_id": seeds::PUBLIC_CLIENT_ID, "realm": seeds::CONTOSO_TENANT_ID,
+                "target": "https://graph.microsoft.com/User.Read profile openid email",
+                "cached_at": app_now(), "expires_on": far, "extended_expires_on": far,
+                "token_type": "Bearer", "last_modification_time": "0"
+            }
+        },
+        "AppMetadata": {}
+    });
+    let cache = TokenCache::new();
+    cache.deserialize(&foreign.to_string()).expect("loads");
+    let app = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::organizations(),
+        Some(cache),
+        None,
+    );
+    let accounts = app.accounts().await.expect("accounts");
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].username(), seeds::ALICE_USERNAME);
+    let r = app
+        .acquire_token_silent([USER_READ], &accounts[0])
+        .await
+        .expect("silent");
+    assert_eq!(r.source(), TokenSource::Cache);
+    assert_eq!(r.access_token().secret(), "foreign-access-token");
+    assert_eq!(env.token_requests().await.len(), 0);
+}

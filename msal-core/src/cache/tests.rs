@@ -1256,3 +1256,223 @@ proptest! {
         }
     }
 }
+
+// ---- model test: the indexed cache against a brute-force reference -------------------------
+
+/// One step of a random history.
+#[derive(Debug, Clone)]
+enum ModelOp {
+    /// A token response for (user or app, env, client, realm, scopes, ext key, lifetime).
+    Add {
+        user: Option<u8>,
+        env: u8,
+        client: u8,
+        realm: u8,
+        scopes: Vec<u8>,
+        ext: Option<u8>,
+        expires_in: u64,
+    },
+    RemoveAppTokens {
+        client: u8,
+        env: u8,
+    },
+    RemoveAccount {
+        user: u8,
+        env: u8,
+    },
+    /// The clock moves on (writes sweep what expired).
+    Tick(u64),
+    /// A lookup to compare.
+    Find {
+        user: Option<u8>,
+        env: u8,
+        client: u8,
+        realm: u8,
+        scopes: Vec<u8>,
+        ext: Option<u8>,
+    },
+}
+
+const MODEL_ENVS: [&str; 2] = ["login.microsoftonline.com", "LOGIN.example.com"];
+const MODEL_SCOPES: [&str; 4] = ["User.Read", "user.read", "Mail.Send", "https://x/.default"];
+
+fn model_op() -> impl Strategy<Value = ModelOp> {
+    let user = proptest::option::of(0u8..3);
+    let scopes = proptest::collection::vec(0u8..4, 1..3);
+    prop_oneof![
+        4 => (user.clone(), 0u8..2, 0u8..2, 0u8..2, scopes.clone(), proptest::option::of(0u8..2), 1u64..400)
+            .prop_map(|(user, env, client, realm, scopes, ext, expires_in)| ModelOp::Add {
+                user, env, client, realm, scopes, ext, expires_in
+            }),
+        1 => (0u8..2, 0u8..2).prop_map(|(client, env)| ModelOp::RemoveAppTokens { client, env }),
+        1 => (0u8..3, 0u8..2).prop_map(|(user, env)| ModelOp::RemoveAccount { user, env }),
+        1 => (1u64..200).prop_map(ModelOp::Tick),
+        4 => (user, 0u8..2, 0u8..2, 0u8..2, scopes, proptest::option::of(0u8..2))
+            .prop_map(|(user, env, client, realm, scopes, ext)| ModelOp::Find {
+                user, env, client, realm, scopes, ext
+            }),
+    ]
+}
+
+/// The reference: every access token ever added and not removed, searched exhaustively.
+#[derive(Debug, Clone)]
+struct RefAt {
+    hid: Option<String>,
+    env: String,
+    client: String,
+    realm: String,
+    target: Vec<String>,
+    ext: Option<String>,
+    expires_on: u64,
+    secret: String,
+}
+
+fn hid_of(u: u8) -> String {
+    format!("uid{u}.utid")
+}
+
+fn scope_set(ids: &[u8]) -> ScopeSet {
+    ScopeSet::new(
+        ids.iter()
+            .map(|i| MODEL_SCOPES[usize::from(*i)])
+            .collect::<Vec<_>>(),
+    )
+    .expect("valid scopes")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn indexed_lookups_agree_with_a_brute_force_reference(ops in proptest::collection::vec(model_op(), 1..60)) {
+        let cache = TokenCache::new();
+        let mut reference: Vec<RefAt> = Vec::new();
+        let mut now = 1_000_000u64;
+        let mut serial = 0u32;
+        for op in ops {
+            match op {
+                ModelOp::Add { user, env, client, realm, scopes, ext, expires_in } => {
+                    serial += 1;
+                    let set = scope_set(&scopes);
+                    let secret = format!("at-{serial}");
+                    let mut body = json!({"access_token": secret, "expires_in": expires_in});
+                    if let Some(u) = user {
+                        body["client_info"] = json!(b64u(&json!({"uid": format!("uid{u}"), "utid": "utid"})));
+                    }
+                    let resp = response(body);
+                    let ext_value = ext.map(|e| format!("path{e}"));
+                    let data: Vec<(&str, &str)> = ext_value
+                        .as_deref()
+                        .map(|v| vec![("fmi_path", v)])
+                        .unwrap_or_default();
+                    let env_s = MODEL_ENVS[usize::from(env)];
+                    let client_s = format!("client{client}");
+                    let realm_s = format!("realm{realm}");
+                    cache
+                        .add(&TokenEvent {
+                            client_id: &client_s,
+                            data: &data,
+                            ..event(env_s, &realm_s, &set, &resp, "client_credentials", now)
+                        })
+                        .expect("added");
+                    // The reference: writes sweep expired tokens, then replace the same key.
+                    reference.retain(|r| r.expires_on >= now);
+                    let target: Vec<String> = set.iter().map(str::to_owned).collect();
+                    let key = |r: &RefAt| {
+                        (r.hid.clone(), r.env.to_ascii_lowercase(), r.client.clone(), r.realm.clone(),
+                         r.target.join(" ").to_ascii_lowercase(), r.ext.clone())
+                    };
+                    let new = RefAt {
+                        hid: user.map(hid_of),
+                        env: env_s.to_owned(),
+                        client: client_s,
+                        realm: realm_s,
+                        target,
+                        ext: ext_value.as_deref().and_then(|v| keys::ext_cache_key(&[("fmi_path", v)])),
+                        expires_on: now + expires_in,
+                        secret,
+                    };
+                    let k = key(&new);
+                    reference.retain(|r| key(r) != k);
+                    reference.push(new);
+                }
+                ModelOp::RemoveAppTokens { client, env } => {
+                    let client_s = format!("client{client}");
+                    let env_s = MODEL_ENVS[usize::from(env)];
+                    block_on(cache.write(
+                        &PartitionKey::whole(),
+                        Operation::RemoveAppTokens {
+                            client_id: client_s.clone(),
+                            environments: vec![env_s.to_owned()],
+                        },
+                        now,
+                    ))
+                    .expect("removed");
+                    reference.retain(|r| r.expires_on >= now);
+                    reference.retain(|r| !(r.hid.is_none() && r.client == client_s && r.env.eq_ignore_ascii_case(env_s)));
+                }
+                ModelOp::RemoveAccount { user, env } => {
+                    let env_s = MODEL_ENVS[usize::from(env)];
+                    block_on(cache.write(
+                        &PartitionKey::whole(),
+                        Operation::RemoveAccount {
+                            home_account_id: hid_of(user),
+                            environment: env_s.to_owned(),
+                            refresh_tokens_of: None,
+                        },
+                        now,
+                    ))
+                    .expect("removed");
+                    reference.retain(|r| r.expires_on >= now);
+                    reference.retain(|r| !(r.hid.as_deref() == Some(hid_of(user).as_str()) && r.env.eq_ignore_ascii_case(env_s)));
+                }
+                ModelOp::Tick(s) => now += s,
+                ModelOp::Find { user, env, client, realm, scopes, ext } => {
+                    let set = scope_set(&scopes);
+                    let hid = user.map(hid_of);
+                    let env_s = MODEL_ENVS[usize::from(env)];
+                    let client_s = format!("client{client}");
+                    let realm_s = format!("realm{realm}");
+                    let ext_key = ext.and_then(|e| keys::ext_cache_key(&[("fmi_path", &format!("path{e}"))]));
+                    let valid_after = now + 300;
+                    let got = match cache.lookup(
+                        &AtQuery {
+                            owner: AtOwner::Home(hid.as_deref()),
+                            environment: env_s,
+                            client_id: &client_s,
+                            realm: &realm_s,
+                            ext_cache_key: ext_key.as_deref(),
+                            scopes: &set,
+                        },
+                        valid_after,
+                    ) {
+                        AtLookup::Hit(at) => Some(at.secret.clone()),
+                        _ => None,
+                    };
+                    // Brute force: every match; the best is valid, then exact, then latest.
+                    let best = reference
+                        .iter()
+                        .filter(|r| r.hid == hid
+                            && r.env.eq_ignore_ascii_case(env_s)
+                            && r.client == client_s
+                            && r.realm == realm_s
+                            && r.ext == ext_key
+                            && set.iter().all(|s| r.target.iter().any(|t| t.eq_ignore_ascii_case(s))))
+                        .max_by_key(|r| (r.expires_on > valid_after, r.target.len() == set.len(), r.expires_on));
+                    let expected_rank = best.map(|r| (r.expires_on > valid_after, r.target.len() == set.len(), r.expires_on));
+                    // Ties in rank may pick either token; compare ranks, and the secret when unique.
+                    match (&got, expected_rank) {
+                        (None, None) => {}
+                        (Some(secret), Some(rank)) => {
+                            let chosen = reference.iter().find(|r| &r.secret == secret);
+                            prop_assert!(chosen.is_some(), "the index served a token the reference does not hold");
+                            let c = chosen.expect("checked");
+                            prop_assert_eq!((c.expires_on > valid_after, c.target.len() == set.len(), c.expires_on), rank);
+                        }
+                        (g, e) => prop_assert!(false, "index {:?} vs reference {:?}", g, e),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -78,6 +78,18 @@ fn query<'q>(
     }
 }
 
+/// The same query in the account's own realm, when it differs: other MSALs cache a user's
+/// tokens under the tenant id where MSAL Python (with a `common` or `organizations`
+/// authority) writes the authority's tenant; both are read.
+fn account_realm_query<'q>(q: &AtQuery<'q>, account: &'q Account) -> Option<AtQuery<'q>> {
+    (!account.realm().is_empty() && !account.realm().eq_ignore_ascii_case(q.realm)).then(|| {
+        AtQuery {
+            realm: account.realm(),
+            ..*q
+        }
+    })
+}
+
 fn check(scopes: Result<ScopeSet>) -> Result<ScopeSet> {
     let scopes = user_scopes(scopes)?;
     if scopes.is_empty() {
@@ -102,9 +114,15 @@ impl<'a> IntoFuture for AcquireTokenSilent<'a> {
                 let meta = core.cached_metadata(&authority)?;
                 let ext = ext_key(&options);
                 let q = query(app, &meta, &account, &scopes, ext.as_deref());
-                match decide_in_memory(&core.cache, &q, unix_seconds(core.now())) {
+                let now = unix_seconds(core.now());
+                match decide_in_memory(&core.cache, &q, now) {
                     Some(CacheDecision::Hit(at)) => Some(at),
-                    _ => None,
+                    _ => match account_realm_query(&q, &account)
+                        .and_then(|q2| decide_in_memory(&core.cache, &q2, now))
+                    {
+                        Some(CacheDecision::Hit(at)) => Some(at),
+                        _ => None,
+                    },
                 }
             });
             if let Some(at) = hit {
@@ -176,7 +194,13 @@ async fn run(
     } else {
         let ext = ext_key(&options);
         let q = query(app, &meta, &account, &scopes, ext.as_deref());
-        match decide_after_refresh(&core.cache, &partition, &q, now).await {
+        let mut decision = decide_after_refresh(&core.cache, &partition, &q, now).await;
+        if matches!(decision, CacheDecision::Miss(_))
+            && let Some(q2) = account_realm_query(&q, &account)
+        {
+            decision = decide_after_refresh(&core.cache, &partition, &q2, now).await;
+        }
+        match decision {
             CacheDecision::Hit(at) => {
                 core.http.telemetry.record_cache_hit();
                 return Ok(AuthenticationResult::from_cache(at).with_account(Some(account)));
