@@ -427,6 +427,8 @@ async fn expiry_buffer_and_refresh_on_with_fallback_when_the_identity_provider_i
         .expect("fallback");
     assert_eq!(aging.source(), TokenSource::Cache);
     assert_eq!(aging.access_token().secret(), first.access_token().secret());
+    // The 503 without Retry-After throttles identical requests for 5 s (confidential client).
+    clock.advance(Duration::from_secs(6));
     // With the identity provider back, the aging token is refreshed.
     let refreshed = app
         .acquire_token_for_client(GRAPH_DEFAULT)
@@ -504,7 +506,14 @@ async fn failures_are_typed() {
             .is_invalid_client()
     );
 
-    let app = env.secret_app();
+    let clock = clock();
+    let app = env.app(
+        seeds::SECRET_APP_CLIENT_ID,
+        ClientCredential::secret(seeds::SECRET_APP_SECRET),
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        Some(clock.clone()),
+    );
     let fault = |status: Option<u16>, body: Option<&str>, retry: Option<&str>| FaultRule {
         matches: FaultMatch {
             path_contains: Some("/token".into()),
@@ -527,6 +536,17 @@ async fn failures_are_typed() {
         .unwrap_err();
     assert!(e.is_transient());
     assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    // The identical request is not sent again before those 7 s are over.
+    let sent = env.token_requests().await.len();
+    let e = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .await
+        .unwrap_err();
+    assert!(e.is_throttled());
+    assert_eq!(e.kind(), ErrorKind::Throttled);
+    assert!(e.retry_after().is_some_and(|d| d <= Duration::from_secs(7)));
+    assert_eq!(env.token_requests().await.len(), sent, "nothing was sent");
+    clock.advance(Duration::from_secs(7));
     // 429.
     env.emulator
         .admin()
@@ -538,6 +558,7 @@ async fn failures_are_typed() {
         .await
         .unwrap_err();
     assert!(e.is_throttled() && e.is_transient());
+    clock.advance(Duration::from_secs(30));
     // A truncated body.
     env.emulator
         .admin()

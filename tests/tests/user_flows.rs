@@ -285,11 +285,12 @@ fn app_now() -> u64 {
 #[tokio::test]
 async fn a_503_during_complete_hands_the_flow_back_for_a_retry() {
     let env = Env::start().await;
+    let clock = clock();
     let app = env.public_app(
         seeds::PUBLIC_CLIENT_ID,
         Authority::tenant(seeds::CONTOSO_DOMAIN),
         None,
-        None,
+        Some(clock.clone()),
     );
     let flow = app
         .auth_code_flow([USER_READ])
@@ -307,6 +308,7 @@ async fn a_503_during_complete_hands_the_flow_back_for_a_retry() {
                 ..Default::default()
             },
             status: Some(503),
+            retry_after: Some("2".into()),
             body: Some("busy".into()),
             ..Default::default()
         })
@@ -314,7 +316,14 @@ async fn a_503_during_complete_hands_the_flow_back_for_a_retry() {
         .expect("fault");
     let e = flow.complete(&app, response.as_str()).await.unwrap_err();
     assert!(e.error().is_transient());
+    assert_eq!(e.error().retry_after(), Some(Duration::from_secs(2)));
     let flow = e.into_flow().expect("the flow comes back");
+    // Retrying at once is refused locally (the identity provider asked to wait) and still
+    // hands the flow back.
+    let e = flow.complete(&app, response.as_str()).await.unwrap_err();
+    assert!(e.error().is_throttled());
+    let flow = e.into_flow().expect("the flow comes back again");
+    clock.advance(Duration::from_secs(2));
     let done = flow
         .complete(&app, response.as_str())
         .await
@@ -594,6 +603,21 @@ async fn silent_refresh_after_expiry_aging_fallback_and_invalid_grant() {
         .expect("fallback");
     assert_eq!(aging.source(), TokenSource::Cache);
     assert_eq!(aging.access_token().secret(), first.access_token().secret());
+    // A public client waits 60 s after a 5xx without Retry-After: until then the aging token
+    // keeps being served without a request.
+    let sent = env.token_requests().await.len();
+    let again = app
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("fallback");
+    assert_eq!(again.source(), TokenSource::Cache);
+    assert_eq!(env.token_requests().await.len(), sent);
+    clock.advance(Duration::from_secs(60));
+    env.emulator
+        .admin()
+        .advance_clock(60.0)
+        .await
+        .expect("clock");
 
     // Identity provider back: the refresh token is redeemed, rotated in place.
     let rt_before = rt_secrets(&cache);

@@ -121,6 +121,14 @@ pub struct ConfidentialClientConfig {
         setter(doc = "Switches that weaken guarantees; see [`DangerousOptions`].")
     )]
     dangerous: DangerousOptions,
+    #[builder(
+        default,
+        setter(
+            strip_option,
+            doc = "The client-side throttling state (Retry-After and repeated-failure memory); share one between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across runs (default: a private one)."
+        )
+    )]
+    throttle_state: Option<crate::http::ThrottleState>,
 }
 
 impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
@@ -137,6 +145,8 @@ impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
                     app_version: c.app_version,
                     instance_discovery: c.instance_discovery,
                     dangerous: c.dangerous,
+                    throttle_state: c.throttle_state,
+                    confidential: true,
                 })?,
                 credential: c.credential,
             }),

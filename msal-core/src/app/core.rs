@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::options::{DangerousOptions, RequestOptions};
 use crate::authority::Authority;
@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::flow::claims::merge_claims_and_capabilities;
 use crate::http::HttpContext;
 use crate::http::telemetry::Telemetry;
-use crate::http::{HttpClient, ReqwestHttpClient};
+use crate::http::{HttpClient, ReqwestHttpClient, ThrottleState};
 
 pub(crate) struct AppCore {
     pub(crate) client_id: String,
@@ -53,6 +53,9 @@ pub(crate) struct AppSettings {
     pub(crate) app_version: Option<String>,
     pub(crate) instance_discovery: bool,
     pub(crate) dangerous: DangerousOptions,
+    pub(crate) throttle_state: Option<ThrottleState>,
+    /// Confidential clients wait 5 s after a 429/5xx without `Retry-After`, public ones 60 s.
+    pub(crate) confidential: bool,
 }
 
 impl AppCore {
@@ -95,6 +98,9 @@ impl AppCore {
                 app_name: s.app_name,
                 app_version: s.app_version,
                 telemetry: Telemetry::default(),
+                throttle: s.throttle_state.unwrap_or_default(),
+                default_retry: Duration::from_secs(if s.confidential { 5 } else { 60 }),
+                clock: Arc::clone(&clock),
             },
             cache: s.cache.unwrap_or_default(),
             clock,

@@ -98,6 +98,14 @@ pub struct PublicClientConfig {
         setter(doc = "Switches that weaken guarantees; see [`DangerousOptions`].")
     )]
     dangerous: DangerousOptions,
+    #[builder(
+        default,
+        setter(
+            strip_option,
+            doc = "The client-side throttling state (Retry-After and repeated-failure memory); share one between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across runs (default: a private one)."
+        )
+    )]
+    throttle_state: Option<crate::http::ThrottleState>,
 }
 
 impl From<PublicClientConfig> for Result<PublicClient> {
@@ -113,6 +121,8 @@ impl From<PublicClientConfig> for Result<PublicClient> {
                 app_version: c.app_version,
                 instance_discovery: c.instance_discovery,
                 dangerous: c.dangerous,
+                throttle_state: c.throttle_state,
+                confidential: false,
             })?),
         })
     }

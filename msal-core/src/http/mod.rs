@@ -3,6 +3,7 @@
 
 mod client;
 pub(crate) mod telemetry;
+pub mod throttle;
 pub(crate) mod token_request;
 
 use std::fmt;
@@ -12,6 +13,7 @@ pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
     ReqwestHttpClient, ReqwestHttpClientBuilder,
 };
+pub use throttle::ThrottleState;
 
 /// What every request of one application needs: the transport, the app's identification
 /// headers and its telemetry buffer.
@@ -20,6 +22,10 @@ pub(crate) struct HttpContext {
     pub(crate) app_name: Option<String>,
     pub(crate) app_version: Option<String>,
     pub(crate) telemetry: telemetry::Telemetry,
+    pub(crate) throttle: throttle::ThrottleState,
+    /// How long a 429/5xx without a usable `Retry-After` blocks (5 s confidential, 60 s public).
+    pub(crate) default_retry: std::time::Duration,
+    pub(crate) clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl fmt::Debug for HttpContext {

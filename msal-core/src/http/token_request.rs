@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::HttpContext;
 use super::telemetry::{ApiId, RefreshReason, Telemetry};
+use super::throttle::{ThrottleState, Verdict};
 use crate::error::{Error, ErrorKind, Result, ServiceError};
 use crate::response::TokenResponse;
 
@@ -74,6 +75,28 @@ impl Form {
                 FormValue::Secret(_) => None,
             })
             .collect()
+    }
+
+    /// Every field, secrets included, for the throttle key (hashed there, never kept).
+    pub(crate) fn key_fields(&self) -> Vec<(&str, &str)> {
+        self.fields
+            .iter()
+            .map(|(n, v)| {
+                let v = match v {
+                    FormValue::Plain(v) => v.as_str(),
+                    FormValue::Secret(v) => v.expose_secret(),
+                };
+                (n.as_ref(), v)
+            })
+            .collect()
+    }
+
+    /// The `grant_type` field.
+    pub(crate) fn grant_type(&self) -> Option<&str> {
+        self.fields.iter().find_map(|(n, v)| match v {
+            FormValue::Plain(v) if n == "grant_type" => Some(v.as_str()),
+            _ => None,
+        })
     }
 
     /// The names of all fields, in order (for tests and logs).
@@ -235,12 +258,51 @@ pub(crate) fn parse_response(resp: &http::Response<Vec<u8>>) -> Result<Value> {
     }
 }
 
+/// The error of a request the throttle state answered.
+fn throttled(resp: &http::Response<Vec<u8>>, wait: Option<Duration>) -> Error {
+    let status = resp.status().as_u16();
+    let mut service = serde_json::from_slice::<Value>(resp.body())
+        .ok()
+        .and_then(|v| ServiceError::from_json(status, &v))
+        .unwrap_or_else(|| ServiceError {
+            status,
+            error: format!("http_{status}"),
+            ..ServiceError::default()
+        });
+    service.retry_after = wait;
+    let message = match wait {
+        Some(w) => format!(
+            "not sent: the identity provider asked to wait, {} s more",
+            w.as_secs()
+        ),
+        None => {
+            "not sent: the identical request failed moments ago (answered from memory for 60 s)"
+                .to_owned()
+        }
+    };
+    Error::with_service(ErrorKind::Throttled, message, service)
+}
+
 /// Sends `req` and returns the parsed JSON body of a successful response. Telemetry is
-/// updated either way.
+/// updated either way; the throttle state may answer instead of the identity provider.
 pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<Value> {
+    let key = ThrottleState::post_key(&req.endpoint, &req.form.key_fields());
+    let endpoint = endpoint_for_logs(&req.endpoint);
+    match ctx.throttle.check(&key, ctx.clock.now()) {
+        Verdict::Send => {}
+        Verdict::Replay(resp) => {
+            tracing::debug!(endpoint, "answered from the throttle state (400 replay)");
+            return Err(throttled(&resp, None));
+        }
+        Verdict::Blocked(wait, resp) => {
+            tracing::debug!(endpoint, wait_secs = wait.as_secs(), "throttled: not sent");
+            return Err(throttled(&resp, Some(wait)));
+        }
+    }
+    let is_device_code =
+        req.form.grant_type() == Some("urn:ietf:params:oauth:grant-type:device_code");
     let http_req = build_request(ctx, req)?;
     let started = Instant::now();
-    let endpoint = endpoint_for_logs(&req.endpoint);
     tracing::debug!(
         endpoint,
         correlation_id = %req.correlation_id,
@@ -255,6 +317,14 @@ pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<V
                 status = resp.status().as_u16(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "token response received"
+            );
+            ctx.throttle.record(
+                &key,
+                &resp,
+                false,
+                is_device_code,
+                ctx.default_retry,
+                ctx.clock.now(),
             );
             parse_response(&resp)
         }
@@ -301,8 +371,18 @@ pub(crate) async fn get_json(
         .body(Vec::new())
         .map_err(|e| Error::with_source(ErrorKind::Configuration, "invalid discovery URL", e))?;
     let endpoint = endpoint_for_logs(url);
-    tracing::debug!(endpoint, "discovery request");
-    let resp = ctx.http.send(req).await?;
+    let key = ThrottleState::get_key(url);
+    let resp = match ctx.throttle.check(&key, ctx.clock.now()) {
+        Verdict::Replay(resp) => resp,
+        Verdict::Blocked(wait, resp) => return Err(throttled(&resp, Some(wait))),
+        Verdict::Send => {
+            tracing::debug!(endpoint, "discovery request");
+            let resp = ctx.http.send(req).await?;
+            ctx.throttle
+                .record(&key, &resp, true, false, ctx.default_retry, ctx.clock.now());
+            resp
+        }
+    };
     let status = resp.status().as_u16();
     if resp.status().is_redirection() {
         return Err(Error::new(
