@@ -262,6 +262,7 @@ impl super::core::sealed::Sealed for ConfidentialClient {
         super::core::AppRef {
             core: &self.inner.core,
             credential: Some(&self.inner.credential),
+            owner: super::core::AppOwner::Confidential(&self.inner),
         }
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct AppCore {
     pub(crate) cache: TokenCache,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) client_capabilities: Vec<String>,
+    /// Requests in flight, shared by concurrent callers.
+    pub(crate) flights: super::flight::Flights,
 }
 
 impl fmt::Debug for AppCore {
@@ -105,6 +107,7 @@ impl AppCore {
             cache: s.cache.unwrap_or_default(),
             clock,
             client_capabilities: s.client_capabilities,
+            flights: super::flight::Flights::default(),
         })
     }
 
@@ -175,6 +178,49 @@ impl AppCore {
 pub struct AppRef<'a> {
     pub(crate) core: &'a AppCore,
     pub(crate) credential: Option<&'a ClientCredential>,
+    pub(crate) owner: AppOwner<'a>,
+}
+
+/// The `Arc` an [`AppRef`] borrows from, so a flight can keep the app alive.
+#[derive(Clone, Copy)]
+pub(crate) enum AppOwner<'a> {
+    Public(&'a Arc<AppCore>),
+    Confidential(&'a Arc<super::confidential::Inner>),
+}
+
+/// An app kept alive by a request in flight.
+#[derive(Clone)]
+pub(crate) enum OwnedApp {
+    Public(Arc<AppCore>),
+    Confidential(Arc<super::confidential::Inner>),
+}
+
+impl AppRef<'_> {
+    /// The app itself, for a request that outlives this borrow.
+    pub(crate) fn to_owned_app(self) -> OwnedApp {
+        match self.owner {
+            AppOwner::Public(a) => OwnedApp::Public(Arc::clone(a)),
+            AppOwner::Confidential(i) => OwnedApp::Confidential(Arc::clone(i)),
+        }
+    }
+}
+
+impl OwnedApp {
+    /// The app as the flows see it.
+    pub(crate) fn app_ref(&self) -> AppRef<'_> {
+        match self {
+            OwnedApp::Public(a) => AppRef {
+                core: a,
+                credential: None,
+                owner: AppOwner::Public(a),
+            },
+            OwnedApp::Confidential(i) => AppRef {
+                core: &i.core,
+                credential: Some(&i.credential),
+                owner: AppOwner::Confidential(i),
+            },
+        }
+    }
 }
 
 pub(crate) mod sealed {

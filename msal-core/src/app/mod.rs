@@ -3,6 +3,7 @@
 
 pub mod confidential;
 pub(crate) mod core;
+pub(crate) mod flight;
 pub(crate) mod options;
 pub mod public;
 pub(crate) mod user_methods;

@@ -215,6 +215,7 @@ impl super::core::sealed::Sealed for PublicClient {
         super::core::AppRef {
             core: &self.inner,
             credential: None,
+            owner: super::core::AppOwner::Public(&self.inner),
         }
     }
 }

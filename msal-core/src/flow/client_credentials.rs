@@ -127,11 +127,62 @@ impl<'a> IntoFuture for AcquireTokenForClient<'a> {
                     app.inner.core.http.telemetry.record_cache_hit();
                     return AcquireFuture::ready(Ok(AuthenticationResult::from_cache(at)));
                 }
+                // Past refresh_on while another caller refreshes it: the token is still valid.
+                Ok(Some(CacheDecision::Aging(at)))
+                    if flight_key(app, &scopes, &options)
+                        .is_ok_and(|k| app.inner.core.flights.is_in_flight(&k)) =>
+                {
+                    app.inner.core.http.telemetry.record_cache_hit();
+                    return AcquireFuture::ready(Ok(AuthenticationResult::from_cache(at)));
+                }
                 Ok(_) => {}
             }
         }
-        AcquireFuture::pending(run(app, scopes, options))
+        AcquireFuture::pending(fly(app, scopes, options))
     }
+}
+
+/// What makes two requests the same request: authority (after a tenant override), scopes,
+/// claims, extra fields and force refresh.
+fn flight_key(
+    app: &ConfidentialClient,
+    scopes: &ScopeSet,
+    options: &RequestOptions,
+) -> Result<String> {
+    let authority = app.inner.core.authority_for(options)?;
+    let mut key = format!(
+        "client_credentials\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+        authority.as_str().to_ascii_lowercase(),
+        scopes.to_wire().to_ascii_lowercase(),
+        options.claims.as_deref().unwrap_or(""),
+        options.force_refresh,
+    );
+    for (k, v) in &options.extra_body {
+        key.push_str(&format!("\u{1}{k}={v}"));
+    }
+    for (k, v) in &options.extra_query {
+        key.push_str(&format!("\u{2}{k}={v}"));
+    }
+    Ok(key)
+}
+
+/// Joins the flight of this request (or starts it): one request for every concurrent caller.
+async fn fly(
+    app: &ConfidentialClient,
+    scopes: ScopeSet,
+    options: RequestOptions,
+) -> Result<AuthenticationResult> {
+    let key = flight_key(app, &scopes, &options)?;
+    let owned = app.clone();
+    let landing = key.clone();
+    let flight = app.inner.core.flights.join(&key, move |id| {
+        Box::pin(async move {
+            let result = run(&owned, scopes, options).await;
+            owned.inner.core.flights.land(&landing, id);
+            result
+        })
+    });
+    flight.await
 }
 
 async fn run(

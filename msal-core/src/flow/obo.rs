@@ -175,8 +175,40 @@ impl<'a> IntoFuture for AcquireTokenOnBehalfOf<'a> {
                 Ok(_) => {}
             }
         }
-        AcquireFuture::pending(run(app, assertion, p, options))
+        AcquireFuture::pending(fly(app, assertion, p, options))
     }
+}
+
+/// Joins the flight of this request (or starts it): one request for every concurrent caller
+/// with the same incoming assertion and scopes.
+async fn fly(
+    app: &ConfidentialClient,
+    assertion: String,
+    p: Prepared,
+    options: RequestOptions,
+) -> Result<AuthenticationResult> {
+    let authority = app.inner.core.authority_for(&options)?;
+    let mut key = format!(
+        "obo\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+        authority.as_str().to_ascii_lowercase(),
+        p.hash,
+        p.scopes.to_wire().to_ascii_lowercase(),
+        options.claims.as_deref().unwrap_or(""),
+        options.force_refresh,
+    );
+    for (k, v) in &options.extra_body {
+        key.push_str(&format!("\u{1}{k}={v}"));
+    }
+    let owned = app.clone();
+    let landing = key.clone();
+    let flight = app.inner.core.flights.join(&key, move |id| {
+        Box::pin(async move {
+            let result = run(&owned, assertion, p, options).await;
+            owned.inner.core.flights.land(&landing, id);
+            result
+        })
+    });
+    flight.await
 }
 
 async fn run(

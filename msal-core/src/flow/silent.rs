@@ -132,8 +132,50 @@ impl<'a> IntoFuture for AcquireTokenSilent<'a> {
                 ));
             }
         }
-        AcquireFuture::pending(run(app, scopes, account, options))
+        AcquireFuture::pending(fly(app, scopes, account, options))
     }
+}
+
+/// What makes two silent requests the same request.
+fn flight_key(
+    app: AppRef<'_>,
+    scopes: &ScopeSet,
+    account: &Account,
+    options: &RequestOptions,
+) -> Result<String> {
+    let authority = app.core.authority_for(options)?;
+    let mut key = format!(
+        "silent\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}",
+        authority.as_str().to_ascii_lowercase(),
+        account.home_account_id().to_ascii_lowercase(),
+        scopes.to_wire().to_ascii_lowercase(),
+        options.claims.as_deref().unwrap_or(""),
+        options.force_refresh,
+    );
+    for (k, v) in &options.extra_body {
+        key.push_str(&format!("\u{1}{k}={v}"));
+    }
+    Ok(key)
+}
+
+/// Joins the flight of this request (or starts it): one refresh for every concurrent caller.
+async fn fly(
+    app: AppRef<'_>,
+    scopes: ScopeSet,
+    account: Account,
+    options: RequestOptions,
+) -> Result<AuthenticationResult> {
+    let key = flight_key(app, &scopes, &account, &options)?;
+    let owned = app.to_owned_app();
+    let landing = key.clone();
+    let flight = app.core.flights.join(&key, move |id| {
+        Box::pin(async move {
+            let result = run(owned.app_ref(), scopes, account, options).await;
+            owned.app_ref().core.flights.land(&landing, id);
+            result
+        })
+    });
+    flight.await
 }
 
 /// The refresh tokens to try, in MSAL's order (§10.8), each group with whether a
