@@ -97,6 +97,38 @@ pub(crate) enum CaseKind {
         /// Who writes and who reads.
         direction: Direction,
     },
+    /// One token cache file shared by msal-rs (`msal-cache-file`) and MSAL Python
+    /// (msal-extensions' `PersistedTokenCache(FilePersistence(path))`): `rust_writers` msal-rs
+    /// apps and `python_writers` MSAL Python processes, started at the same moment, each
+    /// acquire `tokens_each` client-credentials tokens with distinct `fmi_path`s (one cache
+    /// entry each); the file must then hold every one of them. Then a fresh msal-rs app serves
+    /// every Python-written token from the file and a fresh MSAL Python app every
+    /// msal-rs-written one, with no token request.
+    FileWriters {
+        /// The app (client credentials).
+        app: AppSpec,
+        /// The scopes of every call.
+        scopes: Vec<String>,
+        /// How many msal-rs writers (in-process, each its own cache and app).
+        rust_writers: usize,
+        /// How many MSAL Python processes.
+        python_writers: usize,
+        /// How many tokens each writer acquires.
+        tokens_each: usize,
+        /// A pause between two acquisitions of an msal-rs writer (ms), so that its writes
+        /// spread over MSAL Python's (which retries a busy lock only every 250 ms).
+        #[serde(default)]
+        rust_pause_ms: u64,
+    },
+    /// A user signed in by MSAL Python into a cache file, found and served silently by msal-rs
+    /// over the same file, signed out by msal-rs, and then gone for MSAL Python.
+    FileSignOut {
+        /// The app (a public client).
+        app: UserAppSpec,
+        /// MSAL Python's sign-in step (`username_password` or `device_code`); its user and
+        /// scopes are those of msal-rs's silent call.
+        sign_in: Step,
+    },
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {

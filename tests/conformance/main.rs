@@ -4,7 +4,9 @@
 //! fields and their order, MSAL's headers, client assertions, discovery), the token-cache
 //! schema, and caches written by one and read by the other; for client credentials and OBO,
 //! and for the user flows (auth code with PKCE, device code, username/password, silent
-//! refresh, FOCI) with MSAL Python as a second client of the emulator.
+//! refresh, FOCI) with MSAL Python as a second client of the emulator; and one token cache
+//! file shared by msal-rs and MSAL Python with msal-extensions (concurrent writers, each
+//! reading the other's tokens, a sign-out seen by the other).
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`. Prints one line per case (`PASS name`, `FAIL name: reason`,
@@ -14,6 +16,7 @@
 mod cache_cmp;
 mod cases;
 mod emu;
+mod file_interop;
 mod flows;
 mod python;
 mod rust_side;
@@ -74,6 +77,28 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
         }
         CaseKind::UserCacheSchema { apps, steps } => {
             user_flows::user_cache_schema_case(&case.name, emu, py, apps, steps).await
+        }
+        CaseKind::FileWriters {
+            app,
+            scopes,
+            rust_writers,
+            python_writers,
+            tokens_each,
+            rust_pause_ms,
+        } => {
+            file_interop::writers_case(
+                &case.name,
+                emu,
+                py,
+                app,
+                scopes,
+                (*rust_writers, *python_writers, *tokens_each),
+                std::time::Duration::from_millis(*rust_pause_ms),
+            )
+            .await
+        }
+        CaseKind::FileSignOut { app, sign_in } => {
+            file_interop::sign_out_case(&case.name, emu, py, app, sign_in).await
         }
         CaseKind::UserCacheInterop {
             apps,

@@ -82,7 +82,7 @@ pub(crate) struct PyResult {
 }
 
 /// Runs jobs in the venv's Python.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Python {
     interpreter: Option<PathBuf>,
     script: PathBuf,

@@ -178,7 +178,7 @@ fn source_name(s: TokenSource) -> String {
 }
 
 /// An account as MSAL Python's `get_accounts()` shows it (the fields both have).
-fn account_view(a: &Account) -> Value {
+pub(crate) fn account_view(a: &Account) -> Value {
     json!({
         "home_account_id": a.home_account_id(),
         "environment": a.environment(),

@@ -3,7 +3,7 @@
 
 Reads one JSON job on stdin, runs MSAL Python (the reference implementation) against the local
 Entra ID emulator, and prints one JSON result on stdout. Only `msal`, `requests` and the
-standard library are used.
+standard library are used (and `msal_extensions` for jobs over a cache file).
 
 Job:
     {
@@ -33,6 +33,13 @@ each step's result carries the requests sent during it (construction included):
     }
     A step's result adds "auth_uri" (auth_code) and "accounts" (get_accounts() after the step).
 
+Over a token cache file shared with other processes (msal-extensions'
+`PersistedTokenCache(FilePersistence(path))`, its `<path>.lockfile` lock), instead of "cache":
+    {..., "cache_file": "/abs/path/msal_token_cache.json",
+     "barrier": null | {"ready": "/abs/path/ready.N", "go": "/abs/path/go", "timeout": 60}}
+    With "barrier", the app(s) are built first, then "ready" is created and the calls wait for
+    "go" to exist, so that several processes start writing at the same moment.
+
 Result:
     {
       "construction_requests": [{"method": "GET", "url": "https://login.microsoftonline.com/..."}],
@@ -51,6 +58,7 @@ refuses any other destination: traffic never leaves loopback.
 import json
 import os
 import sys
+import time
 import traceback
 import urllib.request
 from html.parser import HTMLParser
@@ -250,9 +258,23 @@ def run_script(job, session, cache, out):
         })
 
 
+def wait_for_go(barrier):
+    """Signals that this process is ready, then waits for the signal to start."""
+    if not barrier:
+        return
+    with open(barrier["ready"], "w") as f:
+        f.write(str(os.getpid()))
+    deadline = time.monotonic() + float(barrier.get("timeout") or 60)
+    while not os.path.exists(barrier["go"]):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no start signal at %s" % barrier["go"])
+        time.sleep(0.002)
+
+
 def run_calls(job, session, cache, out):
     app = build_app(job, session, cache)
     out["construction_requests"] = session.sent
+    wait_for_go(job.get("barrier"))
     for call in job["calls"]:
         session.sent = []
         result = run_call(app, call) or {}
@@ -269,9 +291,14 @@ def main():
     job = json.load(sys.stdin)
     emu = job["emulator"]
     session = LoopbackSession(emu["addr"], emu["ca_path"], emu["hosts"])
-    cache = msal.SerializableTokenCache()
     out = {"construction_requests": [], "calls": [], "cache": None, "exception": None}
     try:
+        if job.get("cache_file"):
+            import msal_extensions  # only these jobs need it
+            cache = msal_extensions.PersistedTokenCache(
+                msal_extensions.FilePersistence(job["cache_file"]))
+        else:
+            cache = msal.SerializableTokenCache()
         if job.get("cache"):
             cache.deserialize(job["cache"])
         if "steps" in job:
