@@ -9,6 +9,7 @@
 //!
 //! Heavy logic lives in the crates these commands run; this crate only sequences them.
 
+mod bench;
 mod ci;
 mod conformance;
 mod demo;
@@ -16,7 +17,8 @@ mod util;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <demo | ci | conformance [FILTER] | tidy>";
+const USAGE: &str =
+    "usage: cargo xtask <demo | ci | conformance [FILTER] | bench [--quick] | tidy>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("conformance") => conformance::run(args.get(1).map(String::as_str)),
         Some("tidy") => ci::tidy(),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
