@@ -8,10 +8,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::Graph;
 use msal_core::clock::ManualClock;
 use msal_core::{Authority, DangerousOptions, PublicClient, TokenSource};
-
-const USER_READ: &str = "https://graph.microsoft.com/User.Read";
 
 #[tokio::main]
 async fn main() -> msal_core::Result<()> {
@@ -27,7 +26,7 @@ async fn main() -> msal_core::Result<()> {
 
     println!("cli: sign in with a device code");
     let t = Instant::now();
-    let flow = app.device_code_flow([USER_READ]).initiate().await?;
+    let flow = app.device_code_flow(Graph::UserRead).initiate().await?;
     println!("  {}", flow.message());
     // Polling waits `interval` seconds between attempts on the app's clock; here the demo
     // moves that clock along while it waits for the user.
@@ -53,7 +52,7 @@ async fn main() -> msal_core::Result<()> {
     );
 
     let t = Instant::now();
-    let r = app.acquire_token_silent([USER_READ], &account).await?;
+    let r = app.acquire_token_silent(Graph::UserRead, &account).await?;
     common::report("silent, from the cache", t, &r);
     assert_eq!(r.source(), TokenSource::Cache);
 
@@ -62,12 +61,12 @@ async fn main() -> msal_core::Result<()> {
     common::advance_emulator_clock(2 * 3600).await?;
     println!("  (two hours pass, on the app's clock and the emulator's)");
     let t = Instant::now();
-    let r = app.acquire_token_silent([USER_READ], &account).await?;
+    let r = app.acquire_token_silent(Graph::UserRead, &account).await?;
     common::report("silent, refreshed after expiry", t, &r);
     assert_eq!(r.source(), TokenSource::IdentityProvider);
 
     let t = Instant::now();
-    let r = app.acquire_token_silent([USER_READ], &account).await?;
+    let r = app.acquire_token_silent(Graph::UserRead, &account).await?;
     common::report("silent, from the cache again", t, &r);
 
     app.remove_account(&account).await?;

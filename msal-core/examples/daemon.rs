@@ -9,9 +9,8 @@ mod common;
 
 use std::time::Instant;
 
+use common::Graph;
 use msal_core::{Authority, ClientCredential, ConfidentialClient, TokenCache, TokenSource};
-
-const GRAPH: &str = "https://graph.microsoft.com/.default";
 
 #[tokio::main]
 async fn main() -> msal_core::Result<()> {
@@ -30,19 +29,19 @@ async fn main() -> msal_core::Result<()> {
         .build()?;
 
     let t = Instant::now();
-    let first = app.acquire_token_for_client(GRAPH).await?;
+    let first = app.acquire_token_for_client(Graph::default_scope()).await?;
     common::report("first call (discovery + token request)", t, &first);
     assert_eq!(first.source(), TokenSource::IdentityProvider);
 
     let t = Instant::now();
-    let second = app.acquire_token_for_client(GRAPH).await?;
+    let second = app.acquire_token_for_client(Graph::default_scope()).await?;
     common::report("second call", t, &second);
     assert_eq!(second.source(), TokenSource::Cache);
 
     let t = Instant::now();
     let n = 100_000;
     for _ in 0..n {
-        let r = app.acquire_token_for_client(GRAPH).await?;
+        let r = app.acquire_token_for_client(Graph::default_scope()).await?;
         debug_assert_eq!(r.source(), TokenSource::Cache);
     }
     println!(
@@ -53,10 +52,16 @@ async fn main() -> msal_core::Result<()> {
 
     let other = common::env("AZURE_OTHER_TENANT_ID")?;
     let t = Instant::now();
-    let r = app.acquire_token_for_client(GRAPH).tenant(&other).await?;
+    let r = app
+        .acquire_token_for_client(Graph::default_scope())
+        .tenant(&other)
+        .await?;
     common::report("per-request tenant override", t, &r);
     let t = Instant::now();
-    let r = app.acquire_token_for_client(GRAPH).tenant(&other).await?;
+    let r = app
+        .acquire_token_for_client(Graph::default_scope())
+        .tenant(&other)
+        .await?;
     common::report("tenant override again", t, &r);
 
     println!("daemon: client credentials with a certificate (PS256 client assertion)");
@@ -89,10 +94,14 @@ async fn main() -> msal_core::Result<()> {
         .http_client(common::http_client()?)
         .build()?;
     let t = Instant::now();
-    let r = cert_app.acquire_token_for_client(GRAPH).await?;
+    let r = cert_app
+        .acquire_token_for_client(Graph::default_scope())
+        .await?;
     common::report("certificate app, first call", t, &r);
     let t = Instant::now();
-    let r = cert_app.acquire_token_for_client(GRAPH).await?;
+    let r = cert_app
+        .acquire_token_for_client(Graph::default_scope())
+        .await?;
     common::report("certificate app, second call", t, &r);
 
     let json = cache.serialize()?;

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::Graph;
 use msal_core::{Authority, ClientCredential, ConfidentialClient, TokenSource};
 
 #[tokio::main]
@@ -24,7 +25,7 @@ async fn main() -> msal_core::Result<()> {
 
     let t = Instant::now();
     let r = api
-        .acquire_token_on_behalf_of(&incoming, ["https://graph.microsoft.com/User.Read"])
+        .acquire_token_on_behalf_of(&incoming, Graph::UserRead)
         .await?;
     common::report("OBO for Graph User.Read", t, &r);
     assert_eq!(r.source(), TokenSource::IdentityProvider);
@@ -38,7 +39,7 @@ async fn main() -> msal_core::Result<()> {
 
     let t = Instant::now();
     let r = api
-        .acquire_token_on_behalf_of(&incoming, ["https://graph.microsoft.com/User.Read"])
+        .acquire_token_on_behalf_of(&incoming, Graph::UserRead)
         .await?;
     common::report("same caller again", t, &r);
     assert_eq!(r.source(), TokenSource::Cache);

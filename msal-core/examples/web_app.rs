@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Instant;
 
+use common::Graph;
 use msal_core::{
     AuthCodeFlow, Authority, ClientCredential, ConfidentialClient, Initiated, ResponseMode,
     TokenSource,
@@ -28,7 +29,7 @@ async fn main() -> msal_core::Result<()> {
 
     // GET /login: start the flow, keep it in the session, redirect the browser.
     let flow = app
-        .auth_code_flow(["https://graph.microsoft.com/User.Read"])
+        .auth_code_flow([Graph::UserRead])
         .redirect_uri(common::env("REDIRECT_URI")?)
         .response_mode(ResponseMode::FormPost)
         .login_hint(common::env("LOGIN_HINT")?)
@@ -59,15 +60,11 @@ async fn main() -> msal_core::Result<()> {
 
     // Any later request: silent, for the signed-in user.
     let t = Instant::now();
-    let r = app
-        .acquire_token_silent(["https://graph.microsoft.com/User.Read"], &account)
-        .await?;
+    let r = app.acquire_token_silent(Graph::UserRead, &account).await?;
     common::report("later request, User.Read", t, &r);
     assert_eq!(r.source(), TokenSource::Cache);
     let t = Instant::now();
-    let r = app
-        .acquire_token_silent(["https://graph.microsoft.com/Mail.Read"], &account)
-        .await?;
+    let r = app.acquire_token_silent(Graph::MailRead, &account).await?;
     common::report("later request, another scope (refresh)", t, &r);
     Ok(())
 }

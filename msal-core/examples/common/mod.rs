@@ -1,5 +1,5 @@
-//! What the examples share: reaching the local emulator when `cargo xtask demo` runs them,
-//! and printing steps.
+//! What the examples share: the APIs they call, declared once as types; reaching the local
+//! emulator when `cargo xtask demo` runs them; printing steps.
 //!
 //! Against the real Entra ID none of this is needed: `ReqwestHttpClient::new()` (the default)
 //! uses the platform trust store and DNS.
@@ -8,7 +8,21 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use msal_core::http::ReqwestHttpClient;
-use msal_core::{AuthenticationResult, Error, ErrorKind, Result};
+use msal_core::{AuthenticationResult, Error, ErrorKind, Resource, Result};
+
+/// Microsoft Graph, declared once: a misspelt scope or a resource URI that does not parse is a
+/// compile error, and `Graph::default_scope()` is a static, pre-normalised scope set.
+#[derive(Resource, Debug, Clone, Copy, PartialEq, Eq)]
+#[resource("https://graph.microsoft.com")]
+#[allow(dead_code)] // each example uses some of it
+pub(crate) enum Graph {
+    /// Sign in and read the user's profile.
+    #[scope("User.Read")]
+    UserRead,
+    /// Read the user's mail.
+    #[scope("Mail.Read")]
+    MailRead,
+}
 
 /// A required environment variable.
 pub(crate) fn env(name: &str) -> Result<String> {
