@@ -40,63 +40,67 @@ pub enum TokenSource {
 }
 
 /// A signed-in user as the token cache knows them.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Cloning is cheap: an account shares the cache's entry.
+#[derive(Clone)]
 pub struct Account {
-    home_account_id: String,
-    environment: String,
-    realm: String,
-    local_account_id: String,
-    username: String,
-    authority_type: String,
-    account_source: Option<String>,
+    entity: Arc<AccountEntity>,
 }
 
+impl PartialEq for Account {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.entity, &other.entity)
+            || (self.home_account_id() == other.home_account_id()
+                && self.environment() == other.environment()
+                && self.realm() == other.realm()
+                && self.local_account_id() == other.local_account_id()
+                && self.username() == other.username()
+                && self.authority_type() == other.authority_type()
+                && self.account_source() == other.account_source())
+    }
+}
+
+impl Eq for Account {}
+
 impl Account {
-    pub(crate) fn from_entity(e: &AccountEntity) -> Account {
-        Account {
-            home_account_id: e.home_account_id.clone().unwrap_or_default(),
-            environment: e.environment.clone(),
-            realm: e.realm.clone(),
-            local_account_id: e.local_account_id.clone().unwrap_or_default(),
-            username: e.username.clone(),
-            authority_type: e.authority_type.clone(),
-            account_source: e.account_source.clone(),
-        }
+    /// The account of a cache entry, sharing it.
+    pub(crate) fn from_entity(entity: Arc<AccountEntity>) -> Account {
+        Account { entity }
     }
 
     /// `{uid}.{utid}`: the account's identifier across tenants and apps.
     pub fn home_account_id(&self) -> &str {
-        &self.home_account_id
+        self.entity.home_account_id.as_deref().unwrap_or("")
     }
 
     /// The identity provider host the account signed in at.
     pub fn environment(&self) -> &str {
-        &self.environment
+        &self.entity.environment
     }
 
     /// The tenant the account was seen in.
     pub fn realm(&self) -> &str {
-        &self.realm
+        &self.entity.realm
     }
 
     /// The object id of the user in that tenant.
     pub fn local_account_id(&self) -> &str {
-        &self.local_account_id
+        self.entity.local_account_id.as_deref().unwrap_or("")
     }
 
     /// The sign-in name (`preferred_username`), possibly empty.
     pub fn username(&self) -> &str {
-        &self.username
+        &self.entity.username
     }
 
     /// `MSSTS` for Entra ID (and B2C, CIAM), `ADFS` for AD FS.
     pub fn authority_type(&self) -> &str {
-        &self.authority_type
+        &self.entity.authority_type
     }
 
     /// The grant the account was created by, when MSAL records it.
     pub fn account_source(&self) -> Option<&str> {
-        self.account_source.as_deref()
+        self.entity.account_source.as_deref()
     }
 }
 
@@ -104,9 +108,9 @@ impl fmt::Debug for Account {
     /// Identifiers only; the username is personal data and is left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Account")
-            .field("environment", &self.environment)
-            .field("realm", &self.realm)
-            .field("authority_type", &self.authority_type)
+            .field("environment", &self.environment())
+            .field("realm", &self.realm())
+            .field("authority_type", &self.authority_type())
             .finish_non_exhaustive()
     }
 }

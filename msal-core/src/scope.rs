@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -16,9 +18,80 @@ use crate::error::{Error, Result};
 pub(crate) const RESERVED_SCOPES: [&str; 3] = ["offline_access", "openid", "profile"];
 
 /// A validated, sorted, de-duplicated set of scopes.
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// Cloning never copies the scopes: a set built at run time shares them (an atomic reference
+/// count), a `'static` one borrows them.
+#[derive(Clone)]
 pub struct ScopeSet {
-    scopes: Cow<'static, [Cow<'static, str>]>,
+    scopes: Scopes,
+    /// [`scope_hash`] of the scopes, computed once.
+    hash: u64,
+}
+
+/// Where the scopes of a [`ScopeSet`] live.
+#[derive(Clone)]
+enum Scopes {
+    /// `'static` scopes (`msal-macros`, constants).
+    Static(&'static [Cow<'static, str>]),
+    /// Scopes built at run time, shared by every clone.
+    Shared(Arc<[Cow<'static, str>]>),
+}
+
+impl PartialEq for ScopeSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for ScopeSet {}
+
+impl Hash for ScopeSet {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+/// FNV-1a over the ASCII-lowercased bytes of one scope, finished by a 64-bit mixer so that
+/// the sum of several stays well distributed.
+const fn one_scope_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i].to_ascii_lowercase() as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    // splitmix64's finaliser.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// An order-independent, ASCII-case-insensitive hash of a list of scopes: the sum of the
+/// scopes' hashes. Two lists holding the same scopes (up to ASCII case), each once, hash
+/// alike in any order; the cache uses it to file an access token under its exact scope set
+/// (and always compares the scopes themselves before serving one).
+pub(crate) fn scope_hash<'a>(scopes: impl IntoIterator<Item = &'a str>) -> u64 {
+    scopes.into_iter().fold(0u64, |acc, s| {
+        acc.wrapping_add(one_scope_hash(s.as_bytes()))
+    })
+}
+
+/// [`scope_hash`] of `'static` scopes, at compile time.
+const fn static_scope_hash(scopes: &[Cow<'static, str>]) -> u64 {
+    let mut acc = 0u64;
+    let mut i = 0;
+    while i < scopes.len() {
+        let bytes = match &scopes[i] {
+            Cow::Borrowed(s) => s.as_bytes(),
+            Cow::Owned(s) => s.as_bytes(),
+        };
+        acc = acc.wrapping_add(one_scope_hash(bytes));
+        i += 1;
+    }
+    acc
 }
 
 impl ScopeSet {
@@ -43,8 +116,21 @@ impl ScopeSet {
     #[doc(hidden)]
     pub const fn from_static_sorted(scopes: &'static [Cow<'static, str>]) -> ScopeSet {
         ScopeSet {
-            scopes: Cow::Borrowed(scopes),
+            scopes: Scopes::Static(scopes),
+            hash: static_scope_hash(scopes),
         }
+    }
+
+    fn as_slice(&self) -> &[Cow<'static, str>] {
+        match &self.scopes {
+            Scopes::Static(s) => s,
+            Scopes::Shared(s) => s,
+        }
+    }
+
+    /// The order-independent, case-insensitive hash of the scopes (see [`scope_hash`]).
+    pub(crate) fn scope_hash(&self) -> u64 {
+        self.hash
     }
 
     fn from_validated(mut v: Vec<Cow<'static, str>>) -> ScopeSet {
@@ -55,54 +141,58 @@ impl ScopeSet {
                 out.push(s);
             }
         }
+        let hash = scope_hash(out.iter().map(|s| s.as_ref()));
         ScopeSet {
-            scopes: Cow::Owned(out),
+            scopes: Scopes::Shared(Arc::from(out)),
+            hash,
         }
     }
 
     /// The scopes, in code-point order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.scopes.iter().map(|s| s.as_ref())
+        self.as_slice().iter().map(|s| s.as_ref())
     }
 
     /// How many scopes the set holds.
     pub fn len(&self) -> usize {
-        self.scopes.len()
+        self.as_slice().len()
     }
 
     /// True when the set holds no scope.
     pub fn is_empty(&self) -> bool {
-        self.scopes.is_empty()
+        self.as_slice().is_empty()
     }
 
     /// True when the set holds `scope`, compared case-insensitively.
     pub fn contains(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope))
+        self.as_slice()
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(scope))
     }
 
     /// The scopes joined by single spaces, in code-point order: the wire form of `scope`.
     pub fn to_wire(&self) -> String {
-        self.scopes.join(" ")
+        self.as_slice().join(" ")
     }
 
     /// True when every scope of this set occurs in the space-separated `target`, compared
     /// case-insensitively (a cache entry's target may hold more scopes than asked for).
     pub fn is_subset_of_target(&self, target: &str) -> bool {
-        self.scopes
+        self.as_slice()
             .iter()
             .all(|s| target.split(' ').any(|t| t.eq_ignore_ascii_case(s)))
     }
 
     /// True when any scope of this set is one of the reserved OIDC scopes.
     pub(crate) fn has_reserved(&self) -> bool {
-        self.scopes
+        self.as_slice()
             .iter()
             .any(|s| RESERVED_SCOPES.iter().any(|r| r.eq_ignore_ascii_case(s)))
     }
 
     /// This set plus `openid profile offline_access`: the scopes of a user-token request.
     pub(crate) fn with_reserved(&self) -> ScopeSet {
-        let mut v: Vec<Cow<'static, str>> = self.scopes.iter().cloned().collect();
+        let mut v: Vec<Cow<'static, str>> = self.as_slice().to_vec();
         v.extend(RESERVED_SCOPES.iter().map(|s| Cow::Borrowed(*s)));
         ScopeSet::from_validated(v)
     }
@@ -284,7 +374,39 @@ mod tests {
             [Cow::Borrowed("https://graph.microsoft.com/.default")];
         static SET: ScopeSet = ScopeSet::from_static_sorted(&SCOPES);
         let c = (&SET).into_scopes().expect("valid");
-        assert!(matches!(c.scopes, Cow::Borrowed(_)));
+        assert!(matches!(c.scopes, Scopes::Static(_)));
+        assert_eq!(
+            c.scope_hash(),
+            scope_hash(["https://graph.microsoft.com/.default"])
+        );
+    }
+
+    #[test]
+    fn clones_share_the_scopes() {
+        let a = ScopeSet::new(["b".to_owned(), "a".to_owned()]).expect("valid");
+        let b = a.clone();
+        match (&a.scopes, &b.scopes) {
+            (Scopes::Shared(x), Scopes::Shared(y)) => assert!(Arc::ptr_eq(x, y)),
+            _ => panic!("a run-time set is shared"),
+        }
+    }
+
+    #[test]
+    fn scope_hash_ignores_order_and_ascii_case() {
+        let a = ScopeSet::new(["User.Read", "Mail.Send"]).expect("valid");
+        assert_eq!(a.scope_hash(), scope_hash(["mail.send", "USER.READ"]));
+        assert_eq!(a.scope_hash(), scope_hash("user.read MAIL.send".split(' ')));
+        assert_ne!(a.scope_hash(), scope_hash(["user.read"]));
+        assert_ne!(
+            a.scope_hash(),
+            scope_hash(["user.read", "mail.send", "mail.send"])
+        );
+        assert_eq!(
+            scope_hash([]),
+            ScopeSet::new(Vec::<String>::new())
+                .expect("ok")
+                .scope_hash()
+        );
     }
 
     proptest! {

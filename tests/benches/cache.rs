@@ -1,11 +1,12 @@
 //! The Rust side of `cargo xtask bench` (DESIGN §7): cache-hit `acquire_token_for_client`
 //! (hot key at several cache sizes, uniform random over a million tokens), listing accounts,
-//! and loading and saving a cache file, measured on the cache files `gen_caches.py` wrote
-//! (listed in its `manifest.json`), the same files MSAL Python is measured on.
+//! loading and saving a cache file, and a cache-hit `acquire_token_silent` for one of many
+//! signed-in accounts, measured on the cache files `gen_caches.py` wrote (listed in its
+//! `manifest.json`), the same files MSAL Python is measured on.
 //!
 //! ```text
 //! cargo bench -p msal-tests --bench cache -- --manifest target/bench/manifest.json \
-//!     --out target/bench/rust.json [--rows hot,random,accounts,io] [--batch 1000] \
+//!     --out target/bench/rust.json [--rows hot,random,accounts,io,silent] [--batch 1000] \
 //!     [--batches 1000] [--io-reps 10] [--accounts-reps 50]
 //! ```
 //!
@@ -47,6 +48,7 @@ struct Manifest {
     client_id: String,
     hits: Vec<Hits>,
     users: Users,
+    silent: Silent,
 }
 
 /// One app-token cache file: `tenants` x `resources` tokens.
@@ -65,6 +67,17 @@ struct Hits {
 struct Users {
     accounts: usize,
     path: PathBuf,
+}
+
+/// The cache file of the silent-acquisition row.
+#[derive(Debug, Deserialize)]
+struct Silent {
+    accounts: usize,
+    path: PathBuf,
+    /// The tenant of the authority the accounts signed in with (`organizations`).
+    authority: String,
+    scopes: Vec<String>,
+    hot_home_account_id: String,
 }
 
 /// Command-line options.
@@ -89,7 +102,7 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         manifest: PathBuf::from("target/bench/manifest.json"),
         out: PathBuf::from("target/bench/rust.json"),
-        rows: ["hot", "random", "accounts", "io"]
+        rows: ["hot", "random", "accounts", "io", "silent"]
             .map(String::from)
             .to_vec(),
         batch: 1000,
@@ -522,6 +535,70 @@ impl Bench {
         Ok(())
     }
 
+    /// `acquire_token_silent` for the hot account of the silent-row file (a cache hit), then,
+    /// for reference, for accounts picked uniformly at random.
+    fn silent(&mut self) -> Result<()> {
+        let path = self.manifest.silent.path.clone();
+        progress(&format!(
+            "silent: loading {} accounts from {}",
+            self.manifest.silent.accounts,
+            path.display()
+        ));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let cache = TokenCache::new();
+        let t = Instant::now();
+        cache.deserialize(&text).context("deserializing")?;
+        self.info
+            .insert("load_silent_s".into(), json!(t.elapsed().as_secs_f64()));
+        drop(text);
+        let tenant = self
+            .manifest
+            .silent
+            .authority
+            .rsplit('/')
+            .next()
+            .unwrap_or("organizations")
+            .to_owned();
+        let app = self.app(&tenant, &cache)?;
+        let scopes = ScopeSet::new(self.manifest.silent.scopes.clone()).context("the scopes")?;
+        let hid = self.manifest.silent.hot_home_account_id.clone();
+        let account = self
+            .rt
+            .block_on(app.account(&hid))?
+            .with_context(|| format!("the hot account {hid} is not in the cache"))?;
+        // Discovery runs on the first call.
+        expect_hit(Some(self.rt.block_on(
+            app.acquire_token_silent(&scopes, &account).into_future(),
+        )));
+        let r = measure(self.args.batch, self.args.batches, |_| {
+            expect_hit(poll_once(app.acquire_token_silent(&scopes, &account)));
+        });
+        progress(&format!(
+            "silent over {} accounts: median {} ns",
+            self.manifest.silent.accounts, r["median_ns"]
+        ));
+        let mut r = r;
+        if let Some(o) = r.as_object_mut() {
+            o.insert("accounts".into(), json!(self.manifest.silent.accounts));
+        }
+        self.rows.insert("silent".into(), r);
+        // For reference: uniform random accounts (picks precomputed).
+        let all = cache.accounts();
+        let mut rng = SplitMix(7);
+        let picks: Vec<&msal_core::Account> =
+            (0..1 << 16).map(|_| &all[rng.below(all.len())]).collect();
+        let mask = picks.len() - 1;
+        let r = measure(self.args.batch, self.args.batches / 4 + 1, |i| {
+            expect_hit(poll_once(
+                app.acquire_token_silent(&scopes, picks[i & mask]),
+            ));
+        });
+        self.info
+            .insert("silent_random_median_ns".into(), r["median_ns"].clone());
+        Ok(())
+    }
+
     /// An app over `cache` for `tenant`.
     fn app_over(&self, tenant: &str, cache: TokenCache) -> Result<ConfidentialClient> {
         self.app(tenant, &cache)
@@ -704,6 +781,7 @@ impl Bench {
         let (hot, random) = (want("hot"), want("random"));
         let users = want("accounts") || want("io");
         let want_redis = want("redis");
+        let want_silent = want("silent");
         let mut hits = std::mem::take(&mut self.manifest.hits);
         hits.sort_by_key(|h| h.tokens);
         let largest = hits.last().map(|h| h.tokens);
@@ -722,6 +800,9 @@ impl Bench {
         }
         if users {
             self.users()?;
+        }
+        if want_silent {
+            self.silent()?;
         }
         if want_redis {
             let url = self

@@ -87,10 +87,11 @@ impl Slot {
     }
 }
 
-/// The discovery cache of one application: a slot per authority URL.
+/// The discovery cache of one application: a slot per authority URL (hashed with foldhash:
+/// a per-request tenant override looks its slot up on every cache hit).
 #[derive(Debug, Default)]
 pub(crate) struct DiscoveryCache {
-    slots: RwLock<HashMap<String, Arc<Slot>>>,
+    slots: RwLock<HashMap<String, Arc<Slot>, foldhash::fast::RandomState>>,
 }
 
 impl DiscoveryCache {

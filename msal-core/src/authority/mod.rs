@@ -101,16 +101,24 @@ impl Authority {
         } else if segments.is_empty() && kind != AuthorityKind::Oidc {
             problem = Some("the authority has no tenant");
         }
-        let mut canonical = format!(
-            "{}://{}",
-            match scheme {
-                Scheme::Https => "https",
-                Scheme::Http => "http",
-            },
-            host
+        let scheme_str = match scheme {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        };
+        // One allocation, sized up front (a tenant override builds an authority per request).
+        let mut canonical = String::with_capacity(
+            scheme_str.len()
+                + 3
+                + host.len()
+                + 6
+                + segments.iter().map(|s| s.len() + 1).sum::<usize>(),
         );
+        canonical.push_str(scheme_str);
+        canonical.push_str("://");
+        canonical.push_str(&host);
         if let Some(p) = port {
-            canonical.push_str(&format!(":{p}"));
+            canonical.push(':');
+            canonical.push_str(&p.to_string());
         }
         for s in &segments {
             canonical.push('/');

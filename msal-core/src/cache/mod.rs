@@ -9,7 +9,7 @@
 //!
 //! With a store, the store is the truth and memory (L1) a bounded-staleness view of it:
 //! reads are served from memory while a partition was checked within
-//! [`CacheOptions::max_staleness`]; every write is an [operation](operation) applied to the
+//! [`CacheOptions::max_staleness`]; every write is an operation applied to the
 //! store's freshest data under its lock or compare-and-set; a failing store never fails an
 //! acquisition (reads become misses, writes keep their result in memory).
 //!
@@ -39,7 +39,7 @@ use crate::result::Account;
 use document::{Document, Entry};
 pub(crate) use entries::{NewEntries, TokenEvent};
 pub(crate) use index::{AtLookup, AtOwner, AtQuery};
-use index::{Index, PartitionMeta};
+use index::{Hints, Index, PartitionMeta};
 use operation::{Changes, Operation};
 
 pub use schema::{
@@ -248,75 +248,73 @@ impl TokenCache {
         }
     }
 
-    fn index_doc(&self, doc: &Document, meta: &Arc<PartitionMeta>) {
-        for (k, e) in &doc.access_tokens {
-            if let Entry::Known(at) = e {
-                self.inner.index.insert_at(k, Arc::clone(at), meta);
-            }
-        }
-        for (k, e) in &doc.accounts {
-            if let Entry::Known(a) = e {
-                self.inner.index.insert_account(k, Arc::clone(a), meta);
-            }
-        }
-        for (k, e) in &doc.refresh_tokens {
-            if let Entry::Known(rt) = e {
-                self.inner.index.insert_rt(k, Arc::clone(rt), meta);
-            }
-        }
+    fn index_doc(&self, doc: &Document, meta: &Arc<PartitionMeta>, hints: Option<&Hints>) {
+        self.inner.index.insert_all(
+            doc.access_tokens.values().filter_map(Entry::known),
+            doc.accounts.values().filter_map(Entry::known),
+            doc.refresh_tokens.values().filter_map(Entry::known),
+            meta,
+            hints,
+        );
     }
 
     fn unindex_doc(&self, doc: &Document, partition: u64) {
-        for (k, e) in &doc.access_tokens {
-            if let Entry::Known(at) = e {
-                self.inner.index.remove_at(k, at, partition);
-            }
+        let index = &self.inner.index;
+        for at in doc.access_tokens.values().filter_map(Entry::known) {
+            index.remove_at(at, partition);
         }
-        for (k, e) in &doc.accounts {
-            if let Entry::Known(a) = e {
-                self.inner.index.remove_account(k, a, partition);
-            }
+        for a in doc.accounts.values().filter_map(Entry::known) {
+            index.remove_account(a, partition);
         }
-        for (k, e) in &doc.refresh_tokens {
-            if let Entry::Known(rt) = e {
-                self.inner.index.remove_rt(k, rt, partition);
-            }
+        for rt in doc.refresh_tokens.values().filter_map(Entry::known) {
+            index.remove_rt(rt, partition);
         }
     }
 
     fn apply_changes(&self, ch: &Changes, meta: &Arc<PartitionMeta>) {
         let index = &self.inner.index;
-        for (k, old, new) in &ch.access_tokens {
+        for (_, old, new) in &ch.access_tokens {
             if let Some(old) = old {
-                index.remove_at(k, old, meta.id);
+                index.remove_at(old, meta.id);
             }
             if let Some(new) = new {
-                index.insert_at(k, Arc::clone(new), meta);
+                index.insert_at(Arc::clone(new), meta);
             }
         }
-        for (k, old, new) in &ch.accounts {
+        for (_, old, new) in &ch.accounts {
             if let Some(old) = old {
-                index.remove_account(k, old, meta.id);
+                index.remove_account(old, meta.id);
             }
             if let Some(new) = new {
-                index.insert_account(k, Arc::clone(new), meta);
+                index.insert_account(Arc::clone(new), meta);
             }
         }
-        for (k, old, new) in &ch.refresh_tokens {
+        for (_, old, new) in &ch.refresh_tokens {
             if let Some(old) = old {
-                index.remove_rt(k, old, meta.id);
+                index.remove_rt(old, meta.id);
             }
             if let Some(new) = new {
-                index.insert_rt(k, Arc::clone(new), meta);
+                index.insert_rt(Arc::clone(new), meta);
             }
         }
     }
 
     /// Replaces a partition's document and re-indexes it.
     fn replace(&self, p: &Partition, doc: Document, version: Option<Version>) {
+        self.replace_hinted(p, doc, None, version);
+    }
+
+    /// [`replace`](Self::replace) with the index hints computed while `doc` was read.
+    fn replace_hinted(
+        &self,
+        p: &Partition,
+        doc: Document,
+        hints: Option<Hints>,
+        version: Option<Version>,
+    ) {
         let mut state = lock(&p.state);
         self.unindex_doc(&state.doc, p.meta.id);
-        self.index_doc(&doc, &p.meta);
+        self.index_doc(&doc, &p.meta, hints.as_ref());
         state.doc = doc;
         state.version = version;
         p.meta.checked_at_ms.store(self.now_ms(), Ordering::Relaxed);
@@ -437,23 +435,28 @@ impl TokenCache {
                 Ok(())
             }
             ReadOutcome::Current(snap) => {
-                let doc = match Document::parse_bytes(&snap.data) {
-                    Ok(doc) => (doc, snap.version),
+                let index = &self.inner.index;
+                let (doc, hints, version) = match Document::parse_bytes_for_index(&snap.data, index)
+                {
+                    Ok((doc, hints)) => (doc, hints, snap.version),
                     // Another writer may have been half-way: read again consistently before
                     // calling the data corrupt.
                     Err(_) => match store.read(&p.key, None, true).await? {
-                        ReadOutcome::Current(again) => (Document::parse_bytes(&again.data).map_err(|e| {
-                            Error::with_source(
-                                ErrorKind::Cache,
-                                "the persisted token cache is corrupt; its last good contents stay in memory and it is not overwritten",
-                                e,
-                            )
-                        })?, again.version),
-                        ReadOutcome::Missing => (Document::default(), Version::new([])),
+                        ReadOutcome::Current(again) => {
+                            let (doc, hints) = Document::parse_bytes_for_index(&again.data, index).map_err(|e| {
+                                Error::with_source(
+                                    ErrorKind::Cache,
+                                    "the persisted token cache is corrupt; its last good contents stay in memory and it is not overwritten",
+                                    e,
+                                )
+                            })?;
+                            (doc, hints, again.version)
+                        }
+                        ReadOutcome::Missing => (Document::default(), None, Version::new([])),
                         ReadOutcome::Unchanged => return Ok(()),
                     },
                 };
-                self.replace(p, doc.0, Some(doc.1));
+                self.replace_hinted(p, doc, hints, Some(version));
                 Ok(())
             }
         }
@@ -623,21 +626,10 @@ impl TokenCache {
 
     /// The accounts in memory in one of `environments` (all when `None`).
     pub(crate) fn accounts_in(&self, environments: Option<&[String]>) -> Vec<Account> {
-        let mut by_home: HashMap<String, Account> = HashMap::new();
-        self.inner.index.for_each_account(|r| {
-            if let Some(envs) = environments
-                && !envs
-                    .iter()
-                    .any(|e| e.eq_ignore_ascii_case(&r.entity.environment))
-            {
-                return;
-            }
-            let a = Account::from_entity(&r.entity);
-            by_home.insert(format!("{}|{}", a.home_account_id(), a.environment()), a);
-        });
-        let mut v: Vec<Account> = by_home.into_values().collect();
-        v.sort_by(|a, b| a.home_account_id().cmp(b.home_account_id()));
-        v
+        self.inner.index.list_accounts(|a| {
+            environments
+                .is_none_or(|envs| envs.iter().any(|e| e.eq_ignore_ascii_case(&a.environment)))
+        })
     }
 
     /// The account whose home account id is `home_account_id`, loading that user's partition
@@ -652,7 +644,7 @@ impl TokenCache {
             .index
             .accounts_of(home_account_id)
             .first()
-            .map(|r| Account::from_entity(&r.entity)))
+            .map(|r| Account::from_entity(Arc::clone(&r.entity))))
     }
 
     /// Signs `account` out of the cache: removes its account entries, ID tokens, refresh and
@@ -717,24 +709,19 @@ impl TokenCache {
     /// Resets [`has_state_changed`](TokenCache::has_state_changed).
     pub fn serialize(&self) -> Result<String> {
         let parts: Vec<Arc<Partition>> = lock(&self.inner.partitions).values().cloned().collect();
-        let bytes = match parts.as_slice() {
-            [] => Document::default().to_bytes()?,
-            [one] => lock(&one.state).doc.to_bytes()?,
+        let json = match parts.as_slice() {
+            [] => Document::default().to_json()?,
+            [one] => lock(&one.state).doc.to_json()?,
             many => {
                 let mut merged = Document::default();
                 for p in many {
                     merged.merge(&lock(&p.state).doc);
                 }
-                merged.to_bytes()?
+                merged.to_json()?
             }
         };
         self.inner.changed.store(false, Ordering::Relaxed);
-        String::from_utf8(bytes).map_err(|_| {
-            Error::new(
-                ErrorKind::Cache,
-                "the token cache serialized to invalid UTF-8",
-            )
-        })
+        Ok(json)
     }
 
     /// Replaces the contents of an in-memory cache with `json`, as written by
@@ -755,9 +742,9 @@ impl TokenCache {
                 "a store-backed cache is loaded from its store, not deserialized",
             ));
         }
-        let doc = Document::parse(json)?;
+        let (doc, hints) = Document::parse_for_index(json, &self.inner.index)?;
         let p = self.partition(&PartitionKey::whole());
-        self.replace(&p, doc, None);
+        self.replace_hinted(&p, doc, hints, None);
         self.inner.changed.store(false, Ordering::Relaxed);
         Ok(())
     }

@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -288,22 +287,46 @@ fn nullable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
 }
 
-/// Parses an epoch-seconds timestamp written as a string, an integer or a float.
-pub(crate) fn parse_timestamp(v: &Value) -> Option<u64> {
-    fn from_f64(f: f64) -> Option<u64> {
-        // Truncation toward zero is what `int()` does; the range check keeps the cast exact.
-        (f.is_finite() && (0.0..1.8e19).contains(&f)).then_some(f as u64)
+fn timestamp_from_f64(f: f64) -> Option<u64> {
+    // Truncation toward zero is what `int()` does; the range check keeps the cast exact.
+    (f.is_finite() && (0.0..1.8e19).contains(&f)).then_some(f as u64)
+}
+
+/// Reads an epoch-seconds timestamp written as a string, an integer or a float, straight from
+/// the input (no intermediate JSON value). A float or a numeric string is truncated toward
+/// zero, as Python's `int()`; anything negative, out of range or not a number does not fit.
+struct TimestampVisitor;
+
+impl serde::de::Visitor<'_> for TimestampVisitor {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an epoch timestamp")
     }
-    match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(from_f64)),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<u64>()
-                .ok()
-                .or_else(|| s.parse::<f64>().ok().and_then(from_f64))
-        }
-        _ => None,
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+        Ok(v)
     }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+        u64::try_from(v).map_err(|_| E::custom("not an epoch timestamp"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+        timestamp_from_f64(v).ok_or_else(|| E::custom("not an epoch timestamp"))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+        parse_timestamp_str(v).ok_or_else(|| E::custom("not an epoch timestamp"))
+    }
+}
+
+/// A timestamp written as a string (surrounding whitespace allowed).
+pub(crate) fn parse_timestamp_str(s: &str) -> Option<u64> {
+    let s = s.trim();
+    s.parse::<u64>()
+        .ok()
+        .or_else(|| s.parse::<f64>().ok().and_then(timestamp_from_f64))
 }
 
 mod timestamp {
@@ -314,8 +337,7 @@ mod timestamp {
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        let v = Value::deserialize(d)?;
-        parse_timestamp(&v).ok_or_else(|| D::Error::custom("not an epoch timestamp"))
+        d.deserialize_any(TimestampVisitor)
     }
 }
 
@@ -329,13 +351,30 @@ mod optional_timestamp {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            v => parse_timestamp(&v)
-                .map(Some)
-                .ok_or_else(|| D::Error::custom("not an epoch timestamp")),
+    struct OptionalTimestamp;
+
+    impl<'de> serde::de::Visitor<'de> for OptionalTimestamp {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an epoch timestamp or null")
         }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(TimestampVisitor).map(Some)
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(OptionalTimestamp)
     }
 }
 

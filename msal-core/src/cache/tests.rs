@@ -959,6 +959,229 @@ fn entries_of_the_wrong_shape_are_kept_opaque() {
 }
 
 #[test]
+fn msal_python_files_take_the_typed_reading() {
+    assert!(Document::reads_typed(USER_CACHE));
+    // One entry of another shape, or a section named twice: the generic reading, same result
+    // as before.
+    let odd = USER_CACHE.replacen(
+        "\"credential_type\": \"AccessToken\"",
+        "\"credential_type\": 5",
+        1,
+    );
+    assert!(!Document::reads_typed(&odd));
+    let cache = TokenCache::new();
+    cache.deserialize(&odd).expect("loads");
+    assert_eq!(cache.serialize().expect("ok"), odd.trim_end());
+    let twice = r#"{"AccessToken": {}, "X": 1, "AccessToken": {"k": 1}, "X": 2}"#;
+    assert!(!Document::reads_typed(twice));
+    let cache = TokenCache::new();
+    cache.deserialize(twice).expect("loads");
+    assert_eq!(
+        cache.serialize().expect("ok"),
+        "{\n    \"AccessToken\": {\n        \"k\": 1\n    },\n    \"X\": 2\n}"
+    );
+}
+
+#[test]
+fn every_reading_rejects_what_json_rejects_and_agrees_on_the_rest() {
+    let entry = |extra: &str| {
+        format!(r#"{{"AppMetadata": {{"k": {{"client_id": "c", "environment": "e"{extra}}}}}}}"#)
+    };
+    let deep = |n: usize| format!(", \"x\": {}1{}", "[".repeat(n), "]".repeat(n));
+    let mut bad: Vec<String> = [
+        r#"{"AccessToken": {} "X": 1}"#,
+        r#"{"AccessToken": {},}"#,
+        r#"{"AccessToken": {}} x"#,
+        r#"{"AccessToken": {"k": {"secret": "a	b"}}}"#,
+        "{\"X\": \"a\u{1}b\"}",
+        r#"{"X": nul}"#,
+        r#"{"X": 1x}"#,
+        r#"{"AppMetadata": {"k": {"client_id": null, "environment": "e",}}}"#,
+        r#"{"AppMetadata": {"k": {"client_id": nullx, "environment": "e"}}}"#,
+    ]
+    .map(String::from)
+    .to_vec();
+    bad.push(entry(&deep(200)));
+    for text in &bad {
+        assert!(Document::parse(text).is_err(), "{text}");
+        assert!(Document::scan_only(text).is_none(), "{text}");
+    }
+    // Around the nesting limit, and a few shapes the scanner leaves to serde: every reading
+    // that accepts gives the same document, and the result is the generic reading's.
+    let mut texts: Vec<String> = (60..=130).step_by(5).map(|n| entry(&deep(n))).collect();
+    texts.extend(
+        [
+            r#"{"AppMetadata": {"k": {"client_id": "c\u0041", "environment": "e"}}}"#,
+            r#"{"AccessToken": {"k": {"credential_type": "AccessToken", "secret": "s", "environment": "e", "target": "t", "realm": "r", "token_type": "Bearer", "cached_at": 1, "expires_on": "2", "extended_expires_on": 3.5}}}"#,
+            r#"{"Account": {"k": {"environment": "e", "realm": "r", "authority_type": "MSSTS", "username": null}}}"#,
+            r#"{"Account": {"k": {"environment": "e", "realm": "r", "authority_type": "MSSTS", "realm": "s"}}}"#,
+            r#"{"Account": {"k": {"environment": "e", "realm": "r", "authority_type": "MSSTS", "z": 1, "z": [2]}}}"#,
+            r#" { "X" : { } , "Y" : [ ] } "#,
+        ]
+        .map(String::from),
+    );
+    for text in &texts {
+        let generic = Document::parse_generic_only(text).map(|d| d.to_json().expect("writes"));
+        let read = Document::parse(text).map(|d| d.to_json().expect("writes"));
+        assert_eq!(read.as_ref().ok(), generic.as_ref().ok(), "{text}");
+        assert_eq!(read.is_err(), generic.is_err(), "{text}");
+        for doc in [Document::scan_only(text), Document::parse_typed_only(text)]
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(
+                Some(doc.to_json().expect("writes")),
+                generic.as_ref().ok().cloned()
+            );
+        }
+    }
+}
+
+#[test]
+fn index_hints_from_reading_agree_with_hashing_afresh() {
+    // A cache of several users and apps, written out, then loaded twice: by `deserialize`
+    // (the scanner hashes for the index as it reads) and indexed afresh from a plain reading.
+    let source = TokenCache::new();
+    let now = 1_700_000_000;
+    let scope_sets = [
+        scopes(&["User.Read"]),
+        scopes(&["Mail.Send", "User.Read"]),
+        scopes(&["https://x/.default"]),
+    ];
+    let mut n = 0;
+    for u in 0..4 {
+        for (realm, env) in [
+            ("realm-a", "login.example.com"),
+            ("Realm-B", "LOGIN.example.com"),
+        ] {
+            for set in &scope_sets {
+                n += 1;
+                let at = format!("at-{n}");
+                let resp = if u == 0 {
+                    app_response(&at, 3600)
+                } else {
+                    response(json!({
+                        "token_type": "Bearer", "expires_in": 3600, "access_token": at,
+                        "refresh_token": format!("rt-{n}"),
+                        "client_info": b64u(&json!({"uid": format!("uid{u}"), "utid": "utid"})),
+                    }))
+                };
+                source
+                    .add(&event(env, realm, set, &resp, "authorization_code", now))
+                    .expect("added");
+            }
+        }
+    }
+    let text = source.serialize().expect("serializes");
+    let hinted = TokenCache::new();
+    hinted.deserialize(&text).expect("loads");
+    let afresh = TokenCache::new();
+    let p = afresh.partition(&PartitionKey::whole());
+    let doc = Document::parse(&text).expect("reads");
+    afresh.index_doc(&doc, &p.meta, None);
+    lock(&p.state).doc = doc;
+    assert!(
+        Document::parse_for_index(&text, &hinted.inner.index)
+            .expect("reads")
+            .1
+            .is_some()
+    );
+    let hids: Vec<Option<String>> = std::iter::once(None)
+        .chain((1..4).map(|u| Some(format!("uid{u}.utid"))))
+        .collect();
+    let mut hits = 0;
+    for hid in &hids {
+        for realm in ["realm-a", "REALM-b", "realm-c"] {
+            for env in ["login.example.com", "login.EXAMPLE.com"] {
+                for set in scope_sets.iter().chain([scopes(&["mail.send"])].iter()) {
+                    let q = query(hid.as_deref(), env, realm, set);
+                    let a = secret_of(hinted.find_access_token(&q));
+                    hits += usize::from(a.is_some());
+                    assert_eq!(a, secret_of(afresh.find_access_token(&q)));
+                }
+            }
+        }
+    }
+    assert!(hits > 20, "{hits}");
+    assert_eq!(hinted.accounts(), afresh.accounts());
+    // Environments are told apart as written, as before.
+    assert_eq!(hinted.accounts().len(), 6);
+    for u in 1..4 {
+        let env = vec!["login.example.com".to_owned()];
+        assert_eq!(
+            hinted.refresh_tokens(&format!("uid{u}.utid"), &env).len(),
+            afresh.refresh_tokens(&format!("uid{u}.utid"), &env).len()
+        );
+    }
+
+    // A key written twice: the section's hints are dropped, the last entry is served.
+    let at = |secret: &str| {
+        format!(
+            r#"{{"credential_type": "AccessToken", "secret": "{secret}", "home_account_id": null, "environment": "e", "client_id": "{CID}", "target": "t", "realm": "r", "token_type": "Bearer", "cached_at": "1", "expires_on": "9999999999", "extended_expires_on": "9999999999"}}"#
+        )
+    };
+    let twice = format!(
+        r#"{{"AccessToken": {{"k": {}, "j": {}, "k": {}}}}}"#,
+        at("first"),
+        at("other"),
+        at("last")
+    );
+    let cache = TokenCache::new();
+    cache.deserialize(&twice).expect("loads");
+    let t = scopes(&["t"]);
+    let found = cache.find_access_token(&AccessTokenQuery {
+        home_account_id: None,
+        environment: "e",
+        client_id: CID,
+        realm: "r",
+        scopes: &t,
+        ext_cache_key: None,
+        user_assertion_hash: None,
+    });
+    // "k" (last) and "j" expire alike: the first indexed wins.
+    assert_eq!(secret_of(found).as_deref(), Some("last"));
+}
+
+#[test]
+fn strings_are_escaped_like_python_json_dumps() {
+    // Printable ASCII is copied; quotes, backslashes, controls, DEL and everything beyond
+    // ASCII are escaped as json.dumps(ensure_ascii=True) does, at any position of a long
+    // string (the scan goes eight bytes at a time).
+    let cases: &[(&str, &str)] = &[
+        ("plain", "plain"),
+        ("a\"b\\c", "a\\\"b\\\\c"),
+        (
+            "\u{8}\u{c}\n\r\t\u{1}\u{1f}",
+            "\\b\\f\\n\\r\\t\\u0001\\u001f",
+        ),
+        ("\u{7f}~ ", "\\u007f~ "),
+        (
+            "caf\u{e9} \u{20ac} \u{1f600}",
+            "caf\\u00e9 \\u20ac \\ud83d\\ude00",
+        ),
+    ];
+    for (raw, escaped) in cases {
+        for pad in [0usize, 1, 7, 8, 9, 15, 16, 17] {
+            let prefix = "x".repeat(pad);
+            let input = Value::String(format!("{prefix}{raw}{prefix}"));
+            let want = format!("\"{prefix}{escaped}{prefix}\"");
+            assert_eq!(python_dumps(&input), want, "{raw:?} after {pad} bytes");
+            let doc = format!(
+                r#"{{"AppMetadata": {{"k{pad}": {{"client_id": {input}, "environment": {input}, "x": [{input}, {{}}, []]}}}}}}"#
+            );
+            let cache = TokenCache::new();
+            cache.deserialize(&doc).expect("loads");
+            let out = cache.serialize().expect("ok");
+            assert!(out.contains(&want), "{out}");
+            assert_eq!(
+                out,
+                python_dumps(&serde_json::from_str::<Value>(&doc).expect("json"))
+            );
+        }
+    }
+}
+
+#[test]
 fn output_is_ascii_like_python_json_dumps() {
     // Python: json.dumps({"AccessToken": {}, "X": "Zo\u00eb \U0001F600\x7f\n\"/",
     //                     "Y": [1, 2.5, [], {"a": None, "b": True}]}, indent=4)
@@ -1210,6 +1433,60 @@ fn section<S: Strategy<Value = Value>>(entity: S) -> impl Strategy<Value = Value
     .prop_map(|entries| Value::Object(entries.into_iter().collect()))
 }
 
+/// A section whose entries all fit their entity type.
+fn fitting_section<S: Strategy<Value = Value>>(entity: S) -> impl Strategy<Value = Value> {
+    prop::collection::vec((any::<String>(), entity), 0..4)
+        .prop_map(|entries| Value::Object(entries.into_iter().collect()))
+}
+
+/// A cache whose entries all fit (what the typed reading takes in one pass).
+fn fitting_cache_json() -> impl Strategy<Value = Value> {
+    let item = prop_oneof![
+        fitting_section(access_token_json()).prop_map(|v| ("AccessToken".to_owned(), v)),
+        fitting_section(refresh_token_json()).prop_map(|v| ("RefreshToken".to_owned(), v)),
+        fitting_section(id_token_json()).prop_map(|v| ("IdToken".to_owned(), v)),
+        fitting_section(account_json()).prop_map(|v| ("Account".to_owned(), v)),
+        fitting_section(app_metadata_json()).prop_map(|v| ("AppMetadata".to_owned(), v)),
+        ("X[A-Za-z]{0,8}", json_value()),
+    ];
+    prop::collection::vec(item, 0..8).prop_map(|items| Value::Object(items.into_iter().collect()))
+}
+
+/// Reads `text` every way (the scanner and the typed reading when they accept it) and writes
+/// each document both ways: all must agree.
+fn check_readings_and_writings(text: &str) -> std::result::Result<String, TestCaseError> {
+    let read = Document::parse(text).expect("reads");
+    let generic = Document::parse_generic_only(text).expect("reads generically");
+    let out = read.to_json().expect("writes");
+    prop_assert_eq!(&out, &read.to_json_via_serde());
+    prop_assert_eq!(&out, &generic.to_json().expect("writes"));
+    prop_assert_eq!(&out, &generic.to_json_via_serde());
+    for doc in [Document::scan_only(text), Document::parse_typed_only(text)]
+        .into_iter()
+        .flatten()
+    {
+        prop_assert_eq!(&out, &doc.to_json().expect("writes"));
+        prop_assert_eq!(&out, &doc.to_json_via_serde());
+    }
+    Ok(out)
+}
+
+/// `v` with every string and key stripped of what JSON escapes (quotes, backslashes, control
+/// characters): what the scanner reads.
+fn plain(v: Value) -> Value {
+    fn s(x: &str) -> String {
+        x.chars()
+            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+            .collect()
+    }
+    match v {
+        Value::String(x) => Value::String(s(&x)),
+        Value::Array(a) => Value::Array(a.into_iter().map(plain).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (s(&k), plain(v))).collect()),
+        other => other,
+    }
+}
+
 fn cache_json() -> impl Strategy<Value = Value> {
     let item = prop_oneof![
         section(access_token_json()).prop_map(|v| ("AccessToken".to_owned(), v)),
@@ -1236,6 +1513,34 @@ proptest! {
         again.deserialize(&first).expect("reloads");
         let second = again.serialize().expect("serializes");
         prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn typed_and_generic_readings_agree(input in cache_json()) {
+        let text = serde_json::to_string(&input).expect("json");
+        let out = check_readings_and_writings(&text)?;
+        prop_assert_eq!(&out, &python_dumps(&input));
+        // The indented layout reads back the same way.
+        prop_assert_eq!(check_readings_and_writings(&out)?, out);
+    }
+
+    #[test]
+    fn fitting_caches_are_read_in_one_typed_pass(input in fitting_cache_json()) {
+        let text = serde_json::to_string(&input).expect("json");
+        prop_assert!(Document::reads_typed(&text));
+        let out = check_readings_and_writings(&text)?;
+        prop_assert_eq!(out, python_dumps(&input));
+    }
+
+    #[test]
+    fn plain_fitting_caches_are_scanned(input in fitting_cache_json().prop_map(plain)) {
+        let text = serde_json::to_string(&input).expect("json");
+        prop_assert!(Document::scan_only(&text).is_some());
+        let pretty = serde_json::to_string_pretty(&input).expect("json");
+        prop_assert!(Document::scan_only(&pretty).is_some());
+        let out = check_readings_and_writings(&text)?;
+        prop_assert_eq!(&out, &python_dumps(&input));
+        prop_assert_eq!(check_readings_and_writings(&pretty)?, out);
     }
 
     #[test]
@@ -1271,6 +1576,9 @@ enum ModelOp {
         scopes: Vec<u8>,
         ext: Option<u8>,
         expires_in: u64,
+        /// A target written by another MSAL: these scopes, in this order, duplicates and
+        /// case kept (instead of the sorted, de-duplicated set).
+        raw_target: Option<Vec<(u8, bool)>>,
     },
     RemoveAppTokens {
         client: u8,
@@ -1299,10 +1607,14 @@ const MODEL_SCOPES: [&str; 4] = ["User.Read", "user.read", "Mail.Send", "https:/
 fn model_op() -> impl Strategy<Value = ModelOp> {
     let user = proptest::option::of(0u8..3);
     let scopes = proptest::collection::vec(0u8..4, 1..3);
+    let raw = proptest::option::weighted(
+        0.3,
+        proptest::collection::vec((0u8..4, any::<bool>()), 1..4),
+    );
     prop_oneof![
-        4 => (user.clone(), 0u8..2, 0u8..2, 0u8..2, scopes.clone(), proptest::option::of(0u8..2), 1u64..400)
-            .prop_map(|(user, env, client, realm, scopes, ext, expires_in)| ModelOp::Add {
-                user, env, client, realm, scopes, ext, expires_in
+        4 => (user.clone(), 0u8..2, 0u8..2, 0u8..2, scopes.clone(), proptest::option::of(0u8..2), 1u64..400, raw)
+            .prop_map(|(user, env, client, realm, scopes, ext, expires_in, raw_target)| ModelOp::Add {
+                user, env, client, realm, scopes, ext, expires_in, raw_target
             }),
         1 => (0u8..2, 0u8..2).prop_map(|(client, env)| ModelOp::RemoveAppTokens { client, env }),
         1 => (0u8..3, 0u8..2).prop_map(|(user, env)| ModelOp::RemoveAccount { user, env }),
@@ -1321,6 +1633,8 @@ struct RefAt {
     env: String,
     client: String,
     realm: String,
+    /// The target as stored (what the cache key is made of).
+    stored_target: String,
     target: Vec<String>,
     ext: Option<String>,
     expires_on: u64,
@@ -1340,24 +1654,65 @@ fn scope_set(ids: &[u8]) -> ScopeSet {
     .expect("valid scopes")
 }
 
+/// The same history in one bucket (one app, environment, client, realm): dense in exact and
+/// superset matches, expiring and not.
+fn focused_model_op() -> impl Strategy<Value = ModelOp> {
+    let scopes = proptest::collection::vec(0u8..4, 1..3);
+    let raw = proptest::option::weighted(
+        0.3,
+        proptest::collection::vec((0u8..4, any::<bool>()), 1..4),
+    );
+    prop_oneof![
+        4 => (scopes.clone(), 250u64..400, raw).prop_map(|(scopes, expires_in, raw_target)| ModelOp::Add {
+            user: None, env: 0, client: 0, realm: 0, scopes, ext: None, expires_in, raw_target
+        }),
+        1 => (1u64..60).prop_map(ModelOp::Tick),
+        4 => scopes.prop_map(|scopes| ModelOp::Find {
+            user: None, env: 0, client: 0, realm: 0, scopes, ext: None
+        }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn indexed_lookups_agree_with_a_brute_force_reference(ops in proptest::collection::vec(model_op(), 1..60)) {
+        check_model(ops)?;
+    }
+
+    #[test]
+    fn exact_and_full_buckets_agree_with_a_brute_force_reference(ops in proptest::collection::vec(focused_model_op(), 1..40)) {
+        check_model(ops)?;
+    }
+}
+
+/// Runs `ops` on a cache and on the reference, comparing every lookup.
+fn check_model(ops: Vec<ModelOp>) -> std::result::Result<(), TestCaseError> {
+    {
         let cache = TokenCache::new();
         let mut reference: Vec<RefAt> = Vec::new();
         let mut now = 1_000_000u64;
         let mut serial = 0u32;
         for op in ops {
             match op {
-                ModelOp::Add { user, env, client, realm, scopes, ext, expires_in } => {
+                ModelOp::Add {
+                    user,
+                    env,
+                    client,
+                    realm,
+                    scopes,
+                    ext,
+                    expires_in,
+                    raw_target,
+                } => {
                     serial += 1;
                     let set = scope_set(&scopes);
                     let secret = format!("at-{serial}");
                     let mut body = json!({"access_token": secret, "expires_in": expires_in});
                     if let Some(u) = user {
-                        body["client_info"] = json!(b64u(&json!({"uid": format!("uid{u}"), "utid": "utid"})));
+                        body["client_info"] =
+                            json!(b64u(&json!({"uid": format!("uid{u}"), "utid": "utid"})));
                     }
                     let resp = response(body);
                     let ext_value = ext.map(|e| format!("path{e}"));
@@ -1368,27 +1723,72 @@ proptest! {
                     let env_s = MODEL_ENVS[usize::from(env)];
                     let client_s = format!("client{client}");
                     let realm_s = format!("realm{realm}");
-                    cache
-                        .add(&TokenEvent {
-                            client_id: &client_s,
-                            data: &data,
-                            ..event(env_s, &realm_s, &set, &resp, "client_credentials", now)
-                        })
-                        .expect("added");
+                    let e = TokenEvent {
+                        client_id: &client_s,
+                        data: &data,
+                        ..event(env_s, &realm_s, &set, &resp, "client_credentials", now)
+                    };
+                    let stored_target = match &raw_target {
+                        None => {
+                            cache.add(&e).expect("added");
+                            set.to_wire()
+                        }
+                        Some(raw) => {
+                            let target: Vec<String> = raw
+                                .iter()
+                                .map(|(i, upper)| {
+                                    let s = MODEL_SCOPES[usize::from(*i)];
+                                    if *upper {
+                                        s.to_ascii_uppercase()
+                                    } else {
+                                        s.to_owned()
+                                    }
+                                })
+                                .collect();
+                            let target = target.join(" ");
+                            let mut entries = NewEntries::from_event(&e);
+                            let mut at =
+                                (**entries.access_token.as_ref().expect("an access token")).clone();
+                            at.target = target.clone();
+                            entries.access_token = Some(Arc::new(at));
+                            block_on(cache.write(
+                                &PartitionKey::whole(),
+                                Operation::Add {
+                                    entries,
+                                    based_on: None,
+                                },
+                                now,
+                            ))
+                            .expect("added");
+                            target
+                        }
+                    };
                     // The reference: writes sweep expired tokens, then replace the same key.
                     reference.retain(|r| r.expires_on >= now);
-                    let target: Vec<String> = set.iter().map(str::to_owned).collect();
+                    let target: Vec<String> = stored_target
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect();
                     let key = |r: &RefAt| {
-                        (r.hid.clone(), r.env.to_ascii_lowercase(), r.client.clone(), r.realm.clone(),
-                         r.target.join(" ").to_ascii_lowercase(), r.ext.clone())
+                        (
+                            r.hid.clone(),
+                            r.env.to_ascii_lowercase(),
+                            r.client.clone(),
+                            r.realm.clone(),
+                            r.stored_target.to_ascii_lowercase(),
+                            r.ext.clone(),
+                        )
                     };
                     let new = RefAt {
                         hid: user.map(hid_of),
                         env: env_s.to_owned(),
                         client: client_s,
                         realm: realm_s,
+                        stored_target,
                         target,
-                        ext: ext_value.as_deref().and_then(|v| keys::ext_cache_key(&[("fmi_path", v)])),
+                        ext: ext_value
+                            .as_deref()
+                            .and_then(|v| keys::ext_cache_key(&[("fmi_path", v)])),
                         expires_on: now + expires_in,
                         secret,
                     };
@@ -1409,7 +1809,11 @@ proptest! {
                     ))
                     .expect("removed");
                     reference.retain(|r| r.expires_on >= now);
-                    reference.retain(|r| !(r.hid.is_none() && r.client == client_s && r.env.eq_ignore_ascii_case(env_s)));
+                    reference.retain(|r| {
+                        !(r.hid.is_none()
+                            && r.client == client_s
+                            && r.env.eq_ignore_ascii_case(env_s))
+                    });
                 }
                 ModelOp::RemoveAccount { user, env } => {
                     let env_s = MODEL_ENVS[usize::from(env)];
@@ -1424,16 +1828,27 @@ proptest! {
                     ))
                     .expect("removed");
                     reference.retain(|r| r.expires_on >= now);
-                    reference.retain(|r| !(r.hid.as_deref() == Some(hid_of(user).as_str()) && r.env.eq_ignore_ascii_case(env_s)));
+                    reference.retain(|r| {
+                        !(r.hid.as_deref() == Some(hid_of(user).as_str())
+                            && r.env.eq_ignore_ascii_case(env_s))
+                    });
                 }
                 ModelOp::Tick(s) => now += s,
-                ModelOp::Find { user, env, client, realm, scopes, ext } => {
+                ModelOp::Find {
+                    user,
+                    env,
+                    client,
+                    realm,
+                    scopes,
+                    ext,
+                } => {
                     let set = scope_set(&scopes);
                     let hid = user.map(hid_of);
                     let env_s = MODEL_ENVS[usize::from(env)];
                     let client_s = format!("client{client}");
                     let realm_s = format!("realm{realm}");
-                    let ext_key = ext.and_then(|e| keys::ext_cache_key(&[("fmi_path", &format!("path{e}"))]));
+                    let ext_key =
+                        ext.and_then(|e| keys::ext_cache_key(&[("fmi_path", &format!("path{e}"))]));
                     let valid_after = now + 300;
                     let got = match cache.lookup(
                         &AtQuery {
@@ -1449,30 +1864,38 @@ proptest! {
                         AtLookup::Hit(at) => Some(at.secret.clone()),
                         _ => None,
                     };
-                    // Brute force: every match; the best is valid, then exact, then latest.
-                    let best = reference
-                        .iter()
-                        .filter(|r| r.hid == hid
+                    // Brute force: every match; the best is valid, then exact, then latest, then
+                    // the first added among equals.
+                    let rank = |r: &RefAt| {
+                        (
+                            r.expires_on > valid_after,
+                            r.target.len() == set.len(),
+                            r.expires_on,
+                        )
+                    };
+                    let mut best: Option<&RefAt> = None;
+                    for r in reference.iter().filter(|r| {
+                        r.hid == hid
                             && r.env.eq_ignore_ascii_case(env_s)
                             && r.client == client_s
                             && r.realm == realm_s
                             && r.ext == ext_key
-                            && set.iter().all(|s| r.target.iter().any(|t| t.eq_ignore_ascii_case(s))))
-                        .max_by_key(|r| (r.expires_on > valid_after, r.target.len() == set.len(), r.expires_on));
-                    let expected_rank = best.map(|r| (r.expires_on > valid_after, r.target.len() == set.len(), r.expires_on));
-                    // Ties in rank may pick either token; compare ranks, and the secret when unique.
-                    match (&got, expected_rank) {
-                        (None, None) => {}
-                        (Some(secret), Some(rank)) => {
-                            let chosen = reference.iter().find(|r| &r.secret == secret);
-                            prop_assert!(chosen.is_some(), "the index served a token the reference does not hold");
-                            let c = chosen.expect("checked");
-                            prop_assert_eq!((c.expires_on > valid_after, c.target.len() == set.len(), c.expires_on), rank);
+                            && set
+                                .iter()
+                                .all(|s| r.target.iter().any(|t| t.eq_ignore_ascii_case(s)))
+                    }) {
+                        if best.is_none_or(|b| rank(b) < rank(r)) {
+                            best = Some(r);
                         }
+                    }
+                    match (&got, best) {
+                        (None, None) => {}
+                        (Some(secret), Some(b)) => prop_assert_eq!(secret, &b.secret),
                         (g, e) => prop_assert!(false, "index {:?} vs reference {:?}", g, e),
                     }
                 }
             }
         }
     }
+    Ok(())
 }

@@ -241,7 +241,7 @@ pub(crate) async fn apply_response(
     let at = recorded
         .access_token
         .ok_or_else(|| Error::invalid_response("the token response has no access token"))?;
-    let account = recorded.account.as_deref().map(Account::from_entity);
+    let account = recorded.account.map(Account::from_entity);
     let claims = response.id_token.as_deref().and_then(decode_jwt_claims);
     Ok(AuthenticationResult::from_identity_provider(
         at,

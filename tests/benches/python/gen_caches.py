@@ -1,6 +1,6 @@
 """Generates the cache files `cargo xtask bench` measures msal-rs and MSAL Python on.
 
-usage: gen_caches.py OUT_DIR --hits N[,N...] --users N [--seed S]
+usage: gen_caches.py OUT_DIR --hits N[,N...] --users N [--silent N] [--seed S]
 
 Writes, under OUT_DIR:
 
@@ -13,6 +13,9 @@ Writes, under OUT_DIR:
 - `users-N.json`: N users signed in by the auth-code flow, written by MSAL Python itself:
   `SerializableTokenCache.add(event)` with the event `acquire_token_by_auth_code_flow` records
   (AT, RT, IdT, Account; one AppMetadata for the app), then `serialize()`.
+- `silent-N.json` (with `--silent N`, when N differs from `--users`; else the users file is
+  used): N users written the same way, for the silent-acquisition row; the manifest names the
+  account in the middle as the hot one.
 - `manifest.json`: what was generated (client id, tenants, resources, hot key, sizes, mean
   secret length), read by the Rust benchmark and by `bench_msal.py`.
 
@@ -35,7 +38,7 @@ from msal.token_cache import TokenCache
 CLIENT_ID = "5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60"
 ENVIRONMENT = "login.microsoftonline.com"
 TEN_YEARS = 10 * 365 * 24 * 3600
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 def b64u(data: bytes) -> str:
@@ -167,8 +170,7 @@ def write_users(path: str, n: int, now: int, rng: random.Random):
     scope = ["User.Read", "offline_access", "openid", "profile"]
     total = 0
     for i in range(n):
-        uid = tenant_id(10_000_000 + i)
-        utid = tenant_id(i % 100)
+        uid, utid = user_ids(i)
         idt = jwt({
             "aud": CLIENT_ID,
             "iss": "https://login.microsoftonline.com/%s/v2.0" % utid,
@@ -206,6 +208,11 @@ def write_users(path: str, n: int, now: int, rng: random.Random):
     return total / max(3 * n, 1)
 
 
+def user_ids(i: int):
+    """(uid, utid) of the i-th generated user, as write_users signs them in."""
+    return tenant_id(10_000_000 + i), tenant_id(i % 100)
+
+
 def layout(n: int):
     """(tenants, resources) for n tokens: 100 resources per tenant, or fewer for tiny caches."""
     r = 100 if n >= 100 else n
@@ -219,13 +226,13 @@ def main():
     now = int(time.time())
     manifest_path = os.path.join(ARGS.out, "manifest.json")
     wanted = {"generator": GENERATOR_VERSION, "msal": msal.__version__, "seed": ARGS.seed,
-              "hits": sorted(ARGS.hits), "users": ARGS.users}
+              "hits": sorted(ARGS.hits), "users": ARGS.users, "silent": ARGS.silent}
     try:
         with open(manifest_path, encoding="utf-8") as f:
             old = json.load(f)
         if old.get("request") == wanted and all(
                 os.path.exists(h["path"]) for h in old["hits"]) and os.path.exists(
-                old["users"]["path"]):
+                old["users"]["path"]) and os.path.exists(old["silent"]["path"]):
             print("gen_caches.py: reusing the cache files of %s" % manifest_path, file=sys.stderr)
             return
     except (OSError, ValueError, KeyError):
@@ -249,6 +256,16 @@ def main():
     mean = write_users(users_path, ARGS.users, now, random.Random(ARGS.seed))
     print("gen_caches.py: %s: %d accounts in %.1f s" % (
         users_path, ARGS.users, time.time() - started), file=sys.stderr)
+    silent_n = ARGS.silent if ARGS.silent is not None else ARGS.users
+    if silent_n == ARGS.users:
+        silent_path = users_path
+    else:
+        started = time.time()
+        silent_path = os.path.abspath(os.path.join(ARGS.out, "silent-%d.json" % silent_n))
+        write_users(silent_path, silent_n, now, random.Random(ARGS.seed + silent_n))
+        print("gen_caches.py: %s: %d accounts in %.1f s" % (
+            silent_path, silent_n, time.time() - started), file=sys.stderr)
+    hot_uid, hot_utid = user_ids(silent_n // 2)
     manifest = {
         "request": wanted,
         "client_id": CLIENT_ID,
@@ -257,6 +274,11 @@ def main():
         "users": {"accounts": ARGS.users, "path": users_path,
                   "authority": "https://%s/organizations" % ENVIRONMENT,
                   "mean_secret_bytes": round(mean), "bytes": os.path.getsize(users_path)},
+        "silent": {"accounts": silent_n, "path": silent_path,
+                   "authority": "https://%s/organizations" % ENVIRONMENT,
+                   "scopes": ["User.Read"],
+                   "hot_home_account_id": "%s.%s" % (hot_uid, hot_utid),
+                   "bytes": os.path.getsize(silent_path)},
     }
     with open(manifest_path, "w", encoding="utf-8") as f:
         json.dump(manifest, f)
@@ -267,6 +289,8 @@ if __name__ == "__main__":
     p.add_argument("out")
     p.add_argument("--hits", type=lambda s: [int(x) for x in s.split(",")], required=True)
     p.add_argument("--users", type=int, required=True)
+    p.add_argument("--silent", type=int, default=None,
+                   help="accounts in the silent-acquisition file (default: the users file)")
     p.add_argument("--seed", type=int, default=20261123)
     ARGS = p.parse_args()
     main()

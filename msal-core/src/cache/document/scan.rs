@@ -1,0 +1,461 @@
+//! The fastest reading of a cache document: a strict scanner for the shape MSAL writes —
+//! strings without escape sequences, timestamps as strings — that copies each string once
+//! into its entity and gives up (`None`) on anything else: an escape sequence, a number
+//! where a string is expected, an entry that does not fit, a duplicate name, invalid JSON.
+//! The serde readings then take over, so what this reading returns is always exactly what
+//! they would (the tests compare all three). Unknown sections and unknown fields are read by
+//! serde_json as they are in the other readings.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{Document, Entries, Entry, Kind, Section};
+use crate::cache::index::{Hints, Index};
+use crate::cache::schema::{
+    AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
+    parse_timestamp_str,
+};
+
+/// Where the index hints of the entities read go (see [`Hints`]).
+pub(super) struct HintSink<'h> {
+    pub(super) index: &'h Index,
+    pub(super) hints: Hints,
+}
+
+/// The entity types whose index hints are computed while reading.
+trait Hinted: Sized {
+    fn hint(_sink: &mut HintSink<'_>, _t: &Arc<Self>) {}
+    fn forget(_sink: &mut HintSink<'_>) {}
+}
+
+impl Hinted for AccessTokenEntity {
+    fn hint(sink: &mut HintSink<'_>, t: &Arc<Self>) {
+        sink.hints.access_token(sink.index, t);
+    }
+    fn forget(sink: &mut HintSink<'_>) {
+        sink.hints.forget_access_tokens();
+    }
+}
+
+impl Hinted for AccountEntity {
+    fn hint(sink: &mut HintSink<'_>, t: &Arc<Self>) {
+        sink.hints.account(sink.index, t);
+    }
+    fn forget(sink: &mut HintSink<'_>) {
+        sink.hints.forget_accounts();
+    }
+}
+
+impl Hinted for RefreshTokenEntity {
+    fn hint(sink: &mut HintSink<'_>, t: &Arc<Self>) {
+        sink.hints.refresh_token(sink.index, t);
+    }
+    fn forget(sink: &mut HintSink<'_>) {
+        sink.hints.forget_refresh_tokens();
+    }
+}
+
+impl Hinted for IdTokenEntity {}
+
+impl Hinted for AppMetadataEntity {}
+
+/// Reads `json`, or `None` when a serde reading must; with a sink, also computes the index
+/// hints of what it reads.
+pub(super) fn read(json: &str, mut sink: Option<&mut HintSink<'_>>) -> Option<Document> {
+    let mut sc = Scan { s: json, i: 0 };
+    let mut doc = Document::default();
+    sc.eat(b'{')?;
+    if !sc.eat_if(b'}') {
+        loop {
+            let name = sc.string()?;
+            sc.eat(b':')?;
+            match Kind::from_name(name) {
+                Some(kind) => {
+                    if doc
+                        .layout
+                        .iter()
+                        .any(|s| matches!(s, Section::Known(k) if *k == kind))
+                    {
+                        return None;
+                    }
+                    doc.layout.push(Section::Known(kind));
+                    match kind {
+                        Kind::AccessToken => {
+                            section(&mut sc, &mut doc.access_tokens, access_token, &mut sink)?
+                        }
+                        Kind::RefreshToken => {
+                            section(&mut sc, &mut doc.refresh_tokens, refresh_token, &mut sink)?
+                        }
+                        Kind::IdToken => section(&mut sc, &mut doc.id_tokens, id_token, &mut sink)?,
+                        Kind::Account => section(&mut sc, &mut doc.accounts, account, &mut sink)?,
+                        Kind::AppMetadata => {
+                            section(&mut sc, &mut doc.app_metadata, app_metadata, &mut sink)?
+                        }
+                    }
+                }
+                None => {
+                    if doc.unknown_section(name).is_some() {
+                        return None;
+                    }
+                    let value = sc.value()?;
+                    doc.layout.push(Section::Unknown(name.to_owned(), value));
+                }
+            }
+            if !sc.more(b'}')? {
+                break;
+            }
+        }
+    }
+    sc.ws();
+    (sc.i == json.len()).then_some(doc)
+}
+
+/// A position in the text.
+struct Scan<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.s.as_bytes()
+    }
+
+    /// Skips JSON whitespace (runs of indentation eight spaces at a time).
+    fn ws(&mut self) {
+        let b = self.bytes();
+        while let Some(c) = b.get(self.i) {
+            match c {
+                b' ' => {
+                    self.i += 1;
+                    while b.get(self.i..self.i + 8).is_some_and(|w| w == b"        ") {
+                        self.i += 8;
+                    }
+                }
+                b'\n' | b'\r' | b'\t' => self.i += 1,
+                _ => break,
+            }
+        }
+    }
+
+    /// Skips whitespace and `c`, which must come next.
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.bytes().get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    /// Skips whitespace, then `c` if it comes next.
+    fn eat_if(&mut self, c: u8) -> bool {
+        self.eat(c).is_some()
+    }
+
+    /// After a member: true for `,` (another member follows), false for `close`.
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let c = *self.bytes().get(self.i)?;
+        self.i += 1;
+        match c {
+            b',' => Some(true),
+            c if c == close => Some(false),
+            _ => None,
+        }
+    }
+
+    /// A string without escape sequences or control characters.
+    fn string(&mut self) -> Option<&'a str> {
+        self.ws();
+        let b = self.bytes();
+        if b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let end = start + memchr::memchr2(b'"', b'\\', b.get(start..)?)?;
+        if b.get(end) != Some(&b'"') {
+            return None;
+        }
+        let body = b.get(start..end)?;
+        // No early exit, so that it runs many bytes at a time.
+        if body.iter().fold(false, |control, c| control | (*c < 0x20)) {
+            return None;
+        }
+        self.i = end + 1;
+        self.s.get(start..end)
+    }
+
+    /// `null`, or not (nothing consumed).
+    fn null(&mut self) -> bool {
+        self.ws();
+        let null = self
+            .bytes()
+            .get(self.i..)
+            .is_some_and(|rest| rest.starts_with(b"null"));
+        if null {
+            self.i += 4;
+        }
+        null
+    }
+
+    /// Any JSON value, read by serde_json. Deeply nested values are left to the serde
+    /// readings, whose nesting limit counts from the top of the document.
+    fn value(&mut self) -> Option<Value> {
+        let rest = self.s.get(self.i..)?;
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        let value = values.next()?.ok()?;
+        if depth(&value) > 64 {
+            return None;
+        }
+        self.i += values.byte_offset();
+        Some(value)
+    }
+
+    fn owned(&mut self) -> Option<String> {
+        self.string().map(str::to_owned)
+    }
+
+    /// `null` or a string (as `Option<String>`).
+    fn optional(&mut self) -> Option<Option<String>> {
+        if self.null() {
+            Some(None)
+        } else {
+            self.owned().map(Some)
+        }
+    }
+
+    /// An id: `null`, `""` and absent are all `None`.
+    fn id(&mut self) -> Option<Option<String>> {
+        Some(self.optional()?.filter(|s| !s.is_empty()))
+    }
+
+    fn timestamp(&mut self) -> Option<u64> {
+        self.string().and_then(parse_timestamp_str)
+    }
+
+    fn optional_timestamp(&mut self) -> Option<Option<u64>> {
+        if self.null() {
+            Some(None)
+        } else {
+            self.timestamp().map(Some)
+        }
+    }
+
+    /// Reads an object's members: `known` reads the value of a member it knows (returning
+    /// `Some(true)`), or declines (`Some(false)`), and the value goes to `extra`.
+    fn object(
+        &mut self,
+        extra: &mut Map<String, Value>,
+        mut known: impl FnMut(&mut Scan<'a>, &'a str) -> Option<bool>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat_if(b'}') {
+            return Some(());
+        }
+        loop {
+            let name = self.string()?;
+            self.eat(b':')?;
+            if !known(self, name)? {
+                let value = self.value()?;
+                // A repeated unknown name keeps its first place and takes the last value.
+                extra.insert(name.to_owned(), value);
+            }
+            if !self.more(b'}')? {
+                return Some(());
+            }
+        }
+    }
+}
+
+/// How deeply `v` nests arrays and objects.
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Sets a member read once; a second occurrence gives up.
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<bool> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(true)
+}
+
+fn section<'a, T: Hinted>(
+    sc: &mut Scan<'a>,
+    entries: &mut Entries<T>,
+    entity: fn(&mut Scan<'a>) -> Option<T>,
+    sink: &mut Option<&mut HintSink<'_>>,
+) -> Option<()> {
+    sc.eat(b'{')?;
+    if sc.eat_if(b'}') {
+        return Some(());
+    }
+    let mut repeated = false;
+    loop {
+        let key = sc.string()?;
+        sc.eat(b':')?;
+        let t = Arc::new(entity(sc)?);
+        if let Some(sink) = sink.as_deref_mut() {
+            T::hint(sink, &t);
+        }
+        // A repeated key keeps its first place and takes the last value, as in Python.
+        repeated |= entries.insert(key.to_owned(), Entry::Known(t)).is_some();
+        if !sc.more(b'}')? {
+            break;
+        }
+    }
+    if repeated && let Some(sink) = sink.as_deref_mut() {
+        // The hints no longer follow the section's order.
+        T::forget(sink);
+    }
+    Some(())
+}
+
+fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
+    let (mut credential_type, mut secret, mut home_account_id, mut environment) =
+        (None, None, None, None);
+    let (mut client_id, mut target, mut realm, mut token_type) = (None, None, None, None);
+    let (mut cached_at, mut expires_on, mut extended_expires_on) = (None, None, None);
+    let (mut key_id, mut ext_cache_key, mut refresh_on, mut user_assertion_hash) =
+        (None, None, None, None);
+    let mut extra = Map::new();
+    sc.object(&mut extra, |sc, name| match name {
+        "credential_type" => once(&mut credential_type, sc.owned()?),
+        "secret" => once(&mut secret, sc.owned()?),
+        "home_account_id" => once(&mut home_account_id, sc.id()?),
+        "environment" => once(&mut environment, sc.owned()?),
+        "client_id" => once(&mut client_id, sc.id()?),
+        "target" => once(&mut target, sc.owned()?),
+        "realm" => once(&mut realm, sc.owned()?),
+        "token_type" => once(&mut token_type, sc.owned()?),
+        "cached_at" => once(&mut cached_at, sc.timestamp()?),
+        "expires_on" => once(&mut expires_on, sc.timestamp()?),
+        "extended_expires_on" => once(&mut extended_expires_on, sc.timestamp()?),
+        "key_id" => once(&mut key_id, sc.optional()?),
+        "ext_cache_key" => once(&mut ext_cache_key, sc.optional()?),
+        "refresh_on" => once(&mut refresh_on, sc.optional_timestamp()?),
+        "user_assertion_hash" => once(&mut user_assertion_hash, sc.optional()?),
+        _ => Some(false),
+    })?;
+    Some(AccessTokenEntity {
+        credential_type: credential_type?,
+        secret: secret?,
+        home_account_id: home_account_id.flatten(),
+        environment: environment?,
+        client_id: client_id.flatten(),
+        target: target?,
+        realm: realm?,
+        token_type: token_type?,
+        cached_at: cached_at?,
+        expires_on: expires_on?,
+        extended_expires_on: extended_expires_on?,
+        key_id: key_id.flatten(),
+        ext_cache_key: ext_cache_key.flatten(),
+        refresh_on: refresh_on.flatten(),
+        user_assertion_hash: user_assertion_hash.flatten(),
+        extra,
+    })
+}
+
+fn refresh_token(sc: &mut Scan<'_>) -> Option<RefreshTokenEntity> {
+    let (mut credential_type, mut secret, mut home_account_id, mut environment) =
+        (None, None, None, None);
+    let (mut client_id, mut target, mut last_modification_time) = (None, None, None);
+    let (mut family_id, mut user_assertion_hash) = (None, None);
+    let mut extra = Map::new();
+    sc.object(&mut extra, |sc, name| match name {
+        "credential_type" => once(&mut credential_type, sc.owned()?),
+        "secret" => once(&mut secret, sc.owned()?),
+        "home_account_id" => once(&mut home_account_id, sc.id()?),
+        "environment" => once(&mut environment, sc.owned()?),
+        "client_id" => once(&mut client_id, sc.id()?),
+        "target" => once(&mut target, sc.owned()?),
+        "last_modification_time" => once(&mut last_modification_time, sc.optional_timestamp()?),
+        "family_id" => once(&mut family_id, sc.optional()?),
+        "user_assertion_hash" => once(&mut user_assertion_hash, sc.optional()?),
+        _ => Some(false),
+    })?;
+    Some(RefreshTokenEntity {
+        credential_type: credential_type?,
+        secret: secret?,
+        home_account_id: home_account_id.flatten(),
+        environment: environment?,
+        client_id: client_id.flatten(),
+        target: target?,
+        last_modification_time: last_modification_time.flatten(),
+        family_id: family_id.flatten(),
+        user_assertion_hash: user_assertion_hash.flatten(),
+        extra,
+    })
+}
+
+fn id_token(sc: &mut Scan<'_>) -> Option<IdTokenEntity> {
+    let (mut credential_type, mut secret, mut home_account_id) = (None, None, None);
+    let (mut environment, mut realm, mut client_id) = (None, None, None);
+    let mut extra = Map::new();
+    sc.object(&mut extra, |sc, name| match name {
+        "credential_type" => once(&mut credential_type, sc.owned()?),
+        "secret" => once(&mut secret, sc.owned()?),
+        "home_account_id" => once(&mut home_account_id, sc.id()?),
+        "environment" => once(&mut environment, sc.owned()?),
+        "realm" => once(&mut realm, sc.owned()?),
+        "client_id" => once(&mut client_id, sc.id()?),
+        _ => Some(false),
+    })?;
+    Some(IdTokenEntity {
+        credential_type: credential_type?,
+        secret: secret?,
+        home_account_id: home_account_id.flatten(),
+        environment: environment?,
+        realm: realm?,
+        client_id: client_id.flatten(),
+        extra,
+    })
+}
+
+fn account(sc: &mut Scan<'_>) -> Option<AccountEntity> {
+    let (mut home_account_id, mut environment, mut realm) = (None, None, None);
+    let (mut local_account_id, mut username, mut authority_type, mut account_source) =
+        (None, None, None, None);
+    let mut extra = Map::new();
+    sc.object(&mut extra, |sc, name| match name {
+        "home_account_id" => once(&mut home_account_id, sc.id()?),
+        "environment" => once(&mut environment, sc.owned()?),
+        "realm" => once(&mut realm, sc.owned()?),
+        "local_account_id" => once(&mut local_account_id, sc.optional()?),
+        "username" => once(&mut username, sc.owned()?),
+        "authority_type" => once(&mut authority_type, sc.owned()?),
+        "account_source" => once(&mut account_source, sc.optional()?),
+        _ => Some(false),
+    })?;
+    Some(AccountEntity {
+        home_account_id: home_account_id.flatten(),
+        environment: environment?,
+        realm: realm?,
+        local_account_id: local_account_id.flatten(),
+        username: username.unwrap_or_default(),
+        authority_type: authority_type?,
+        account_source: account_source.flatten(),
+        extra,
+    })
+}
+
+fn app_metadata(sc: &mut Scan<'_>) -> Option<AppMetadataEntity> {
+    let (mut client_id, mut environment, mut family_id) = (None, None, None);
+    let mut extra = Map::new();
+    sc.object(&mut extra, |sc, name| match name {
+        "client_id" => once(&mut client_id, sc.id()?),
+        "environment" => once(&mut environment, sc.owned()?),
+        "family_id" => once(&mut family_id, sc.optional()?),
+        _ => Some(false),
+    })?;
+    Some(AppMetadataEntity {
+        client_id: client_id.flatten(),
+        environment: environment?,
+        family_id: family_id.flatten(),
+        extra,
+    })
+}
