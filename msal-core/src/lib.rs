@@ -78,7 +78,7 @@ pub use app::{
     ClientApplication, ConfidentialClient, ConfidentialClientBuilder, DangerousOptions,
     PublicClient, PublicClientBuilder,
 };
-pub use authority::{Authority, AuthorityKind};
+pub use authority::{Authority, AuthorityKind, AzureRegion};
 pub use cache::TokenCache;
 pub use credential::{AssertionContext, ClientCredential};
 pub use error::{Error, ErrorKind, Result, ServiceError};

@@ -328,14 +328,18 @@ async fn client_credentials_with_certificate_assertions() {
     let a = cc_with_assertion(&c, &contoso_token(), &rs).await;
     assert_eq!(a.status, 200, "{}", a.text);
 
-    // A regional request accepts the central audience (MSAL builds it once, centrally).
-    let a = cc_with_assertion(
-        &c,
-        &token_url("westus.login.microsoft.com", CONTOSO_DOMAIN),
-        &cert_app_assertion(&central),
-    )
-    .await;
+    // A regional request accepts the central audience (MSAL builds it once, centrally)...
+    let regional = token_url("westus.login.microsoft.com", CONTOSO_DOMAIN);
+    let a = cc_with_assertion(&c, &regional, &cert_app_assertion(&central)).await;
     assert_eq!(a.status, 200, "{}", a.text);
+    // ... and only that: an assertion addressed to the regional endpoint itself is refused.
+    let a = cc_with_assertion(&c, &regional, &cert_app_assertion(&regional)).await;
+    assert_eq!(
+        (a.status, a.json["error"].as_str(), aadsts(&a)),
+        (401, Some("invalid_client"), 50012),
+        "{}",
+        a.text
+    );
 
     // Reuse is accepted and counted.
     let a = cc_with_assertion(&c, &contoso_token(), &assertion).await;
@@ -347,7 +351,7 @@ async fn client_credentials_with_certificate_assertions() {
         stats.assertion_reuse[claims(&rs)["jti"].as_str().unwrap()],
         1
     );
-    assert_eq!(stats.token_requests, 4);
+    assert_eq!(stats.token_requests, 5);
 }
 
 #[tokio::test]

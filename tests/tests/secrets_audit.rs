@@ -1,7 +1,8 @@
 //! The secrets audit: every flow runs with tracing at TRACE (our spans and events, and the
 //! `log` records of reqwest, hyper and rustls), with secrets full of `+/=&%`; then the captured
 //! output and the `Debug`/`Display` of every value a user can print are scanned for each
-//! secret in raw, form-encoded, percent-encoded and base64 forms.
+//! secret in raw, form-encoded, percent-encoded and base64 forms. Covers client credentials
+//! (central and regional), certificates, assertions, on-behalf-of and a proxy with credentials.
 
 mod support;
 
@@ -9,7 +10,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use msal_core::{Authority, ClientCredential, TokenCache};
+use msal_core::http::ReqwestHttpClient;
+use msal_core::{
+    Authority, AzureRegion, ClientCredential, ConfidentialClient, DangerousOptions, ErrorKind,
+    TokenCache,
+};
 use msal_tests::emulator::{AppRegistration, UserTokenRequest, seeds};
 use support::{Env, GRAPH_DEFAULT};
 
@@ -256,6 +261,73 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         }
     }
     printed.push(format!("{obo_cache:?}"));
+
+    // 5. Transport: a proxy URL with credentials (a proxy that refuses them), and client
+    //    credentials sent to a regional endpoint found through IMDS.
+    let proxy_secret = "pr0xy+/=&%pass";
+    secrets.push(proxy_secret.to_owned());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let proxy_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n",
+                )
+                .await;
+        }
+    });
+    let encoded: String = url::form_urlencoded::byte_serialize(proxy_secret.as_bytes()).collect();
+    let mut http = ReqwestHttpClient::builder()
+        .add_root_certificate_pem(env.emulator.ca_pem())
+        .only_added_roots(true)
+        .proxy(format!("http://user:{encoded}@{proxy_addr}"));
+    for h in env.emulator.hosts() {
+        http = http.resolve(*h, env.emulator.https_addr());
+    }
+    printed.push(format!("{http:?}"));
+    let http = http.build().expect("the client builds");
+    printed.push(format!("{http:?}"));
+    let proxied = ConfidentialClient::builder()
+        .client_id(seeds::SECRET_APP_CLIENT_ID)
+        .credential(ClientCredential::secret(seeds::SECRET_APP_SECRET))
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(http)
+        .build()
+        .expect("builds");
+    printed.push(format!("{proxied:?}"));
+    let e = proxied
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "the proxy refused: {e}");
+    printed.push(format!("{e:?}"));
+    printed.push(e.to_string());
+    let regional = ConfidentialClient::builder()
+        .client_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+        .credential(ClientCredential::secret(&special_secret))
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(Arc::clone(&env.transport))
+        .azure_region(AzureRegion::AutoDetect)
+        .dangerous(DangerousOptions::new().imds_endpoint(env.emulator.imds_url()))
+        .build()
+        .expect("builds");
+    printed.push(format!("{regional:?}"));
+    let r = regional
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .await
+        .expect("token");
+    secrets.push(r.access_token().secret().to_owned());
+    printed.push(format!("{r:?}"));
+    assert_eq!(
+        env.token_requests().await.pop().map(|p| p.host),
+        Some("westus2.login.microsoft.com".to_owned())
+    );
 
     let logs =
         String::from_utf8_lossy(&capture.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();

@@ -8,7 +8,8 @@ use typed_builder::TypedBuilder;
 
 use super::core::{AppCore, AppSettings};
 use super::options::DangerousOptions;
-use crate::authority::Authority;
+use crate::authority::region::{Region, process_env};
+use crate::authority::{Authority, AzureRegion};
 use crate::cache::TokenCache;
 use crate::credential::ClientCredential;
 use crate::error::Result;
@@ -129,10 +130,24 @@ pub struct ConfidentialClientConfig {
         )
     )]
     throttle_state: Option<crate::http::ThrottleState>,
+    /// The regional token service for client credentials.
+    #[builder(
+        default,
+        setter(
+            strip_option,
+            doc = "The Azure region whose token service `acquire_token_for_client` uses (ESTS-R); see [`AzureRegion`]. Unset: `MSAL_FORCE_REGION` from the environment if set, else none. An invalid region name fails [`build`](ConfidentialClientBuilder::build)."
+        )
+    )]
+    azure_region: Option<AzureRegion>,
 }
 
 impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
     fn from(c: ConfidentialClientConfig) -> Result<ConfidentialClient> {
+        let region = Region::configure(
+            c.azure_region,
+            process_env(),
+            c.dangerous.imds_endpoint.as_deref(),
+        )?;
         Ok(ConfidentialClient {
             inner: Arc::new(Inner {
                 core: AppCore::new(AppSettings {
@@ -149,6 +164,7 @@ impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
                     confidential: true,
                 })?,
                 credential: c.credential,
+                region,
             }),
         })
     }
@@ -157,6 +173,8 @@ impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
 pub(crate) struct Inner {
     pub(crate) core: AppCore,
     pub(crate) credential: ClientCredential,
+    /// Where `acquire_token_for_client` sends its requests (ESTS-R).
+    pub(crate) region: Region,
 }
 
 /// An application that authenticates itself with a secret, a certificate or an assertion:
@@ -253,6 +271,7 @@ impl fmt::Debug for ConfidentialClient {
         f.debug_struct("ConfidentialClient")
             .field("app", &self.inner.core)
             .field("credential", &self.inner.credential)
+            .field("region", &self.inner.region)
             .finish()
     }
 }

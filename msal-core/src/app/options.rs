@@ -164,6 +164,7 @@ pub struct DangerousOptions {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) skip_authority_validation: bool,
     pub(crate) allow_http_to_loopback: bool,
+    pub(crate) imds_endpoint: Option<String>,
 }
 
 impl DangerousOptions {
@@ -190,6 +191,17 @@ impl DangerousOptions {
         self.allow_http_to_loopback = true;
         self
     }
+
+    /// Asks this Instance Metadata Service instead of `http://169.254.169.254` when a
+    /// confidential client auto-detects its region ([`AzureRegion::AutoDetect`]), e.g. a
+    /// local emulator. An http(s) base URL without query; plain http only to a loopback or
+    /// link-local address. Checked when the app is built; public clients ignore it.
+    ///
+    /// [`AzureRegion::AutoDetect`]: crate::AzureRegion::AutoDetect
+    pub fn imds_endpoint(mut self, base_url: impl Into<String>) -> DangerousOptions {
+        self.imds_endpoint = Some(base_url.into());
+        self
+    }
 }
 
 impl fmt::Debug for DangerousOptions {
@@ -198,6 +210,7 @@ impl fmt::Debug for DangerousOptions {
             .field("clock", &self.clock)
             .field("skip_authority_validation", &self.skip_authority_validation)
             .field("allow_http_to_loopback", &self.allow_http_to_loopback)
+            .field("imds_endpoint", &self.imds_endpoint)
             .finish()
     }
 }

@@ -4,10 +4,11 @@
 //! `organizations`, `consumers` and sovereign clouds), Azure AD B2C policies, AD FS, Entra
 //! External ID (CIAM) and any OpenID Connect issuer — and canonicalises them (https, lower-case
 //! host, no trailing slash). Building an authority does no I/O: discovery happens lazily, on
-//! the first request, in [`discovery`].
+//! the first request, in the `discovery` module.
 
 pub(crate) mod discovery;
 mod known;
+pub(crate) mod region;
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,6 +16,7 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 
 pub(crate) use known::{WORLD_WIDE, is_well_known_host, known_aliases};
+pub use region::{AzureRegion, IMDS_PROBE_TIMEOUT};
 
 /// What kind of identity provider an [`Authority`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,8 +4,8 @@
 use std::future::IntoFuture;
 
 use super::{
-    Applying, CacheDecision, apply_response, client_form, decide_after_refresh, decide_in_memory,
-    push_claims, push_extra, token_request,
+    Applying, CacheDecision, apply_response, client_form_to, decide_after_refresh,
+    decide_in_memory, push_claims, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::core::sealed::Sealed as _;
@@ -215,12 +215,19 @@ async fn run(
         .iter()
         .find(|(k, _)| k == "fmi_path")
         .map(|(_, v)| v.as_str());
-    let mut form = client_form(app.app_ref(), &meta, GRANT_TYPE, fmi_path).await?;
+    // A configured region changes where the request goes, not the assertion's `aud` nor the
+    // cache environment (PROTOCOL §8).
+    let send_to = app
+        .inner
+        .region
+        .token_endpoint(core.http.http.as_ref(), &authority, &meta.token_endpoint)
+        .await;
+    let mut form = client_form_to(app.app_ref(), &meta, &send_to, GRANT_TYPE, fmi_path).await?;
     // MSAL Python's order: the caller's data, then claims, then scope.
     push_extra(&mut form, &options.extra_body);
     push_claims(core, &mut form, options.claims.as_deref())?;
     form.push("scope", scopes.to_wire());
-    let req = token_request(
+    let mut req = token_request(
         &meta,
         form,
         ApiId::AcquireTokenForClient,
@@ -228,6 +235,9 @@ async fn run(
         options.correlation_id.as_deref(),
         &options.extra_query,
     );
+    if let std::borrow::Cow::Owned(regional) = send_to {
+        req.endpoint = regional;
+    }
     match post_token(&core.http, &req).await {
         Ok(resp) => {
             apply_response(core, &resp, Applying::new(&meta, &req, &scopes, GRANT_TYPE)).await

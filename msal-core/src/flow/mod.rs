@@ -101,6 +101,19 @@ pub(crate) async fn client_form(
     grant_type: &'static str,
     fmi_path: Option<&str>,
 ) -> Result<Form> {
+    client_form_to(app, meta, &meta.token_endpoint, grant_type, fmi_path).await
+}
+
+/// [`client_form`] for a request sent to `send_to` (a regional token endpoint): the client
+/// assertion's `aud` stays the central token endpoint of `meta`, while an assertion callback
+/// is told `send_to` (PROTOCOL §4.4).
+pub(crate) async fn client_form_to(
+    app: AppRef<'_>,
+    meta: &AuthorityMetadata,
+    send_to: &str,
+    grant_type: &'static str,
+    fmi_path: Option<&str>,
+) -> Result<Form> {
     let core = app.core;
     let auth = match app.credential {
         Some(credential) => Some(
@@ -108,7 +121,7 @@ pub(crate) async fn client_form(
                 .client_auth(&ClientAuthRequest {
                     client_id: &core.client_id,
                     audience: &meta.token_endpoint,
-                    token_endpoint: &meta.token_endpoint,
+                    token_endpoint: send_to,
                     is_adfs: meta.is_adfs,
                     fmi_path,
                     now: core.now(),

@@ -2,7 +2,8 @@
 //! public API) and its default implementation over reqwest with rustls, [`ReqwestHttpClient`].
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,11 +39,74 @@ pub trait HttpClient: Send + Sync + fmt::Debug + 'static {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>>;
 }
 
+/// A request extension asking the transport to connect directly, never through a proxy.
+///
+/// msal-core puts it on its IMDS requests (region auto-detection); [`ReqwestHttpClient`]
+/// honours it, and also never proxies loopback, link-local or `localhost` targets, marked or
+/// not. A custom [`HttpClient`] that supports proxies should do the same.
+///
+/// ```
+/// use msal_core::http::BypassProxy;
+///
+/// let req = http::Request::get("http://169.254.169.254/metadata/instance/compute")
+///     .extension(BypassProxy)
+///     .body(Vec::<u8>::new())
+///     .unwrap();
+/// assert!(req.extensions().get::<BypassProxy>().is_some());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct BypassProxy;
+
+/// True for hosts that are never reached through a proxy: `localhost` (and `*.localhost`),
+/// loopback, link-local (IMDS at `169.254.169.254`) and unspecified addresses.
+pub(crate) fn is_local_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.eq_ignore_ascii_case("localhost")
+        || host
+            .get(host.len().saturating_sub(10)..)
+            .is_some_and(|t| t.eq_ignore_ascii_case(".localhost"))
+    {
+        return true;
+    }
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+        Ok(IpAddr::V6(v6)) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_link_local())
+        }
+        Err(_) => false,
+    }
+}
+
 /// The default [`HttpClient`]: reqwest over rustls (aws-lc-rs), with the platform's trust
 /// store unless told otherwise, no redirects, timeouts and a response body cap.
+///
+/// **Retries.** As MSAL Python's `HTTPAdapter(max_retries=1)`: a request whose connection
+/// cannot be made (refused, DNS, TLS handshake, connect timeout) is sent once more; a `GET`
+/// whose connection is closed or reset before the response is sent once more too, but a `POST`
+/// is not — the identity provider may have acted on it (an authorization code is single-use).
+/// Nothing else is retried: not an HTTP status (429 and 5xx are remembered by the throttle
+/// state and answered from it, PROTOCOL §11), not a request that timed out waiting for its
+/// response.
+///
+/// **Proxies.** Identity-provider traffic honours `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and
+/// `NO_PROXY` from the environment (unless [`proxy_from_env(false)`]), or the proxy given to
+/// [`proxy`]. Loopback, link-local and `localhost` targets (IMDS, managed identity endpoints,
+/// local test servers) and requests marked [`BypassProxy`] always connect directly.
+///
+/// [`proxy_from_env(false)`]: ReqwestHttpClientBuilder::proxy_from_env
+/// [`proxy`]: ReqwestHttpClientBuilder::proxy
 #[derive(Clone)]
 pub struct ReqwestHttpClient {
+    /// Identity-provider traffic: proxies as configured.
     client: reqwest::Client,
+    /// Traffic that must not be proxied; `None` when `client` never proxies.
+    direct: Option<Arc<DirectClient>>,
     max_body_bytes: usize,
 }
 
@@ -50,12 +114,67 @@ impl fmt::Debug for ReqwestHttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReqwestHttpClient")
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("may_proxy", &self.direct.is_some())
             .finish_non_exhaustive()
     }
 }
 
+/// A proxy-free twin of the main client, built on first use.
+struct DirectClient {
+    base: BaseConfig,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl DirectClient {
+    fn get(&self) -> Result<reqwest::Client> {
+        if let Some(c) = self.client.get() {
+            return Ok(c.clone());
+        }
+        let built = build_client(self.base.builder().no_proxy())?;
+        Ok(self.client.get_or_init(|| built).clone())
+    }
+}
+
+/// What both clients share.
+#[derive(Clone)]
+struct BaseConfig {
+    certs: Vec<reqwest::Certificate>,
+    only_added_roots: bool,
+    resolve: Vec<(String, SocketAddr)>,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl BaseConfig {
+    fn builder(&self) -> reqwest::ClientBuilder {
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .tls_backend_rustls();
+        b = if self.only_added_roots {
+            b.tls_certs_only(self.certs.clone())
+        } else {
+            b.tls_certs_merge(self.certs.clone())
+        };
+        for (host, addr) in &self.resolve {
+            b = b.resolve(host, *addr);
+        }
+        b
+    }
+}
+
+fn build_client(b: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+    b.build().map_err(|e| {
+        Error::with_source(
+            ErrorKind::Configuration,
+            "the HTTP client could not be built",
+            e,
+        )
+    })
+}
+
 /// Configures a [`ReqwestHttpClient`].
-#[derive(Debug)]
 pub struct ReqwestHttpClientBuilder {
     roots: Vec<Vec<u8>>,
     only_added_roots: bool,
@@ -64,6 +183,23 @@ pub struct ReqwestHttpClientBuilder {
     connect_timeout: Duration,
     max_body_bytes: usize,
     proxy_from_env: bool,
+    /// May carry credentials: never shown.
+    proxy: Option<String>,
+}
+
+impl fmt::Debug for ReqwestHttpClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestHttpClientBuilder")
+            .field("roots", &self.roots.len())
+            .field("only_added_roots", &self.only_added_roots)
+            .field("resolve", &self.resolve)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("proxy_from_env", &self.proxy_from_env)
+            .field("proxy", &self.proxy.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// Default overall timeout of one request.
@@ -83,6 +219,7 @@ impl Default for ReqwestHttpClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             proxy_from_env: true,
+            proxy: None,
         }
     }
 }
@@ -127,15 +264,36 @@ impl ReqwestHttpClientBuilder {
         self
     }
 
-    /// Whether `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` from the environment are honoured
-    /// (default true).
+    /// Whether `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY` from the environment are
+    /// honoured for identity-provider traffic (default true). Loopback, link-local and
+    /// `localhost` targets are never proxied either way.
     pub fn proxy_from_env(mut self, yes: bool) -> Self {
         self.proxy_from_env = yes;
         self
     }
 
-    /// Builds the client. Fails on an unparseable root certificate or when the TLS
-    /// configuration cannot be set up.
+    /// Sends identity-provider traffic through this proxy (`http://host:port`, optionally with
+    /// `user:password@`; `https://` and `socks5://` proxies work too) instead of the one the
+    /// environment names; `NO_PROXY` then does not apply. Loopback, link-local and `localhost`
+    /// targets and requests marked [`BypassProxy`] still connect directly. An unparseable URL
+    /// fails [`build`](Self::build); the URL is never logged or shown by `Debug`.
+    ///
+    /// ```
+    /// use msal_core::http::ReqwestHttpClient;
+    ///
+    /// let http = ReqwestHttpClient::builder()
+    ///     .proxy("http://proxy.internal.example:3128")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = http;
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Builds the client. Fails on an unparseable root certificate or proxy URL, or when the
+    /// TLS configuration cannot be set up.
     pub fn build(self) -> Result<ReqwestHttpClient> {
         let mut certs = Vec::new();
         for pem in &self.roots {
@@ -154,38 +312,46 @@ impl ReqwestHttpClientBuilder {
             }
             certs.extend(parsed);
         }
-        let mut b = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .tls_backend_rustls();
-        b = if self.only_added_roots {
-            b.tls_certs_only(certs)
-        } else {
-            b.tls_certs_merge(certs)
+        let base = BaseConfig {
+            certs,
+            only_added_roots: self.only_added_roots,
+            resolve: self.resolve,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
         };
-        if !self.proxy_from_env {
-            b = b.no_proxy();
-        }
-        for (host, addr) in &self.resolve {
-            b = b.resolve(host, *addr);
-        }
-        let client = b.build().map_err(|e| {
-            Error::with_source(
-                ErrorKind::Configuration,
-                "the HTTP client could not be built",
-                e,
-            )
-        })?;
+        let mut b = base.builder();
+        let may_proxy = match &self.proxy {
+            Some(url) => {
+                // The error would show the URL, credentials included: not kept as the source.
+                let proxy = reqwest::Proxy::all(url.as_str()).map_err(|_| {
+                    Error::new(ErrorKind::Configuration, "the proxy URL is not valid")
+                })?;
+                b = b.proxy(proxy);
+                true
+            }
+            None if self.proxy_from_env => true,
+            None => {
+                b = b.no_proxy();
+                false
+            }
+        };
+        let client = build_client(b)?;
         Ok(ReqwestHttpClient {
             client,
+            direct: may_proxy.then(|| {
+                Arc::new(DirectClient {
+                    base,
+                    client: OnceLock::new(),
+                })
+            }),
             max_body_bytes: self.max_body_bytes,
         })
     }
 }
 
 impl ReqwestHttpClient {
-    /// A client with the defaults: platform trust store, 30 s timeout, 1 MiB body cap.
+    /// A client with the defaults: platform trust store, 30 s timeout, 1 MiB body cap, proxies
+    /// from the environment.
     pub fn new() -> Result<ReqwestHttpClient> {
         ReqwestHttpClient::builder().build()
     }
@@ -194,24 +360,65 @@ impl ReqwestHttpClient {
     pub fn builder() -> ReqwestHttpClientBuilder {
         ReqwestHttpClientBuilder::default()
     }
+
+    /// The client for `request`: the proxy-free one for local targets and [`BypassProxy`].
+    fn client_for(&self, request: &http::Request<Vec<u8>>) -> Result<reqwest::Client> {
+        match &self.direct {
+            Some(direct)
+                if request.extensions().get::<BypassProxy>().is_some()
+                    || request.uri().host().is_some_and(is_local_host) =>
+            {
+                direct.get()
+            }
+            _ => Ok(self.client.clone()),
+        }
+    }
+}
+
+/// Whether a failed attempt may be sent once more: a connect failure (nothing reached the
+/// server), or, for a safe method, the connection closed or reset before the response (not a
+/// timeout).
+fn retryable(e: &reqwest::Error, method: &reqwest::Method) -> bool {
+    e.is_connect() || (method.is_safe() && e.is_request() && !e.is_timeout())
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "could not connect to the identity provider"
+    } else {
+        "the request failed before a response"
+    };
+    Error::transport(what, e.without_url())
+}
+
+/// Sends `req`, and once more when the first attempt got no response.
+async fn execute(client: &reqwest::Client, req: reqwest::Request) -> Result<reqwest::Response> {
+    let again = req.try_clone();
+    match client.execute(req).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => match again {
+            Some(again) if retryable(&e, again.method()) => {
+                tracing::debug!(
+                    connect = e.is_connect(),
+                    "the request failed before a response; sending it once more"
+                );
+                client.execute(again).await.map_err(transport_error)
+            }
+            _ => Err(transport_error(e)),
+        },
+    }
 }
 
 #[async_trait]
 impl HttpClient for ReqwestHttpClient {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>> {
+        let client = self.client_for(&request)?;
         let req = reqwest::Request::try_from(request).map_err(|e| {
             Error::with_source(ErrorKind::InvalidInput, "the request is not valid", e)
         })?;
-        let mut resp = self.client.execute(req).await.map_err(|e| {
-            let what = if e.is_timeout() {
-                "the request timed out"
-            } else if e.is_connect() {
-                "could not connect to the identity provider"
-            } else {
-                "the request failed before a response"
-            };
-            Error::transport(what, e.without_url())
-        })?;
+        let mut resp = execute(&client, req).await?;
         let mut builder = http::Response::builder()
             .status(resp.status())
             .version(resp.version());
@@ -246,5 +453,225 @@ impl HttpClient for ReqwestHttpClient {
 impl<T: HttpClient + ?Sized> HttpClient for std::sync::Arc<T> {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>> {
         (**self).send(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    /// What the loopback server does with the n-th connection (from 0).
+    #[derive(Clone, Copy)]
+    enum Act {
+        /// Reads the request, then closes without a byte of response.
+        Drop,
+        /// Answers with this status.
+        Answer(u16),
+    }
+
+    /// A plain-HTTP server on loopback acting by connection number; returns its address and
+    /// the number of connections accepted.
+    async fn server(plan: fn(usize) -> Act) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&count);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    // Read the head and the (small) body of one request.
+                    let mut buf = vec![0u8; 8192];
+                    let mut got = 0;
+                    loop {
+                        let Ok(r) = stream.read(&mut buf[got..]).await else {
+                            return;
+                        };
+                        got += r;
+                        let text = String::from_utf8_lossy(&buf[..got]);
+                        if let Some(head_end) = text.find("\r\n\r\n") {
+                            let len = text[..head_end]
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("content-length")
+                                        .then(|| v.trim().parse::<usize>().ok())
+                                        .flatten()
+                                })
+                                .unwrap_or(0);
+                            if got >= head_end + 4 + len {
+                                break;
+                            }
+                        }
+                        if r == 0 {
+                            return;
+                        }
+                    }
+                    match plan(n) {
+                        Act::Drop => drop(stream),
+                        Act::Answer(status) => {
+                            let body = r#"{"ok":true}"#;
+                            let resp = format!(
+                                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                                body.len()
+                            );
+                            let _ = stream.write_all(resp.as_bytes()).await;
+                            let _ = stream.shutdown().await;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, count)
+    }
+
+    fn post(addr: SocketAddr) -> http::Request<Vec<u8>> {
+        http::Request::post(format!("http://{addr}/tenant/oauth2/v2.0/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(b"grant_type=client_credentials".to_vec())
+            .expect("valid")
+    }
+
+    fn client() -> ReqwestHttpClient {
+        ReqwestHttpClient::builder()
+            .proxy_from_env(false)
+            .build()
+            .expect("builds")
+    }
+
+    fn get(addr: SocketAddr) -> http::Request<Vec<u8>> {
+        http::Request::get(format!(
+            "http://{addr}/tenant/v2.0/.well-known/openid-configuration"
+        ))
+        .body(Vec::new())
+        .expect("valid")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_get_dropped_before_the_response_is_retried_once() {
+        let (addr, connections) =
+            server(|n| if n == 0 { Act::Drop } else { Act::Answer(200) }).await;
+        let resp = client().send(get(addr)).await.expect("the retry answers");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.body(), br#"{"ok":true}"#);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_post_the_server_received_is_not_sent_again() {
+        let (addr, connections) =
+            server(|n| if n == 0 { Act::Drop } else { Act::Answer(200) }).await;
+        let e = client().send(post(addr)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport);
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "no second POST");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_one_retry() {
+        let (addr, connections) = server(|_| Act::Drop).await;
+        let e = client().send(get(addr)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport);
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "one try, one retry");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn statuses_are_never_retried() {
+        for status in [500, 503, 429, 400] {
+            let plan: fn(usize) -> Act = match status {
+                500 => |_| Act::Answer(500),
+                503 => |_| Act::Answer(503),
+                429 => |_| Act::Answer(429),
+                _ => |_| Act::Answer(400),
+            };
+            let (addr, connections) = server(plan).await;
+            let resp = client().send(post(addr)).await.expect("a response");
+            assert_eq!(resp.status().as_u16(), status);
+            assert_eq!(connections.load(Ordering::SeqCst), 1, "HTTP {status}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_connection_is_retried_once_then_fails() {
+        // Bind then close: nothing listens on the port.
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr")
+        };
+        let e = client().send(post(addr)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transport);
+        assert!(e.to_string().contains("could not connect"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_response_timeout_is_not_retried() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&connections);
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                held.push(s); // never answers
+            }
+        });
+        let http = ReqwestHttpClient::builder()
+            .proxy_from_env(false)
+            .timeout(Duration::from_millis(300))
+            .build()
+            .expect("builds");
+        let e = http.send(post(addr)).await.unwrap_err();
+        assert!(e.to_string().contains("timed out"), "{e}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn local_hosts_are_never_proxied() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "app.localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "169.254.169.254",
+            "[::1]",
+            "::1",
+            "[fe80::1]",
+            "0.0.0.0",
+            "[::ffff:127.0.0.1]",
+        ] {
+            assert!(is_local_host(h), "{h}");
+        }
+        for h in [
+            "login.microsoftonline.com",
+            "10.0.0.1",
+            "192.168.1.1",
+            "8.8.8.8",
+            "[2001:db8::1]",
+            "notlocalhost",
+            "localhost.example.com",
+        ] {
+            assert!(!is_local_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn a_bad_proxy_url_is_a_configuration_error_that_does_not_echo_it() {
+        let e = ReqwestHttpClient::builder()
+            .proxy("http://user:s3cr3t@[bad")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert!(!format!("{e} {e:?}").contains("s3cr3t"));
+        let b = ReqwestHttpClient::builder().proxy("http://user:s3cr3t@proxy.example:3128");
+        assert!(!format!("{b:?}").contains("s3cr3t"));
+        let c = b.build().expect("builds");
+        assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 }

@@ -9,8 +9,9 @@ pub(crate) mod token_request;
 use std::fmt;
 use std::sync::Arc;
 
+pub(crate) use client::is_local_host;
 pub use client::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
+    BypassProxy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, HttpClient,
     ReqwestHttpClient, ReqwestHttpClientBuilder,
 };
 pub use throttle::ThrottleState;

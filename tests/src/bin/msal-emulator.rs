@@ -1,4 +1,4 @@
-//! `msal-emulator [--https-port N] [--admin-port N] [--state-dir DIR] [--ignore-stdin]`
+//! `msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--state-dir DIR] [--ignore-stdin]`
 //!
 //! Starts the Entra ID emulator, prints its manifest as ONE JSON line on stdout, then serves
 //! until SIGTERM/SIGINT or end of stdin (unless `--ignore-stdin`).
@@ -8,8 +8,7 @@ use std::path::PathBuf;
 
 use msal_tests::emulator::{Emulator, EmulatorConfig};
 
-const USAGE: &str =
-    "usage: msal-emulator [--https-port N] [--admin-port N] [--state-dir DIR] [--ignore-stdin]";
+const USAGE: &str = "usage: msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--state-dir DIR] [--ignore-stdin]";
 
 fn parse_args() -> Result<(EmulatorConfig, bool), String> {
     let mut config = EmulatorConfig::default();
@@ -32,6 +31,9 @@ fn parse_args() -> Result<(EmulatorConfig, bool), String> {
             }
             "--admin-port" => {
                 config.admin_port = value()?.parse().map_err(|e| format!("--admin-port: {e}"))?;
+            }
+            "--imds-port" => {
+                config.imds_port = value()?.parse().map_err(|e| format!("--imds-port: {e}"))?;
             }
             "--state-dir" => config.state_dir = Some(PathBuf::from(value()?)),
             "--ignore-stdin" => ignore_stdin = true,

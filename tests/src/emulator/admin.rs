@@ -15,7 +15,7 @@ use super::authority::Authority;
 use super::faults::ActiveFault;
 use super::model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
-    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule, ImdsSettings,
     InteractionSetting, MintedToken, RefreshTokenSettings, RequestFilter, RevokeResult, Stats,
     UserRegistration, UserTokenRequest,
 };
@@ -46,6 +46,7 @@ pub(crate) fn router(state: Arc<EmuState>) -> Router {
         .route("/admin/clock", get(get_clock).post(change_clock))
         .route("/admin/stats", get(stats))
         .route("/admin/discovery", get(get_discovery).post(set_discovery))
+        .route("/admin/imds", get(get_imds).post(set_imds))
         .route("/admin/users/{username}/consent", post(set_consent))
         .route("/admin/users/{username}/interaction", post(set_interaction))
         .route("/admin/users/{username}/auth_time", post(set_auth_time))
@@ -107,6 +108,7 @@ async fn reset(State(s): Shared) -> Response {
         reg.faults.clear();
         reg.stats = Stats::default();
         reg.fail_instance_discovery = false;
+        reg.imds = ImdsSettings::default();
         reg.strict_rotation = false;
         reg.device_config = DeviceConfig::default();
         reg.sessions.clear();
@@ -299,6 +301,27 @@ async fn set_discovery(State(s): Shared, body: Bytes) -> Response {
     ok(&DiscoverySettings {
         fail_instance_discovery: fail,
     })
+}
+
+async fn get_imds(State(s): Shared) -> Response {
+    let imds = s.lock().imds.clone();
+    ok(&imds)
+}
+
+async fn set_imds(State(s): Shared, body: Bytes) -> Response {
+    let settings: ImdsSettings = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if settings
+        .region
+        .as_deref()
+        .is_some_and(|r| r.is_empty() || r.len() > 100 || r.chars().any(char::is_control))
+    {
+        return bad("region must be a short printable string (or null)");
+    }
+    s.lock().imds = settings.clone();
+    ok(&settings)
 }
 
 // ---------------------------------------------------------------- user sign-in switches

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
-    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule,
-    InteractionSetting, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule, ImdsMode,
+    ImdsSettings, InteractionSetting, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
     RequestFilter, RevokeResult, Stats, UserInfo, UserRegistration, UserTokenRequest,
 };
 
@@ -101,7 +101,7 @@ impl AdminClient {
     }
 
     /// `POST /admin/reset`: clears recorded requests, faults, stats and the clock offset; resets
-    /// the refresh token and device code settings; signs every browser session out. Issued
+    /// the refresh token, device code and IMDS settings; signs every browser session out. Issued
     /// codes and tokens, registrations and per-user switches stay.
     pub async fn reset(&self) -> anyhow::Result<()> {
         self.post::<Value>("/admin/reset", &serde_json::json!({}))
@@ -193,6 +193,35 @@ impl AdminClient {
     /// `GET /admin/stats`.
     pub async fn stats(&self) -> anyhow::Result<Stats> {
         self.get("/admin/stats").await
+    }
+
+    /// `GET /admin/imds`: what the emulated IMDS says.
+    pub async fn imds(&self) -> anyhow::Result<ImdsSettings> {
+        self.get("/admin/imds").await
+    }
+
+    /// `POST /admin/imds`: sets the region and behaviour of the emulated IMDS.
+    pub async fn set_imds(&self, settings: &ImdsSettings) -> anyhow::Result<()> {
+        self.post::<Value>("/admin/imds", settings).await.map(drop)
+    }
+
+    /// `POST /admin/imds`: IMDS answers `region` (`None`: no location).
+    pub async fn set_imds_region(&self, region: Option<&str>) -> anyhow::Result<()> {
+        let mut s = self.imds().await?;
+        s.region = region.map(str::to_string);
+        self.set_imds(&s).await
+    }
+
+    /// `POST /admin/imds`: IMDS answers, hangs or fails.
+    pub async fn set_imds_mode(&self, mode: ImdsMode) -> anyhow::Result<()> {
+        let mut s = self.imds().await?;
+        s.mode = mode;
+        self.set_imds(&s).await
+    }
+
+    /// How many IMDS requests arrived (from `GET /admin/stats`).
+    pub async fn imds_requests(&self) -> anyhow::Result<u64> {
+        Ok(self.stats().await?.imds_requests)
     }
 
     /// `POST /admin/discovery`.

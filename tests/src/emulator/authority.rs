@@ -251,11 +251,15 @@ impl Authority {
     }
 
     /// The `aud` values a client assertion sent to this authority's token endpoint may carry:
-    /// the token endpoint on the request host, or on the cloud's central host or an alias (as
-    /// MSAL builds assertions for the central authority even when it calls a regional host),
-    /// with the tenant as given in the path or as its GUID.
+    /// the token endpoint on the request host, or on the cloud's central host or an alias, with
+    /// the tenant as given in the path or as its GUID. A request to a regional host must carry
+    /// the central audience: MSAL builds the assertion for the central authority (PROTOCOL §4.4),
+    /// and the emulator holds clients to that.
     pub(crate) fn assertion_audiences(&self, token_path: &str) -> Vec<String> {
-        let mut hosts = vec![self.host.clone()];
+        let mut hosts = Vec::new();
+        if !super::hosts::is_regional(&self.host) {
+            hosts.push(self.host.clone());
+        }
         if let Some(c) = self.cloud() {
             hosts.extend(c.aliases().iter().map(|h| h.to_string()));
         }

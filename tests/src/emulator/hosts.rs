@@ -82,6 +82,11 @@ fn regional_of(host: &str, base: &str) -> bool {
         .is_some_and(is_dns_label)
 }
 
+/// A regional Entra ID host (`<region>.login.microsoft.com`, `<region>.login.microsoftonline.us`).
+pub(crate) fn is_regional(host: &str) -> bool {
+    regional_of(host, seeds::PUBLIC_REGIONAL_BASE) || regional_of(host, seeds::USGOV_REGIONAL_BASE)
+}
+
 /// Classifies a normalised host name.
 pub(crate) fn classify(host: &str) -> Option<HostKind> {
     if seeds::PUBLIC_ALIASES.contains(&host)
@@ -148,6 +153,11 @@ mod tests {
             Some(HostKind::Entra(Cloud::Public))
         );
         assert_eq!(classify("a.b.login.microsoft.com"), None);
+        assert!(is_regional("westus.login.microsoft.com"));
+        assert!(is_regional("usgovvirginia.login.microsoftonline.us"));
+        assert!(!is_regional("login.microsoft.com"));
+        assert!(!is_regional("login.microsoftonline.us"));
+        assert!(!is_regional("login.microsoftonline.com"));
         assert_eq!(
             classify("login.contoso.com"),
             Some(HostKind::Entra(Cloud::Public))

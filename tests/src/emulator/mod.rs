@@ -6,7 +6,10 @@
 //! code, refresh token, password, device code), the device authorization endpoint, authorize
 //! (no sign-in page: the hinted or default user signs in at once; `prompt`, consent and
 //! interaction switches through the admin API), logout and user realm discovery, for Entra ID,
-//! B2C, CIAM and ADFS authorities. See [`seeds`] for the users and apps.
+//! B2C, CIAM and ADFS authorities, on the central, alias and regional (`{region}.login.microsoft.com`)
+//! hosts; the recorded requests say which host each arrived at. A plain-HTTP Azure Instance
+//! Metadata Service ([`Emulator::imds_url`]) answers region auto-detection. See [`seeds`] for the
+//! users and apps.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -32,6 +35,7 @@ mod faults;
 mod frontend;
 mod hosts;
 mod ids;
+mod imds;
 mod jwt;
 pub mod model;
 mod recording;
@@ -55,9 +59,9 @@ pub use admin_client::AdminClient;
 pub use model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
     DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultMatch, FaultRule,
-    InteractionSetting, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
-    RequestFilter, RevokeResult, SeedApp, SeedAuthorities, SeedCertificates, SeedResource,
-    SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
+    ImdsMode, ImdsSettings, InteractionSetting, Manifest, MintedToken, RecordedRequest,
+    RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities, SeedCertificates,
+    SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
 };
 
 /// How to start the emulator.
@@ -67,6 +71,8 @@ pub struct EmulatorConfig {
     pub https_port: u16,
     /// Admin port on 127.0.0.1 (0 = ephemeral).
     pub admin_port: u16,
+    /// Plain-HTTP IMDS port on 127.0.0.1 (0 = ephemeral).
+    pub imds_port: u16,
     /// Where to write `ca.pem` and the fixture keys; a fresh temporary directory (removed when
     /// the emulator is dropped) when `None`.
     pub state_dir: Option<PathBuf>,
@@ -77,6 +83,7 @@ pub struct EmulatorConfig {
 pub struct Emulator {
     https_addr: SocketAddr,
     admin_url: String,
+    imds_url: String,
     ca_pem: String,
     ca_pem_path: PathBuf,
     state_dir: PathBuf,
@@ -241,8 +248,12 @@ impl Emulator {
         let admin = TcpListener::bind((Ipv4Addr::LOCALHOST, config.admin_port))
             .await
             .with_context(|| format!("binding admin port {}", config.admin_port))?;
+        let imds = TcpListener::bind((Ipv4Addr::LOCALHOST, config.imds_port))
+            .await
+            .with_context(|| format!("binding IMDS port {}", config.imds_port))?;
         let https_addr = https.local_addr()?;
         let admin_url = format!("http://{}", admin.local_addr()?);
+        let imds_url = format!("http://{}", imds.local_addr()?);
 
         let signer = jwt::Signer::new(
             seeds::EMULATOR_SIGNING_KEY_PEM,
@@ -253,6 +264,7 @@ impl Emulator {
             admin_url: admin_url.clone(),
             ca_pem_path: path_string(&ca_pem_path),
             hosts: seeds::HOSTS.iter().map(|h| h.to_string()).collect(),
+            imds_url: imds_url.clone(),
             seeds: seeds_manifest(&state_dir, signer.kid(), &state::Registry::seeded()),
         };
         let state = Arc::new(state::EmuState::new(manifest, signer));
@@ -263,10 +275,12 @@ impl Emulator {
                 Some(tls.server_config),
             ),
             server::spawn(admin, admin::router(state.clone()), None),
+            server::spawn(imds, imds::router(state.clone()), None),
         ];
         Ok(Self {
             https_addr,
             admin_url,
+            imds_url,
             ca_pem: tls.ca_pem,
             ca_pem_path,
             state_dir,
@@ -284,6 +298,13 @@ impl Emulator {
     /// `http://127.0.0.1:Q`, the admin API.
     pub fn admin_url(&self) -> &str {
         &self.admin_url
+    }
+
+    /// `http://127.0.0.1:R`, the emulated Azure Instance Metadata Service (plain HTTP, like
+    /// the real one at `169.254.169.254`): give it to msal-core as the IMDS endpoint for region
+    /// auto-detection. See [`ImdsSettings`].
+    pub fn imds_url(&self) -> &str {
+        &self.imds_url
     }
 
     /// The test CA certificate (PEM).

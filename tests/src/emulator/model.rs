@@ -17,6 +17,10 @@ pub struct Manifest {
     pub ca_pem_path: String,
     /// Every host name served (map each to `https_addr` in the client's resolver).
     pub hosts: Vec<String>,
+    /// `http://127.0.0.1:R`: the emulated Azure Instance Metadata Service (plain HTTP, as IMDS
+    /// at `169.254.169.254`), for region auto-detection.
+    #[serde(default)]
+    pub imds_url: String,
     /// The seeded tenants, apps, users, resources, authorities and key files.
     pub seeds: Seeds,
 }
@@ -397,6 +401,48 @@ pub struct Stats {
     pub token_requests: u64,
     /// OIDC and instance discovery requests received (including faulted ones).
     pub discovery_requests: u64,
+    /// IMDS requests received (any path, answered or not).
+    #[serde(default)]
+    pub imds_requests: u64,
+}
+
+/// `GET`/`POST /admin/imds`: what the emulated Azure Instance Metadata Service says.
+///
+/// It serves `GET /metadata/instance/compute?api-version=…` (JSON with `location`, what MSAL
+/// Python 1.39 reads) and `GET /metadata/instance/compute/location?format=text&api-version=…`
+/// (the bare region, what MSAL.NET reads), each requiring the `Metadata: true` header (400
+/// otherwise) and an `api-version` (400 otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImdsSettings {
+    /// The VM's region (`compute.location`), default `westus2`; `None`: no location (the JSON
+    /// has none, the text route answers 404).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// How IMDS behaves.
+    #[serde(default)]
+    pub mode: ImdsMode,
+}
+
+impl Default for ImdsSettings {
+    fn default() -> Self {
+        Self {
+            region: Some("westus2".into()),
+            mode: ImdsMode::Answer,
+        }
+    }
+}
+
+/// How the emulated IMDS behaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImdsMode {
+    /// Answers normally.
+    #[default]
+    Answer,
+    /// Reads the request and never answers (as a black-holed address outside Azure).
+    Hang,
+    /// Answers 500.
+    Fail,
 }
 
 /// `POST /admin/discovery`.

@@ -11,7 +11,7 @@ use super::hosts::{Cloud, HostKind};
 use super::ids;
 use super::jwt::Signer;
 use super::model::{
-    AppRegistration, InteractionSetting, Manifest, RecordedRequest, Stats, UserInfo,
+    AppRegistration, ImdsSettings, InteractionSetting, Manifest, RecordedRequest, Stats, UserInfo,
 };
 use super::seeds;
 
@@ -309,6 +309,8 @@ pub(crate) struct Registry {
     pub(crate) faults: Vec<ActiveFault>,
     pub(crate) stats: Stats,
     pub(crate) fail_instance_discovery: bool,
+    /// What the emulated IMDS says.
+    pub(crate) imds: ImdsSettings,
     /// Federated domains (lowercase).
     pub(crate) federated_domains: Vec<String>,
     /// Default user per realm key (tenant id lowercase, `common`, `consumers`, `adfs`).
@@ -543,6 +545,7 @@ impl Registry {
             faults: Vec::new(),
             stats: Stats::default(),
             fail_instance_discovery: false,
+            imds: ImdsSettings::default(),
             federated_domains: vec![seeds::FEDERATED_DOMAIN.to_string()],
             default_users: seeded_default_users(),
             sessions: Vec::new(),

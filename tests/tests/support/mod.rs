@@ -18,7 +18,7 @@ use msal_tests::emulator::{Emulator, EmulatorConfig, RecordedRequest, RequestFil
 
 /// The transport of the tests: the default reqwest client, pointed at the emulator, refusing
 /// every destination that is not one of the emulator's host names (which all resolve to
-/// loopback), and counting what it sends.
+/// loopback) or a loopback address (the emulator's IMDS), and counting what it sends.
 #[derive(Debug)]
 pub struct EmulatorTransport {
     inner: ReqwestHttpClient,
@@ -33,7 +33,12 @@ impl HttpClient for EmulatorTransport {
         request: http::Request<Vec<u8>>,
     ) -> msal_core::Result<http::Response<Vec<u8>>> {
         let host = request.uri().host().unwrap_or("").to_ascii_lowercase();
-        if !self.hosts.contains(&host) {
+        let loopback = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+        if !self.hosts.contains(&host) && !loopback {
             return Err(Error::new(
                 ErrorKind::Transport,
                 format!("refused: {host} is not an emulator host (tests stay on loopback)"),
@@ -95,7 +100,7 @@ impl Env {
             .await
             .expect("admin: requests")
             .into_iter()
-            .filter(|r| r.method == "GET")
+            .filter(|r| r.method == "GET" && !r.path.starts_with("/metadata/"))
             .collect()
     }
 
@@ -234,3 +239,54 @@ pub fn clock() -> ManualClock {
 
 /// Graph's `.default` scope.
 pub const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
+
+/// The variable naming the child test a re-executed test binary should run for real.
+pub const CHILD_TEST_VAR: &str = "MSAL_RS_CHILD_TEST";
+
+/// True when this process was started by [`run_child_test`] to run `name`. Child tests are
+/// `#[ignore]`d and return at once otherwise, so the variables they need (process-wide, and
+/// setting them in-process needs `unsafe`) never touch the tests running in parallel.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD_TEST_VAR).is_ok_and(|v| v == name)
+}
+
+/// Runs the `#[ignore]`d test `name` of this test binary in a child process with `set` added
+/// to and `unset` removed from the environment; panics with the child's output if it failed.
+pub fn run_child_test(name: &str, set: &[(&str, &str)], unset: &[&str]) -> String {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_TEST_VAR, name);
+    for v in unset {
+        cmd.env_remove(v);
+    }
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the child test runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed") && text.contains(&done_marker(name)),
+        "child test {name} failed:\n{text}"
+    );
+    text
+}
+
+fn done_marker(name: &str) -> String {
+    format!("child test {name} ran to the end")
+}
+
+/// Tells [`run_child_test`] that the child test `name` ran to its end (not merely returned).
+pub fn child_done(name: &str) {
+    println!("{}", done_marker(name));
+}
