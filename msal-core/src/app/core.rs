@@ -3,8 +3,9 @@
 //! `Arc` of this.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use super::options::{DangerousOptions, RequestOptions};
@@ -25,6 +26,10 @@ pub(crate) struct AppCore {
     /// The configured authority's discovery slot, held directly for the cache-hit path.
     pub(crate) authority_slot: Arc<Slot>,
     pub(crate) discovery: DiscoveryCache,
+    /// The discovery slots of per-request tenant overrides of the configured authority, by the
+    /// tenant as given: a cache hit with `.tenant(t)` finds its slot without building an
+    /// [`Authority`]. Bounded by [`MAX_TENANT_SLOTS`].
+    tenant_slots: RwLock<HashMap<Box<str>, Arc<Slot>, foldhash::fast::RandomState>>,
     pub(crate) discovery_opts: DiscoveryOptions,
     pub(crate) http: HttpContext,
     pub(crate) cache: TokenCache,
@@ -43,6 +48,10 @@ impl fmt::Debug for AppCore {
             .finish_non_exhaustive()
     }
 }
+
+/// How many tenant overrides [`AppCore::tenant_slots`] remembers; beyond that, a lookup builds
+/// the tenant's authority each time (correct, a little slower).
+const MAX_TENANT_SLOTS: usize = 4096;
 
 /// What an app builder gathered, checked by [`AppCore::new`].
 pub(crate) struct AppSettings {
@@ -89,6 +98,7 @@ impl AppCore {
             client_id: s.client_id,
             authority: s.authority,
             authority_slot,
+            tenant_slots: RwLock::default(),
             discovery,
             discovery_opts: DiscoveryOptions {
                 validate_authority: !s.dangerous.skip_authority_validation,
@@ -150,6 +160,40 @@ impl AppCore {
         } else {
             self.discovery.slot(authority).fresh(now)
         }
+    }
+
+    /// The metadata of a request's authority if discovery already ran and is fresh: no I/O, no
+    /// waiting, and for a tenant override of the configured authority no allocation once the
+    /// tenant was seen. `Ok(None)` when discovery has not run (or is stale).
+    pub(crate) fn cached_metadata_for(
+        &self,
+        options: &RequestOptions,
+    ) -> Result<Option<Arc<AuthorityMetadata>>> {
+        let (None, Some(tenant)) = (&options.authority, options.tenant.as_deref()) else {
+            let authority = self.authority_for(options)?;
+            return Ok(self.cached_metadata(&authority));
+        };
+        let now = self.now();
+        let known = self
+            .tenant_slots
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tenant)
+            .map(Arc::clone);
+        if let Some(slot) = known {
+            return Ok(slot.fresh(now));
+        }
+        let authority = self.authority.with_tenant(tenant)?;
+        let slot = self.slot_for(&authority);
+        let mut slots = self
+            .tenant_slots
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slots.len() < MAX_TENANT_SLOTS {
+            slots.insert(tenant.into(), Arc::clone(&slot));
+        }
+        drop(slots);
+        Ok(slot.fresh(now))
     }
 
     /// The authority's metadata, discovering it if needed (single-flighted).

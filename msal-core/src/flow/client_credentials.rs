@@ -92,8 +92,7 @@ fn from_memory(
     options: &RequestOptions,
 ) -> Result<Option<CacheDecision>> {
     let core = &app.inner.core;
-    let authority = core.authority_for(options)?;
-    let Some(meta) = core.cached_metadata(&authority) else {
+    let Some(meta) = core.cached_metadata_for(options)? else {
         return Ok(None);
     };
     let ext = ext_key(options);

@@ -143,8 +143,7 @@ fn from_memory(
             RefreshReason::NoCachedAccessToken,
         )));
     }
-    let authority = core.authority_for(options)?;
-    let Some(meta) = core.cached_metadata(&authority) else {
+    let Some(meta) = core.cached_metadata_for(options)? else {
         return Ok(None);
     };
     let ext = ext_key(options);

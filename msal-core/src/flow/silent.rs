@@ -110,21 +110,24 @@ impl<'a> IntoFuture for AcquireTokenSilent<'a> {
         let (app, account, options) = (self.app, self.account, self.options);
         if !options.bypasses_cache() {
             let core = app.core;
-            let hit = core.authority_for(&options).ok().and_then(|authority| {
-                let meta = core.cached_metadata(&authority)?;
-                let ext = ext_key(&options);
-                let q = query(app, &meta, &account, &scopes, ext.as_deref());
-                let now = unix_seconds(core.now());
-                match decide_in_memory(&core.cache, &q, now) {
-                    Some(CacheDecision::Hit(at)) => Some(at),
-                    _ => match account_realm_query(&q, &account)
-                        .and_then(|q2| decide_in_memory(&core.cache, &q2, now))
-                    {
+            let hit = core
+                .cached_metadata_for(&options)
+                .ok()
+                .flatten()
+                .and_then(|meta| {
+                    let ext = ext_key(&options);
+                    let q = query(app, &meta, &account, &scopes, ext.as_deref());
+                    let now = unix_seconds(core.now());
+                    match decide_in_memory(&core.cache, &q, now) {
                         Some(CacheDecision::Hit(at)) => Some(at),
-                        _ => None,
-                    },
-                }
-            });
+                        _ => match account_realm_query(&q, &account)
+                            .and_then(|q2| decide_in_memory(&core.cache, &q2, now))
+                        {
+                            Some(CacheDecision::Hit(at)) => Some(at),
+                            _ => None,
+                        },
+                    }
+                });
             if let Some(at) = hit {
                 core.http.telemetry.record_cache_hit();
                 return AcquireFuture::ready(Ok(
