@@ -63,6 +63,14 @@ pub(crate) fn run() -> Result<()> {
                 "warnings",
             ]))
         })?;
+        // Public items are documented and their intra-doc links resolve.
+        steps.step("doc", || {
+            exec(
+                cargo()
+                    .args(["doc", "--workspace", "--no-deps", "--exclude", "xtask"])
+                    .env("RUSTDOCFLAGS", "-D warnings"),
+            )
+        })?;
         // The real peers some tests run against: redis-server, and MSAL Python with
         // msal-extensions in a venv.
         let mut python = std::path::PathBuf::new();
