@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::RedisServer;
@@ -635,55 +634,5 @@ async fn debug_hides_the_password_and_bad_urls_are_configuration_errors() -> Tes
         .await
         .expect_err("zero deadline");
     assert_eq!(err.kind(), ErrorKind::Configuration);
-    Ok(())
-}
-
-/// Median latency of reads of a ~20 KB partition on loopback (not a pass/fail check).
-/// `cargo test -p msal-cache-redis --release --test redis -- --ignored --nocapture measure`
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement"]
-async fn measure_read_latency() -> TestResult {
-    let server = RedisServer::start();
-    let cache = RedisCache::builder(server.url())
-        .deadline(Duration::from_millis(500))
-        .connect()
-        .await?;
-    let key = PartitionKey::user("u.t");
-    let token = "x".repeat(1500);
-    let payload = json!({
-        "AccessToken": (0..13).map(|i| (format!("at-{i}"), json!({"secret": token}))).collect::<serde_json::Map<_, _>>(),
-    });
-    let data = serde_json::to_vec(&payload)?;
-    let len = data.len();
-    let snapshot = cache
-        .modify(&key, &mut |_| {
-            Ok(Some(Written {
-                data: data.clone(),
-                expires_in: None,
-            }))
-        })
-        .await?
-        .expect("written");
-    let cache = Arc::new(cache);
-    for (label, known) in [("full read", None), ("unchanged", Some(&snapshot.version))] {
-        let mut times = Vec::with_capacity(1000);
-        for _ in 0..100 {
-            cache.read(&key, known, false).await?;
-        }
-        for _ in 0..1000 {
-            let t = Instant::now();
-            let outcome = cache.read(&key, known, false).await?;
-            if let ReadOutcome::Current(s) = &outcome {
-                // The parse half of an L1 miss: msal-core parses the JSON.
-                let _: Value = serde_json::from_slice(&s.data)?;
-            }
-            times.push(t.elapsed());
-        }
-        times.sort();
-        println!(
-            "{label} of a {len}-byte partition: median {:?}, p90 {:?}, p99 {:?}",
-            times[500], times[900], times[990]
-        );
-    }
     Ok(())
 }
