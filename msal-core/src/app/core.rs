@@ -14,7 +14,7 @@ use crate::authority::discovery::{AuthorityMetadata, DiscoveryCache, DiscoveryOp
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock};
 use crate::credential::ClientCredential;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::flow::claims::merge_claims_and_capabilities;
 use crate::http::HttpContext;
 use crate::http::telemetry::Telemetry;
@@ -142,6 +142,18 @@ impl AppCore {
             None => Ok(Cow::Borrowed(base)),
             Some(t) => Ok(Cow::Owned(base.with_tenant(t)?)),
         }
+    }
+
+    /// The authority at which a flow started by this app completes: this app's authority, or a
+    /// per-request variant of it ([`Authority::accept_recorded`]), never a URL taken from the
+    /// flow's serialized state. Refused before any request.
+    pub(crate) fn flow_authority(&self, recorded: &str) -> Result<Authority> {
+        self.authority.accept_recorded(recorded).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Validation,
+                "the flow was started at an authority this app does not use (was its serialized state altered?); it is not completed",
+            )
+        })
     }
 
     fn slot_for(&self, authority: &Authority) -> Arc<Slot> {

@@ -327,6 +327,50 @@ impl Authority {
         }
     }
 
+    /// The authority a serialized flow recorded, accepted only when it is this authority or one
+    /// this authority allows per request without changing where trust lies: the same scheme,
+    /// host and port (so the same cloud, the same instance discovery and the same TLS checks),
+    /// the same kind, and for Entra ID and CIAM another tenant, for B2C another policy of the
+    /// same tenant. AD FS and generic OIDC authorities accept only themselves.
+    ///
+    /// A flow's recorded authority is untrusted data (it may have round-tripped through a
+    /// browser cookie or a session store), so it is never parsed on its own: a string naming
+    /// any other host, scheme or kind gives `None`, and the caller refuses the flow before a
+    /// secret, code or PKCE verifier is sent anywhere.
+    pub(crate) fn accept_recorded(&self, recorded: &str) -> Option<Authority> {
+        if recorded == self.canonical {
+            return Some(self.clone());
+        }
+        let (scheme, host, port, segments) = split_url(recorded).ok()?;
+        if scheme != self.scheme || host != self.host || port != self.port {
+            return None;
+        }
+        let candidate = match (self.kind, segments.as_slice()) {
+            // `adfs` as a tenant names an AD FS authority to every MSAL: not a variant of this one.
+            (AuthorityKind::Aad | AuthorityKind::Ciam, [tenant])
+                if !tenant.eq_ignore_ascii_case("adfs") =>
+            {
+                self.with_tenant(tenant).ok()?
+            }
+            (AuthorityKind::B2c, [tenant, policy])
+                if self
+                    .segments
+                    .first()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(tenant)) =>
+            {
+                Authority::build(
+                    AuthorityKind::B2c,
+                    self.scheme,
+                    &self.host,
+                    self.port,
+                    vec![tenant.clone(), policy.clone()],
+                )
+            }
+            _ => return None,
+        };
+        (candidate.problem.is_none() && candidate.canonical == recorded).then_some(candidate)
+    }
+
     /// The kind of identity provider.
     pub fn kind(&self) -> AuthorityKind {
         self.kind
@@ -462,6 +506,55 @@ impl Default for Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_authority_is_accepted_only_as_a_variant_of_the_apps() {
+        let aad = Authority::tenant("contoso.onmicrosoft.com");
+        let got = aad
+            .accept_recorded("https://login.microsoftonline.com/other-tenant")
+            .expect("another tenant");
+        assert_eq!(got.kind(), AuthorityKind::Aad);
+        for bad in [
+            "https://evil.example/contoso.onmicrosoft.com",
+            "http://login.microsoftonline.com/contoso.onmicrosoft.com",
+            "https://login.microsoftonline.com:444/contoso.onmicrosoft.com",
+            "https://login.microsoftonline.com/adfs",
+            "https://login.microsoftonline.com/a/b",
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/",
+            "https://login.microsoftonline.com/t?x=1",
+            "https://user@login.microsoftonline.com/t",
+            "",
+        ] {
+            assert!(aad.accept_recorded(bad).is_none(), "{bad}");
+        }
+        let b2c = Authority::b2c("x.b2clogin.com", "x.onmicrosoft.com", "B2C_1_signin");
+        let other = b2c
+            .accept_recorded("https://x.b2clogin.com/x.onmicrosoft.com/B2C_1_edit")
+            .expect("another policy");
+        assert_eq!(other.kind(), AuthorityKind::B2c);
+        assert!(
+            b2c.accept_recorded("https://x.b2clogin.com/y.onmicrosoft.com/B2C_1_edit")
+                .is_none()
+        );
+        let oidc = Authority::oidc("https://idp.example/tenant1").expect("oidc");
+        let same = oidc
+            .accept_recorded("https://idp.example/tenant1")
+            .expect("itself");
+        assert_eq!(same.kind(), AuthorityKind::Oidc, "the kind is the app's");
+        assert!(
+            oidc.accept_recorded("https://idp.example/tenant2")
+                .is_none()
+        );
+        let adfs = Authority::adfs("https://fs.contoso.com/adfs").expect("adfs");
+        assert!(
+            adfs.accept_recorded("https://fs.contoso.com/adfs")
+                .is_some()
+        );
+        assert!(
+            adfs.accept_recorded("https://fs.contoso.com/other")
+                .is_none()
+        );
+    }
 
     #[test]
     fn canonicalises_and_recognises_kinds() {

@@ -305,6 +305,14 @@ fn eq_ci(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// Exact equality of optional fields where absent and empty are the same. Home account ids
+/// compare this way: without `client_info` (AD FS, generic OIDC) the id is the token's `sub`,
+/// which is case-sensitive (OpenID Connect Core 1.0 §2), and MSAL Python's `TokenCache.find`
+/// compares query fields with `==` (msal/token_cache.py).
+fn opt_eq(a: Option<&str>, b: Option<&str>) -> bool {
+    a.filter(|s| !s.is_empty()) == b.filter(|s| !s.is_empty())
+}
+
 fn opt_eq_ci(a: Option<&str>, b: Option<&str>) -> bool {
     match (a.filter(|s| !s.is_empty()), b.filter(|s| !s.is_empty())) {
         (None, None) => true,
@@ -338,7 +346,7 @@ fn write(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
 fn answers(r: &AtRecord, q: &AtQuery<'_>) -> bool {
     let at = &r.entity;
     let owner_ok = match q.owner {
-        AtOwner::Home(hid) => opt_eq_ci(at.home_account_id.as_deref(), hid),
+        AtOwner::Home(hid) => opt_eq(at.home_account_id.as_deref(), hid),
         AtOwner::Assertion(h) => at.user_assertion_hash.as_deref() == Some(h),
     };
     owner_ok
@@ -871,7 +879,7 @@ impl Index {
                     .iter()
                     .filter(|r| {
                         r.partition.is_live()
-                            && opt_eq_ci(r.entity.home_account_id.as_deref(), Some(home_account_id))
+                            && opt_eq(r.entity.home_account_id.as_deref(), Some(home_account_id))
                     })
                     .cloned()
                     .collect()
@@ -918,7 +926,7 @@ impl Index {
                     .iter()
                     .filter(|r| {
                         r.partition.is_live()
-                            && opt_eq_ci(r.entity.home_account_id.as_deref(), Some(home_account_id))
+                            && opt_eq(r.entity.home_account_id.as_deref(), Some(home_account_id))
                             && eq_ci(&r.entity.environment, environment)
                     })
                     .cloned()

@@ -10,14 +10,18 @@
 //! With a store, the store is the truth and memory (L1) a bounded-staleness view of it:
 //! reads are served from memory while a partition was checked within
 //! [`CacheOptions::max_staleness`]; every write is an operation applied to the
-//! store's freshest data under its lock or compare-and-set; a failing store never fails an
-//! acquisition (reads become misses, writes keep their result in memory).
+//! store's freshest data under its lock or compare-and-set. A failing store never fails an
+//! acquisition: a failed read serves what memory holds, a failed write keeps its change in
+//! memory as *unsaved*, served until the store takes it (with the partition's next write or
+//! [`TokenCache::sync`]). [`TokenCache::sync`] reports the failure and
+//! [`TokenCache::store_health`] shows it without a `tracing` subscriber.
 //!
 //! The entity types ([`AccessTokenEntity`] and friends) and the key functions in [`keys`] are
 //! public for tools that read MSAL caches.
 
 mod document;
 mod entries;
+mod health;
 pub(crate) mod index;
 #[path = "key.rs"]
 pub mod keys;
@@ -42,6 +46,7 @@ pub(crate) use index::{AtLookup, AtOwner, AtQuery};
 use index::{Hints, Index, PartitionMeta};
 use operation::{Changes, Operation};
 
+pub use health::{StoreFailure, StoreHealth};
 pub use schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
 };
@@ -87,7 +92,16 @@ impl CacheOptions {
 struct PartitionState {
     doc: Document,
     version: Option<Version>,
+    /// Operations applied in memory whose write to the store failed, oldest first, with the
+    /// time each was applied at: replayed onto every document read from the store and written
+    /// with the partition's next write, so a failing store never loses them.
+    unsaved: Vec<(Operation, u64)>,
 }
+
+/// At most this many unsaved operations per partition; beyond it the oldest are dropped
+/// (a store failing that long has lost far newer tokens' worth of changes' relevance: each
+/// operation mostly replaces the previous one's tokens).
+const MAX_UNSAVED: usize = 1024;
 
 struct Partition {
     key: PartitionKey,
@@ -106,6 +120,7 @@ struct Inner {
     next_id: AtomicU64,
     epoch: Instant,
     changed: AtomicBool,
+    health: Mutex<health::HealthState>,
 }
 
 /// A token cache in MSAL's unified schema; see the [module documentation](self).
@@ -162,6 +177,7 @@ impl TokenCache {
                 next_id: AtomicU64::new(1),
                 epoch: Instant::now(),
                 changed: AtomicBool::new(false),
+                health: Mutex::new(health::HealthState::default()),
             }),
         }
     }
@@ -217,6 +233,7 @@ impl TokenCache {
             state: Mutex::new(PartitionState {
                 doc: Document::default(),
                 version: None,
+                unsaved: Vec::new(),
             }),
             busy: tokio::sync::Mutex::new(()),
         });
@@ -235,7 +252,7 @@ impl TokenCache {
         }
         let mut by_age: Vec<(u64, PartitionKey)> = map
             .iter()
-            .filter(|(k, _)| *k != keep)
+            .filter(|(k, p)| *k != keep && lock(&p.state).unsaved.is_empty())
             .map(|(k, p)| (p.meta.checked_at_ms.load(Ordering::Relaxed), k.clone()))
             .collect();
         by_age.sort_unstable_by_key(|(t, _)| *t);
@@ -312,7 +329,17 @@ impl TokenCache {
         hints: Option<Hints>,
         version: Option<Version>,
     ) {
+        let mut doc = doc;
         let mut state = lock(&p.state);
+        // What memory holds but the store does not have yet stays served.
+        let hints = if state.unsaved.is_empty() {
+            hints
+        } else {
+            for (op, at) in &state.unsaved {
+                op.apply(&mut doc, *at);
+            }
+            None
+        };
         self.unindex_doc(&state.doc, p.meta.id);
         self.index_doc(&doc, &p.meta, hints.as_ref());
         state.doc = doc;
@@ -351,9 +378,11 @@ impl TokenCache {
     }
 
     /// Brings memory up to date with the store now (every partition in memory; for a store
-    /// that does not partition, the whole cache) and reports the store's failure — a corrupt
-    /// file, an unreachable Redis — as a typed [`ErrorKind::Cache`] error. Acquisitions never
-    /// fail because of the store (they log it and go on); call this to see its health.
+    /// that does not partition, the whole cache), writes the changes an earlier failed write
+    /// left unsaved, and reports the store's failure — a corrupt file, an unwritable path, an
+    /// unreachable Redis — as a typed error (the store's, usually [`ErrorKind::Cache`]).
+    /// Acquisitions never fail because of the store (they log it and go on); call this, or
+    /// [`store_health`](TokenCache::store_health), to see its health.
     pub async fn sync(&self) -> Result<()> {
         if self.inner.store.is_none() {
             return Ok(());
@@ -362,10 +391,46 @@ impl TokenCache {
         if !self.inner.partitioned && keys.is_empty() {
             keys.push(PartitionKey::whole());
         }
+        let mut result = Ok(());
         for key in keys {
-            self.reload(&key).await?;
+            let flushed = match self.reload(&key).await {
+                Ok(()) => self.flush(&key).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = flushed
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
         }
-        Ok(())
+        result
+    }
+
+    /// The store's health: its last failure, and how many changes are held in memory only.
+    /// Always healthy for an in-memory cache.
+    pub fn store_health(&self) -> StoreHealth {
+        let unsaved = lock(&self.inner.partitions)
+            .values()
+            .map(|p| lock(&p.state).unsaved.len())
+            .sum();
+        lock(&self.inner.health).snapshot(unsaved)
+    }
+
+    fn store_failed(&self, e: &Error, writing: bool) {
+        lock(&self.inner.health).failed(e, writing);
+    }
+
+    fn store_succeeded(&self) {
+        lock(&self.inner.health).succeeded();
+    }
+
+    /// Writes the partition's unsaved changes, if any.
+    async fn flush(&self, key: &PartitionKey) -> Result<()> {
+        let p = self.partition(key);
+        if lock(&p.state).unsaved.is_empty() {
+            return Ok(());
+        }
+        self.write_ops(key, None).await
     }
 
     /// Re-reads `key` from the store whatever its age (before a refresh token is used, so that
@@ -422,8 +487,22 @@ impl TokenCache {
             .cloned()
     }
 
-    /// Reads `p` from the store (the caller holds `p.busy`).
+    /// Reads `p` from the store (the caller holds `p.busy`), noting the outcome in the store's
+    /// health.
     async fn load(&self, store: &dyn CacheStore, p: &Partition) -> Result<()> {
+        let result = self.load_inner(store, p).await;
+        match &result {
+            Ok(()) => {
+                if lock(&p.state).unsaved.is_empty() {
+                    self.store_succeeded();
+                }
+            }
+            Err(e) => self.store_failed(e, false),
+        }
+        result
+    }
+
+    async fn load_inner(&self, store: &dyn CacheStore, p: &Partition) -> Result<()> {
         let known = lock(&p.state).version.clone();
         match store.read(&p.key, known.as_ref(), false).await? {
             ReadOutcome::Unchanged => {
@@ -463,10 +542,11 @@ impl TokenCache {
     }
 
     /// Applies `op` to partition `key`: in memory, or through the store (then memory takes the
-    /// stored result). A store failure is logged and the change kept in memory only.
+    /// stored result). A store failure keeps the change in memory as unsaved (written with the
+    /// partition's next write) and is returned.
     async fn write(&self, key: &PartitionKey, op: Operation, now: u64) -> Result<()> {
-        let p = self.partition(key);
-        let Some(store) = self.inner.store.clone() else {
+        if self.inner.store.is_none() {
+            let p = self.partition(key);
             let mut state = lock(&p.state);
             let ch = op.apply(&mut state.doc, now);
             self.apply_changes(&ch, &p.meta);
@@ -476,16 +556,36 @@ impl TokenCache {
                 self.inner.changed.store(true, Ordering::Relaxed);
             }
             return Ok(());
+        }
+        self.write_ops(key, Some((op, now))).await
+    }
+
+    /// Writes the partition's unsaved operations and then `op` (if any) through the store.
+    async fn write_ops(&self, key: &PartitionKey, op: Option<(Operation, u64)>) -> Result<()> {
+        let Some(store) = self.inner.store.clone() else {
+            return Ok(());
         };
+        let p = self.partition(key);
         let _busy = p.busy.lock().await;
-        let (base_doc, base_version) = {
+        let (base_doc, base_version, unsaved) = {
             let state = lock(&p.state);
-            (state.doc.clone(), state.version.clone())
+            (
+                state.doc.clone(),
+                state.version.clone(),
+                state.unsaved.clone(),
+            )
         };
+        if op.is_none() && unsaved.is_empty() {
+            return Ok(());
+        }
         let mut outcome: Option<(Document, Changes, bool)> = None;
         let mut modify = |current: Option<&Snapshot>| -> Result<Option<Written>> {
+            // Memory is the stored document plus the operations applied since only when nothing
+            // is unsaved; otherwise start from what the store holds and replay.
             let (mut doc, incremental) = match current {
-                Some(s) if Some(&s.version) == base_version.as_ref() => (base_doc.clone(), true),
+                Some(s) if unsaved.is_empty() && Some(&s.version) == base_version.as_ref() => {
+                    (base_doc.clone(), true)
+                }
                 Some(s) => (
                     Document::parse_bytes(&s.data).map_err(|e| {
                         Error::with_source(
@@ -496,9 +596,19 @@ impl TokenCache {
                     })?,
                     false,
                 ),
-                None => (Document::default(), base_version.is_none()),
+                None => (
+                    Document::default(),
+                    unsaved.is_empty() && base_version.is_none(),
+                ),
             };
-            let ch = op.apply(&mut doc, now);
+            for (o, at) in &unsaved {
+                o.apply(&mut doc, *at);
+            }
+            let ch = match &op {
+                Some((o, at)) => o.apply(&mut doc, *at),
+                None => Changes::default(),
+            };
+            let now = op.as_ref().or(unsaved.last()).map_or(0, |(_, at)| *at);
             let expires_in = match key.kind() {
                 PartitionKind::App => doc
                     .access_tokens
@@ -515,6 +625,7 @@ impl TokenCache {
         };
         match store.modify(key, &mut modify).await {
             Ok(Some(snap)) => {
+                lock(&p.state).unsaved.drain(..unsaved.len());
                 if let Some((doc, ch, incremental)) = outcome {
                     if incremental {
                         let mut state = lock(&p.state);
@@ -527,14 +638,25 @@ impl TokenCache {
                     }
                 }
                 self.inner.changed.store(true, Ordering::Relaxed);
+                self.store_succeeded();
                 Ok(())
             }
-            Ok(None) => Ok(()),
+            Ok(None) => {
+                lock(&p.state).unsaved.drain(..unsaved.len());
+                Ok(())
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "the token cache store failed; the change is kept in memory only");
-                let mut state = lock(&p.state);
-                let ch = op.apply(&mut state.doc, now);
-                self.apply_changes(&ch, &p.meta);
+                tracing::warn!(error = %e, "the token cache store failed; the change is kept in memory, unsaved, until a write succeeds");
+                self.store_failed(&e, true);
+                if let Some((o, at)) = op {
+                    let mut state = lock(&p.state);
+                    let ch = o.apply(&mut state.doc, at);
+                    self.apply_changes(&ch, &p.meta);
+                    if state.unsaved.len() >= MAX_UNSAVED {
+                        state.unsaved.remove(0);
+                    }
+                    state.unsaved.push((o, at));
+                }
                 Err(e)
             }
         }

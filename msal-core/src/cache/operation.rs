@@ -85,7 +85,11 @@ fn record_removal(doc: &mut Document, account: &str) {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     };
-    let seq = section.get("sequence").and_then(Value::as_u64).unwrap_or(0) + 1;
+    let seq = section
+        .get("sequence")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .saturating_add(1);
     section.insert("sequence".to_owned(), json!(seq));
     let mut accounts = match section.get("removed_accounts") {
         Some(Value::Object(m)) => m.clone(),
@@ -208,8 +212,7 @@ impl Operation {
                 refresh_tokens_of,
             } => {
                 let mine = |hid: Option<&str>, env: &str| {
-                    hid.is_some_and(|h| h.eq_ignore_ascii_case(home_account_id))
-                        && env.eq_ignore_ascii_case(environment)
+                    hid == Some(home_account_id.as_str()) && env.eq_ignore_ascii_case(environment)
                 };
                 remove_ats(doc, &mut ch, |at| {
                     mine(at.home_account_id.as_deref(), &at.environment)

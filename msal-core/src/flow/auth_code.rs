@@ -390,6 +390,8 @@ impl<'a> AuthCodeFlowBuilder<'a> {
             ..RequestOptions::default()
         };
         let authority = core.authority_for(&options)?.into_owned();
+        // Refuse now an override the flow could not complete at (see `AppCore::flow_authority`).
+        core.flow_authority(authority.as_str())?;
         let meta = core.metadata(&authority).await?;
         let endpoint = meta.authorization_endpoint.clone().ok_or_else(|| {
             Error::new(
@@ -509,6 +511,10 @@ impl AuthCodeFlow<Initiated> {
                 "this flow was started by another application",
             )));
         }
+        let authority = match app.core.flow_authority(&s.authority) {
+            Ok(a) => a,
+            Err(e) => return Err(FlowError::fatal(e)),
+        };
         if response.get("state") != Some(s.state.as_str()) {
             return Err(FlowError::fatal(Error::new(
                 ErrorKind::Validation,
@@ -539,7 +545,7 @@ impl AuthCodeFlow<Initiated> {
         let redeemed = redeem_code(
             app,
             RedeemCode {
-                authority: &s.authority,
+                authority: &authority,
                 code,
                 redirect_uri: s.redirect_uri.as_deref(),
                 verifier: Some(s.code_verifier.expose()),
@@ -580,7 +586,7 @@ impl AuthCodeFlow<Completed> {
 
 /// One code redemption.
 pub(crate) struct RedeemCode<'a> {
-    pub(crate) authority: &'a str,
+    pub(crate) authority: &'a Authority,
     pub(crate) code: &'a str,
     pub(crate) redirect_uri: Option<&'a str>,
     pub(crate) verifier: Option<&'a str>,
@@ -597,10 +603,7 @@ pub(crate) async fn redeem_code(
     r: RedeemCode<'_>,
 ) -> Result<AuthenticationResult> {
     let core = app.core;
-    let authority = Authority::from_url(r.authority).map_err(|_| {
-        Error::invalid_input("the flow's authority is not valid (was the flow tampered with?)")
-    })?;
-    let meta = core.metadata(&authority).await?;
+    let meta = core.metadata(r.authority).await?;
     let scopes = ScopeSet::new(r.scopes.to_vec())?;
     let options = RequestOptions {
         claims: r.claims.map(str::to_owned),
@@ -755,7 +758,7 @@ impl<'a> IntoFuture for AcquireTokenByAuthorizationCode<'a> {
             redeem_code(
                 self.app,
                 RedeemCode {
-                    authority: authority.as_str(),
+                    authority: &authority,
                     code: &self.code,
                     redirect_uri: self.redirect_uri.as_deref(),
                     verifier: self.verifier.as_deref(),

@@ -135,6 +135,8 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
         let core = self.app.core;
         let scopes = user_scopes(self.scopes)?;
         let authority = core.authority_for(&self.options)?.into_owned();
+        // Refuse now an override the flow could not complete at (see `AppCore::flow_authority`).
+        core.flow_authority(authority.as_str())?;
         let meta = core.metadata(&authority).await?;
         let endpoint = meta.device_authorization_endpoint.clone().ok_or_else(|| {
             Error::new(
@@ -237,7 +239,7 @@ impl DeviceCodeFlow<Initiated> {
                 "this flow was started by another application",
             )));
         }
-        let authority = match Authority::from_url(&self.state.authority) {
+        let authority = match core.flow_authority(&self.state.authority) {
             Ok(a) => a,
             Err(e) => return Err(FlowError::fatal(e)),
         };

@@ -27,7 +27,7 @@ use crate::credential::{ClientAuth, ClientAuthRequest};
 use crate::error::{Error, Result};
 use crate::http::telemetry::RefreshReason;
 use crate::http::token_request::{Form, TokenRequest};
-use crate::response::{TokenResponse, decode_jwt_claims};
+use crate::response::{ClientInfo, TokenResponse, decode_jwt_claims};
 use crate::result::{Account, AuthenticationResult};
 use crate::scope::ScopeSet;
 
@@ -223,12 +223,40 @@ impl<'a> Applying<'a> {
     }
 }
 
+/// Refuses the answer to a refresh that names another account than the refresh token's owner
+/// (by `client_info`, or the ID token's `sub` without it): caching it under the requesting
+/// account would hand one user's tokens to another. MSAL does not check this; it costs one
+/// comparison.
+fn check_same_account(rt: &RefreshTokenEntity, response: &TokenResponse) -> Result<()> {
+    let Some(expected) = rt.home_account_id.as_deref().filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let answered = match response.client_info.as_deref().and_then(ClientInfo::parse) {
+        Some(ci) => Some(ci.home_account_id()),
+        None => response
+            .id_token
+            .as_deref()
+            .and_then(decode_jwt_claims)
+            .and_then(|c| c.get("sub").and_then(|v| v.as_str()).map(str::to_owned)),
+    };
+    match answered.filter(|h| !h.is_empty()) {
+        Some(h) if h != expected => Err(Error::new(
+            crate::error::ErrorKind::Validation,
+            "the identity provider answered a refresh with another account than the refresh token's; nothing was cached",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a token response to the cache and builds the caller's result.
 pub(crate) async fn apply_response(
     core: &AppCore,
     response: &TokenResponse,
     a: Applying<'_>,
 ) -> Result<AuthenticationResult> {
+    if let Some(rt) = a.refreshed.and_then(|r| r.token) {
+        check_same_account(rt, response)?;
+    }
     let data = a.request.form.plain_fields();
     let now = unix_seconds(core.now());
     let event = TokenEvent {
