@@ -1,4 +1,4 @@
-//! The Rust side of `cargo xtask bench` (DESIGN §7): cache-hit `acquire_token_for_client`
+//! The Rust side of `cargo xtask bench` (the README's performance table): cache-hit `acquire_token_for_client`
 //! (hot key at several cache sizes, uniform random over a million tokens), listing accounts,
 //! loading and saving a cache file, and a cache-hit `acquire_token_silent` for one of many
 //! signed-in accounts, measured on the cache files `gen_caches.py` wrote (listed in its

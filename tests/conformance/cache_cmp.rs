@@ -14,7 +14,7 @@ const VOLATILE_FIELDS: [&str; 5] = [
     "last_modification_time",
 ];
 
-/// Timestamp fields: both sides must store them as strings of digits (PROTOCOL §10.3).
+/// Timestamp fields: both sides must store them as strings of digits (msal/token_cache.py writes them with `str(int(...))`).
 const TIMESTAMP_FIELDS: [&str; 4] = [
     "cached_at",
     "expires_on",

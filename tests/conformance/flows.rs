@@ -152,7 +152,7 @@ pub(crate) async fn wire_case(
                 .into_iter()
                 .map(|x| format!("second call: {x}")),
         );
-        // MSAL Python reuses a client assertion for 9 minutes (PROTOCOL 4.4).
+        // MSAL Python reuses a client assertion for 9 minutes (msal/oauth2cli/assertion.py).
         let reused = |a: &RecordedRequest, b: &RecordedRequest| {
             a.form_value("client_assertion")
                 .is_some_and(|x| b.form_value("client_assertion") == Some(x))

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick]`: the table of DESIGN §7, msal-rs side by side with MSAL Python
+//! `cargo xtask bench [--quick]`: the performance table of the README, msal-rs side by side with MSAL Python
 //! 1.39 on the same workloads and the same cache files, in one run.
 //!
 //! Orchestration only: generate the cache files once (`tests/benches/python/gen_caches.py`,
@@ -438,7 +438,7 @@ impl Table {
         let _ = writeln!(
             t,
             "{:<3} {:<38} {:>10} {:>12} {:>10}  {:<32} met",
-            "#", "row", "msal-rs", "MSAL Python", "Py/rs", "target (DESIGN §7)"
+            "#", "row", "msal-rs", "MSAL Python", "Py/rs", "target"
         );
         let _ = writeln!(t, "{}", "-".repeat(118));
         for l in self.lines() {

@@ -11,7 +11,7 @@ use crate::util::{Steps, cargo, exec, fmt};
 /// A whole CI run must finish within this on the 2-core CI machine.
 const BUDGET: Duration = Duration::from_secs(25 * 60);
 
-/// Crates of which one version only may be in the tree (DESIGN §3.9: one `der` line).
+/// Crates of which one version only may be in the tree (one RustCrypto `der` line: mixing 0.7 and 0.8 types does not compile).
 const SINGLE_VERSION: [&str; 8] = [
     "der",
     "spki",
@@ -154,14 +154,66 @@ pub(crate) fn tidy() -> Result<()> {
         }
     }
     problems.extend(msrv_problems()?);
+    problems.extend(citation_problems()?);
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("tidy: {p}");
         }
-        bail!("{} dependency problem(s)", problems.len());
+        bail!("{} tidy problem(s)", problems.len());
     }
-    eprintln!("tidy: one version of each crypto crate, none forbidden, MSRV honoured");
+    eprintln!(
+        "tidy: one version of each crypto crate, none forbidden, MSRV honoured, citations public"
+    );
     Ok(())
+}
+
+/// Comments and docs cite public references (RFCs, MSAL source files) or this repository's own
+/// docs: never the planning documents kept outside the repository, which its users do not have.
+fn citation_problems() -> Result<Vec<String>> {
+    let out = Command::new("git")
+        .args(["ls-files", "-z"])
+        .output()
+        .context("git ls-files")?;
+    if !out.status.success() {
+        bail!("git ls-files failed");
+    }
+    // Spelled in pieces so that this file does not match itself.
+    let needles: Vec<String> = [
+        ("PROTOCOL", " §"),
+        ("PROTOCOL", ".md"),
+        ("DESIGN", " §"),
+        ("DESIGN", ".md"),
+        ("PEERS", ".md"),
+        ("ECOSYSTEM", ".md"),
+        ("../", "shared"),
+    ]
+    .iter()
+    .map(|(a, b)| format!("{a}{b}"))
+    .collect();
+    let mut problems = Vec::new();
+    for path in out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let path = String::from_utf8_lossy(path).into_owned();
+        let texty = [".rs", ".md", ".toml", ".py", ".js", ".sh", ".yml", ".json"]
+            .iter()
+            .any(|e| path.ends_with(e))
+            || path.starts_with(".ci/");
+        if !texty {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if needles.iter().any(|x| line.contains(x.as_str())) {
+                problems.push(format!(
+                    "{path}:{}: cites a document users do not have: {}",
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 fn parse_version(v: &str) -> (u64, u64) {

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{apt_install, cargo, exec, have, root};
 
-/// The peers, pinned: the versions PROTOCOL.md and PEERS.md describe.
+/// The peers, pinned: the MSAL Python and msal-extensions releases the conformance suite was verified against.
 const PYTHON_PACKAGES: [&str; 2] = ["msal==1.39.0", "msal-extensions==1.3.1"];
 
 pub(crate) fn run(filter: Option<&str>) -> Result<()> {

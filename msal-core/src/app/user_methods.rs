@@ -44,7 +44,7 @@ pub(crate) async fn account(app: AppRef<'_>, home_account_id: &str) -> Result<Op
         .filter(|a| envs.iter().any(|e| e.eq_ignore_ascii_case(a.environment()))))
 }
 
-/// Signs `account` out of this app (PROTOCOL §10.9): its refresh tokens of this app and its
+/// Signs `account` out of this app (msal/application.py `remove_account`): its refresh tokens of this app and its
 /// family, all its access tokens, its ID tokens and account entries.
 pub(crate) async fn remove_account(app: AppRef<'_>, account: &Account) -> Result<()> {
     let core = app.core;

@@ -1,4 +1,4 @@
-//! Instance and tenant discovery (PROTOCOL §7): what an authority's endpoints are, whether its
+//! Instance and tenant discovery (msal/authority.py): what an authority's endpoints are, whether its
 //! host is a genuine Entra ID instance, and which hosts are its aliases.
 //!
 //! Discovery is lazy (never at construction), single-flighted per authority (concurrent
@@ -151,7 +151,7 @@ fn endpoint(doc: &Value, name: &str, opts: DiscoveryOptions) -> Result<Option<St
     Ok(Some(s.to_owned()))
 }
 
-/// MSAL's issuer rules for OIDC authorities (PROTOCOL §7.4).
+/// MSAL's rules for the `issuer` an OIDC authority's discovery document names (msal/authority.py).
 fn issuer_is_valid(authority: &Authority, issuer: &str) -> bool {
     let a = authority.as_str().trim_end_matches('/');
     if issuer.trim_end_matches('/').eq_ignore_ascii_case(a) {

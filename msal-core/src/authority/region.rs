@@ -1,4 +1,4 @@
-//! Regional token endpoints (ESTS-R, PROTOCOL §8): which Azure region a confidential client's
+//! Regional token endpoints (ESTS-R, msal/region.py): which Azure region a confidential client's
 //! client-credentials requests go to, and the regional host of a central authority.
 //!
 //! The region comes from, in order: the builder ([`AzureRegion`]), else the environment
@@ -122,7 +122,7 @@ pub(crate) fn process_env() -> EnvReader {
     Arc::new(|name| std::env::var(name).ok())
 }
 
-/// True for a valid region name: `^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$` (PROTOCOL §1, §8).
+/// True for a valid region name: `^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$` (msal/region.py).
 pub(crate) fn is_valid_region(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -143,7 +143,7 @@ fn checked(region: &str, source: &str) -> Result<Arc<str>> {
     }
 }
 
-/// The regional host of a central authority host (PROTOCOL §8).
+/// The regional host of a central authority host (msal/application.py `_get_regional_authority`).
 pub(crate) fn regional_host(region: &str, central_host: &str) -> String {
     if PUBLIC_CLOUD_HOSTS
         .iter()

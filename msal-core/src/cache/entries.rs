@@ -1,5 +1,5 @@
 //! What a token response adds to the cache: the five entities MSAL Python records for it
-//! (PROTOCOL §10.4), built once and then applied to whichever document holds them.
+//! (msal/token_cache.py `TokenCache.add`), built once and then applied to whichever document holds them.
 
 use std::sync::Arc;
 
@@ -67,7 +67,7 @@ pub(crate) struct NewEntries {
 }
 
 impl NewEntries {
-    /// The entities a token response adds, built the way MSAL Python does (PROTOCOL §10.4).
+    /// The entities a token response adds, built the way MSAL Python's `TokenCache.add` does (msal/token_cache.py).
     pub(crate) fn from_event(event: &TokenEvent<'_>) -> NewEntries {
         let r = event.response;
         let now = event.now;

@@ -1,6 +1,6 @@
 //! The keys of the unified token cache, for tools that read MSAL caches.
 //!
-//! Every function reproduces the key MSAL Python 1.39 files an entry under (PROTOCOL §10.2):
+//! Every function reproduces the key MSAL Python 1.39 files an entry under (msal/token_cache.py `key_makers`):
 //! the components joined by `-` and lowercased, except [`app_metadata_key`], whose case is
 //! kept. An absent (`None`) component is an empty string. A `target` is passed as stored: the
 //! scopes sorted by code point and joined by single spaces (see [`target`]).

@@ -662,7 +662,7 @@ impl TokenCache {
         }
     }
 
-    /// Records a token response (PROTOCOL §10.4) in the partition it belongs to. The returned
+    /// Records a token response (msal/token_cache.py `TokenCache.add`) in the partition it belongs to. The returned
     /// entities are the caller's result even when the store failed (that failure is logged).
     pub(crate) async fn record(&self, event: &TokenEvent<'_>, based_on: Option<u64>) -> Recorded {
         let entries = NewEntries::from_event(event);

@@ -1,6 +1,6 @@
 //! Cache writes as operations. Every change to a cache document — in memory, or inside a
 //! store's lock or compare-and-set — is one of these, applied to the freshest data; a writer's
-//! possibly stale view is never written back (DESIGN §4).
+//! possibly stale view is never written back (see the module documentation of `cache::store`).
 //!
 //! A document where an account was removed also carries msal-rs's bookkeeping in a top-level
 //! `MsalRs` section (other MSALs keep unknown sections): a removal sequence number and the
@@ -36,7 +36,7 @@ pub(crate) enum Operation {
     },
     /// Remove an account in one environment (any realm): its access tokens, ID tokens and
     /// account entries for every client, and its refresh tokens — of every client, or only
-    /// those of one client and its family (an app signing its user out, PROTOCOL §10.9).
+    /// those of one client and its family (an app signing its user out, msal/application.py `remove_account`).
     RemoveAccount {
         home_account_id: String,
         environment: String,

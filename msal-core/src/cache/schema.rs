@@ -1,5 +1,5 @@
 //! The five entity types of the unified token cache schema, with the exact JSON MSAL Python
-//! writes (PROTOCOL §10.3): field order, timestamps as strings, JSON `null` for an absent
+//! writes (msal/token_cache.py): field order, timestamps as strings, JSON `null` for an absent
 //! `home_account_id`/`client_id`, optional fields omitted, unknown fields kept in their order.
 //!
 //! Reading is lenient the way the other MSALs require: timestamps may be strings, integers or

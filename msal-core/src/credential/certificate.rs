@@ -1,5 +1,5 @@
 //! Certificate credentials: PEM loading, key/certificate matching, and the signed
-//! client-assertion JWT (PROTOCOL §4.4), reused for nine minutes per audience.
+//! client-assertion JWT (msal/oauth2cli/assertion.py), reused for nine minutes per audience.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,5 +1,5 @@
 //! Claims requests: a claims challenge merged with the app's client capabilities
-//! (PROTOCOL §6.1), serialised the way MSAL Python's `json.dumps` does so the wire bytes match.
+//! (msal/application.py `_merge_claims_challenge_and_capabilities`), serialised the way MSAL Python's `json.dumps` does so the wire bytes match.
 
 use serde_json::{Map, Value};
 

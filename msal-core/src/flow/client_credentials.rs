@@ -215,7 +215,7 @@ async fn run(
         .find(|(k, _)| k == "fmi_path")
         .map(|(_, v)| v.as_str());
     // A configured region changes where the request goes, not the assertion's `aud` nor the
-    // cache environment (PROTOCOL §8).
+    // cache environment (msal/region.py; msal/application.py keeps the central environment in the cache).
     let send_to = app
         .inner
         .region

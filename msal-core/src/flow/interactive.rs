@@ -1,4 +1,4 @@
-//! Interactive sign-in in the system browser (PROTOCOL §14): an authorization code flow whose
+//! Interactive sign-in in the system browser (msal/oauth2cli/authcode.py): an authorization code flow whose
 //! redirect URI is a listener on the loopback interface (`http://localhost:{port}`,
 //! `response_mode=form_post`).
 //!

@@ -94,7 +94,7 @@ pub(crate) async fn decide_after_refresh(
 }
 
 /// Starts a token request: `client_id`, `grant_type`, the client authentication fields (for
-/// a confidential client) and `client_info=1`, in MSAL's order (PROTOCOL §4.1).
+/// a confidential client) and `client_info=1`, in MSAL's order (msal/oauth2cli/oauth2.py `_obtain_token`).
 pub(crate) async fn client_form(
     app: AppRef<'_>,
     meta: &AuthorityMetadata,
@@ -106,7 +106,7 @@ pub(crate) async fn client_form(
 
 /// [`client_form`] for a request sent to `send_to` (a regional token endpoint): the client
 /// assertion's `aud` stays the central token endpoint of `meta`, while an assertion callback
-/// is told `send_to` (PROTOCOL §4.4).
+/// is told `send_to` (msal/oauth2cli/assertion.py).
 pub(crate) async fn client_form_to(
     app: AppRef<'_>,
     meta: &AuthorityMetadata,

@@ -1,4 +1,4 @@
-//! Silent acquisition (PROTOCOL §10.7-10.8): a cached access token for the account when one
+//! Silent acquisition (msal/application.py `acquire_token_silent_with_error`): a cached access token for the account when one
 //! is valid for five more minutes, otherwise a refresh token redeemed — the newest first, the
 //! family's (FOCI) before the app's own as MSAL does — with the cache re-read before any
 //! refresh token is used. A token past `refresh_on` is refreshed, and served if that fails.
@@ -181,7 +181,7 @@ async fn fly(
     flight.await
 }
 
-/// The refresh tokens to try, in MSAL's order (§10.8), each group with whether a
+/// The refresh tokens to try, in MSAL's order (msal/application.py `_acquire_token_silent_by_finding_rt_belongs_to_me_or_my_family`), each group with whether a
 /// `client_mismatch` ends it.
 fn candidates(
     app: AppRef<'_>,

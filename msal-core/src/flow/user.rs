@@ -34,7 +34,7 @@ pub(crate) fn anchor_from_home_account(home_account_id: &str) -> Option<String> 
     (!uid.is_empty() && !utid.is_empty()).then(|| format!("Oid:{uid}@{utid}"))
 }
 
-/// MSAL's `classification` of a `suberror` (PROTOCOL §3.1): these five become empty, the rest
+/// MSAL's `classification` of a `suberror` (msal/application.py, `acquire_token_silent_with_error`): these five become empty, the rest
 /// are copied.
 pub(crate) fn classify(e: Error) -> Error {
     let Some(s) = e.service() else {

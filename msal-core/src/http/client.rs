@@ -91,7 +91,7 @@ pub(crate) fn is_local_host(host: &str) -> bool {
 /// whose connection is closed or reset before the response is sent once more too, but a `POST`
 /// is not — the identity provider may have acted on it (an authorization code is single-use).
 /// Nothing else is retried: not an HTTP status (429 and 5xx are remembered by the throttle
-/// state and answered from it, PROTOCOL §11), not a request that timed out waiting for its
+/// state and answered from it, msal/throttled_http_client.py), not a request that timed out waiting for its
 /// response.
 ///
 /// **Proxies.** Identity-provider traffic honours `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and

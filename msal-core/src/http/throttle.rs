@@ -1,4 +1,4 @@
-//! Client-side throttling (PROTOCOL §11), so that an app in trouble does not hammer the
+//! Client-side throttling (msal/throttled_http_client.py), so that an app in trouble does not hammer the
 //! identity provider:
 //!
 //! - a request answered 429 or 5xx (or with any `Retry-After`) is not sent again until then

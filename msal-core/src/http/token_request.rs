@@ -1,4 +1,4 @@
-//! Sending requests to an identity provider the way MSAL does: the form rules of PROTOCOL §4.1
+//! Sending requests to an identity provider the way MSAL does: the form rules of msal/oauth2cli/oauth2.py
 //! (field order, empty values dropped), MSAL's headers and telemetry, and the mapping of
 //! responses to a [`TokenResponse`] or a typed [`Error`].
 

@@ -253,7 +253,7 @@ impl Authority {
     /// The `aud` values a client assertion sent to this authority's token endpoint may carry:
     /// the token endpoint on the request host, or on the cloud's central host or an alias, with
     /// the tenant as given in the path or as its GUID. A request to a regional host must carry
-    /// the central audience: MSAL builds the assertion for the central authority (PROTOCOL §4.4),
+    /// the central audience: MSAL builds the assertion for the central authority (msal/application.py builds its client assertion for the central token endpoint),
     /// and the emulator holds clients to that.
     pub(crate) fn assertion_audiences(&self, token_path: &str) -> Vec<String> {
         let mut hosts = Vec::new();
