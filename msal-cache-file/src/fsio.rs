@@ -4,7 +4,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -120,8 +120,70 @@ pub(crate) enum ReadState {
     Read(Contents),
 }
 
+/// The largest cache file read by default (see `FileCacheBuilder::max_file_size`).
+pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// What a file that is not a regular file is, for error messages.
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Refuses anything but a regular file: a FIFO would block a read (or an open) forever, a
+/// device such as `/dev/zero` never ends, a directory is no cache.
+pub(crate) fn ensure_regular(meta: &fs::Metadata, what: &str) -> io::Result<()> {
+    if meta.file_type().is_file() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "the {what} is {}, not a regular file",
+            kind_of(meta.file_type())
+        ),
+    ))
+}
+
+/// Opens `path` (following symlinks) for reading without blocking and checks, on the opened
+/// handle, that it is a regular file.
+///
+/// `O_NONBLOCK` makes the open of a FIFO return at once instead of waiting for a writer, and
+/// `O_NOCTTY` keeps a terminal from becoming the process's controlling terminal; the type is
+/// then checked with `fstat` on the handle itself, so the path cannot be swapped between the
+/// check and the open. On a regular file `O_NONBLOCK` changes nothing.
+pub(crate) fn open_regular(path: &Path, what: &str) -> io::Result<(File, fs::Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    ensure_regular(&meta, what)?;
+    Ok((file, meta))
+}
+
+fn too_large(max_size: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the file is larger than the limit of {max_size} bytes (FileCacheBuilder::max_file_size); it was left as it is"
+        ),
+    )
+}
+
 /// Reads the file at `path` (following symlinks) unless its stamp's version is `known`.
-/// Never creates anything.
+/// Never creates anything. Anything but a regular file is refused, and so is a file larger
+/// than `max_size` bytes (at most `max_size + 1` bytes are read to tell).
 ///
 /// `trusted` is the stamp of the last file this process wrote: its modification time was set
 /// by us to the nanosecond, which no in-place rewrite reproduces, so it is never racy.
@@ -129,6 +191,7 @@ pub(crate) fn read_once(
     path: &Path,
     known: Option<&Version>,
     trusted: Option<Stamp>,
+    max_size: u64,
 ) -> io::Result<ReadState> {
     // Taken before the stat, so that "modified within the window before the read" errs on
     // the side of distrust.
@@ -138,20 +201,35 @@ pub(crate) fn read_once(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadState::Missing),
         Err(e) => return Err(e),
     };
+    // Refused before opening: opening a device can have effects of its own.
+    ensure_regular(&meta, "token cache file")?;
     if known.is_some_and(|k| *k == Stamp::of(&meta).version()) {
         return Ok(ReadState::Unchanged);
     }
-    let mut file = match File::open(path) {
+    // Checked again on the handle: the path may have been replaced since the stat.
+    let (file, opened) = match open_regular(path, "token cache file") {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadState::Missing),
         Err(e) => return Err(e),
     };
-    let before = Stamp::of(&file.metadata()?);
+    let before = Stamp::of(&opened);
     if known.is_some_and(|k| *k == before.version()) {
         return Ok(ReadState::Unchanged);
     }
-    let mut data = Vec::with_capacity(usize::try_from(before.size).unwrap_or(0).saturating_add(1));
-    file.read_to_end(&mut data)?;
+    if before.size > max_size {
+        return Err(too_large(max_size));
+    }
+    // The size is only a hint (a file can be sparse, or change): never reserve more than the
+    // default limit up front.
+    let hint = before.size.min(DEFAULT_MAX_FILE_SIZE);
+    let mut data = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
+    // One byte more than the limit tells a file that grew past it while being read.
+    (&file)
+        .take(max_size.saturating_add(1))
+        .read_to_end(&mut data)?;
+    if data.len() as u64 > max_size {
+        return Err(too_large(max_size));
+    }
     let after = Stamp::of(&file.metadata()?);
     let stable = before == after && data.len() as u64 == after.size;
     Ok(ReadState::Read(Contents {

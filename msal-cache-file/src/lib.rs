@@ -24,6 +24,26 @@
 //!   not in `/proc`), or that is older than the stale age (30 s by default), is removed, unless
 //!   it is `flock`ed (its holder is then alive). See [`FileCacheBuilder`] for the timings.
 //!
+//! ## What may be at the cache path
+//!
+//! - **Only a regular file** (or nothing yet). A FIFO, a device, a socket or a directory at
+//!   the cache path (or at the lock path) fails every read and write with an
+//!   [`ErrorKind::Cache`] error saying what was found: a FIFO would block a read forever and a
+//!   device such as `/dev/zero` never ends. The file is opened with `O_NONBLOCK` (a FIFO's open
+//!   then returns at once) and its type is checked on the opened handle (`fstat`), so it cannot
+//!   be swapped between the check and the read.
+//! - **Symbolic links are followed** when they lead to a regular file (or to a missing file,
+//!   which the first write creates); a write replaces the link's target and leaves the link.
+//!   msal-extensions opens the cache path with Python's `open()`, which follows links, and
+//!   MSAL.NET and MSAL Node do the same, so a cache file linked into a shared location keeps
+//!   working with every MSAL. Refusing links would add no protection here: whoever can plant a
+//!   link in the cache's directory can replace the cache file itself.
+//! - **At most 64 MiB** by default ([`FileCacheBuilder::max_file_size`]): a larger file is an
+//!   error and is left as it is; no more than the limit and one byte is ever read.
+//!
+//! Every call is bounded in time ([`FileCacheBuilder::deadline`], 30 s by default), the wait
+//! for the lock included, as a Redis store's calls are by its deadline.
+//!
 //! ## Stale locks: what remains racy
 //!
 //! The check and the removal hold the stale file's `flock` and remove it only if the path
@@ -98,6 +118,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -111,6 +132,8 @@ use crate::lock::{Attempt, LockGuard};
 const READ_ATTEMPTS: u32 = 5;
 /// The first wait between lock attempts; it doubles up to the retry interval.
 const FIRST_BACKOFF: Duration = Duration::from_millis(2);
+/// The default bound of one store call (see [`FileCacheBuilder::deadline`]).
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The token cache in one file, shared with other processes and the other MSALs.
 ///
@@ -128,6 +151,10 @@ struct Inner {
     retry_interval: Duration,
     lock_timeout: Duration,
     stale_lock_age: Duration,
+    max_file_size: u64,
+    deadline: Duration,
+    /// Blocking file operations of this cache that have not returned (see [`blocking`]).
+    in_flight: Arc<AtomicUsize>,
     /// The stamp of the file this process last wrote (see [`fsio::read_once`]).
     written: std::sync::Mutex<Option<fsio::Stamp>>,
 }
@@ -140,6 +167,8 @@ impl fmt::Debug for FileCache {
             .field("retry_interval", &self.inner.retry_interval)
             .field("lock_timeout", &self.inner.lock_timeout)
             .field("stale_lock_age", &self.inner.stale_lock_age)
+            .field("max_file_size", &self.inner.max_file_size)
+            .field("deadline", &self.inner.deadline)
             .finish()
     }
 }
@@ -154,7 +183,8 @@ impl FileCache {
         FileCache::builder(path).build()
     }
 
-    /// A builder for a cache in the file at `path`, to change the lock timings.
+    /// A builder for a cache in the file at `path`, to change the lock timings, the size limit
+    /// and the deadline of a call.
     pub fn builder(path: impl AsRef<Path>) -> FileCacheBuilder {
         let path = path.as_ref();
         FileCacheBuilder {
@@ -162,6 +192,8 @@ impl FileCache {
             retry_interval: Duration::from_millis(50),
             lock_timeout: Duration::from_secs(10),
             stale_lock_age: Duration::from_secs(30),
+            max_file_size: fsio::DEFAULT_MAX_FILE_SIZE,
+            deadline: DEFAULT_DEADLINE,
         }
     }
 
@@ -185,17 +217,19 @@ impl FileCache {
         loop {
             let lock_path = inner.lock_path.clone();
             let stale_age = inner.stale_lock_age;
-            let attempt = blocking(move || lock::try_acquire(&lock_path, stale_age))
-                .await
-                .map_err(|e| {
-                    cache_error(
-                        format!(
-                            "could not take the cache lock {}",
-                            inner.lock_path.display()
-                        ),
-                        e,
-                    )
-                })?;
+            let attempt = blocking(&inner.in_flight, move || {
+                lock::try_acquire(&lock_path, stale_age)
+            })
+            .await
+            .map_err(|e| {
+                cache_error(
+                    format!(
+                        "could not take the cache lock {}",
+                        inner.lock_path.display()
+                    ),
+                    e,
+                )
+            })?;
             match attempt {
                 Attempt::Acquired(guard) => {
                     let waited = started.elapsed();
@@ -236,17 +270,20 @@ impl FileCache {
             let path = self.inner.path.clone();
             let known_owned = known.cloned();
             let trusted = *lock_ignoring_poison(&self.inner.written);
-            let state = blocking(move || fsio::read_once(&path, known_owned.as_ref(), trusted))
-                .await
-                .map_err(|e| {
-                    cache_error(
-                        format!(
-                            "could not read the token cache file {}",
-                            self.inner.path.display()
-                        ),
-                        e,
-                    )
-                })?;
+            let max_size = self.inner.max_file_size;
+            let state = blocking(&self.inner.in_flight, move || {
+                fsio::read_once(&path, known_owned.as_ref(), trusted, max_size)
+            })
+            .await
+            .map_err(|e| {
+                cache_error(
+                    format!(
+                        "could not read the token cache file {}",
+                        self.inner.path.display()
+                    ),
+                    e,
+                )
+            })?;
             match state {
                 ReadState::Read(c) if !c.stable && attempt < READ_ATTEMPTS => {
                     tracing::debug!(attempt, "the token cache file changed while being read");
@@ -258,7 +295,8 @@ impl FileCache {
     }
 }
 
-/// Settings of a [`FileCache`]: how it waits for the lock and when a lock file is stale.
+/// Settings of a [`FileCache`]: how it waits for the lock, when a lock file is stale, the
+/// largest file it reads and how long one call may take.
 ///
 /// ```
 /// # use std::time::Duration;
@@ -266,6 +304,8 @@ impl FileCache {
 ///     .lock_retry_interval(Duration::from_millis(20))
 ///     .lock_timeout(Duration::from_secs(3))
 ///     .stale_lock_age(Duration::from_secs(60))
+///     .max_file_size(16 * 1024 * 1024)
+///     .deadline(Duration::from_secs(20))
 ///     .build();
 /// assert!(cache.lock_path().ends_with("msal_token_cache.json.lockfile"));
 /// ```
@@ -276,6 +316,8 @@ pub struct FileCacheBuilder {
     retry_interval: Duration,
     lock_timeout: Duration,
     stale_lock_age: Duration,
+    max_file_size: u64,
+    deadline: Duration,
 }
 
 impl FileCacheBuilder {
@@ -306,6 +348,33 @@ impl FileCacheBuilder {
         self
     }
 
+    /// The largest cache file read (default 64 MiB). A larger file fails every read and write
+    /// with an [`ErrorKind::Cache`] error and is left as it is (it is never overwritten with
+    /// less than it held); at most this many bytes and one more are read to tell.
+    ///
+    /// A token cache holds a few kilobytes per account and resource; the limit is only there
+    /// so that a file that grows without end (or a link to one) cannot exhaust memory.
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// The longest one call of the store (a read, or a whole read-modify-write with its wait
+    /// for the lock) may take (default 30 s); a call that takes longer fails with an
+    /// [`ErrorKind::Cache`] error "… did not finish within …", as a Redis store's calls do
+    /// past their deadline. msal-core then goes on with what it holds in memory.
+    ///
+    /// This bounds calls on a file system that stops answering (a hung network mount). The
+    /// blocking system call itself cannot be interrupted: it goes on in the background (a write
+    /// keeps the lock until it returns and may still complete), and while 256 such operations
+    /// of one cache have not returned, further calls fail at once instead of tying up more of
+    /// Tokio's blocking threads. Keep it above the lock timeout, or a wait for the lock ends at
+    /// the deadline instead.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
     /// The cache.
     pub fn build(self) -> FileCache {
         let mut lock_path = self.path.clone().into_os_string();
@@ -319,6 +388,9 @@ impl FileCacheBuilder {
                     .clamp(Duration::from_millis(1), Duration::from_secs(60)),
                 lock_timeout: self.lock_timeout,
                 stale_lock_age: self.stale_lock_age,
+                max_file_size: self.max_file_size,
+                deadline: self.deadline,
+                in_flight: Arc::new(AtomicUsize::new(0)),
                 written: std::sync::Mutex::new(None),
             }),
         }
@@ -331,20 +403,63 @@ impl CacheStore for FileCache {
     /// `consistent` no lock is taken; a read that caught the file changing is retried a few
     /// times. With `consistent` the read happens under the lock, so it cannot see a writer
     /// (MSAL Python writes in place) half-way. Never creates the file or its directory.
+    ///
+    /// Bounded by the deadline (see [`FileCacheBuilder::deadline`]).
     async fn read(
         &self,
         _partition: &PartitionKey,
         known: Option<&Version>,
         consistent: bool,
     ) -> Result<ReadOutcome> {
+        self.bounded("read", self.read_inner(known, consistent))
+            .await
+    }
+
+    /// Under the lock: reads the file, applies `modify` to it once, and replaces the file
+    /// atomically with the result. When `modify` fails or has nothing to write, the file is
+    /// left as it was (byte for byte, modification time included). Bounded by the deadline
+    /// (see [`FileCacheBuilder::deadline`]).
+    async fn modify(
+        &self,
+        _partition: &PartitionKey,
+        modify: &mut Modify<'_>,
+    ) -> Result<Option<Snapshot>> {
+        self.bounded("write", self.modify_inner(modify)).await
+    }
+
+    /// False: everything lives in one file.
+    fn is_partitioned(&self) -> bool {
+        false
+    }
+}
+
+impl FileCache {
+    /// Runs one store call within the deadline.
+    async fn bounded<T>(&self, what: &str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.inner.deadline, call).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                ErrorKind::Cache,
+                format!(
+                    "the token cache file {what} of {} did not finish within {} ms",
+                    self.inner.path.display(),
+                    self.inner.deadline.as_millis()
+                ),
+            )),
+        }
+    }
+
+    async fn read_inner(&self, known: Option<&Version>, consistent: bool) -> Result<ReadOutcome> {
         let _guard = if consistent {
             // A missing file is missing whoever writes (an in-place writer truncates, a renaming
             // writer swaps): no need for the lock, whose file would need the directory.
             let path = self.inner.path.clone();
-            let exists = blocking(move || match std::fs::metadata(&path) {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(e),
+            let exists = blocking(&self.inner.in_flight, move || {
+                match std::fs::metadata(&path) {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(e),
+                }
             })
             .await
             .map_err(|e| {
@@ -370,14 +485,7 @@ impl CacheStore for FileCache {
         })
     }
 
-    /// Under the lock: reads the file, applies `modify` to it once, and replaces the file
-    /// atomically with the result. When `modify` fails or has nothing to write, the file is
-    /// left as it was (byte for byte, modification time included).
-    async fn modify(
-        &self,
-        _partition: &PartitionKey,
-        modify: &mut Modify<'_>,
-    ) -> Result<Option<Snapshot>> {
+    async fn modify_inner(&self, modify: &mut Modify<'_>) -> Result<Option<Snapshot>> {
         let guard = self.lock().await?;
         let current = match self.read_file(None).await? {
             ReadState::Missing | ReadState::Unchanged => None,
@@ -393,7 +501,7 @@ impl CacheStore for FileCache {
         let path = self.inner.path.clone();
         // The guard moves into the blocking task: if this future is dropped mid-write, the
         // lock is still held until the write has finished.
-        let (snap, stamp) = blocking(move || {
+        let (snap, stamp) = blocking(&self.inner.in_flight, move || {
             let result = fsio::write_atomic(&path, written.data, previous);
             drop(guard);
             result
@@ -411,28 +519,52 @@ impl CacheStore for FileCache {
         *lock_ignoring_poison(&self.inner.written) = Some(stamp);
         Ok(Some(snap))
     }
+}
 
-    /// False: everything lives in one file.
-    fn is_partitioned(&self) -> bool {
-        false
+/// How many blocking file operations of one cache may be outstanding (still running after
+/// their call gave up at the deadline, or simply concurrent) before further calls fail at once.
+/// A file system that stops answering then ties up this many of Tokio's blocking threads, not
+/// all of them.
+const MAX_STUCK: usize = 256;
+
+/// Decrements the count of outstanding operations when the blocking work ends (even if the
+/// call that started it has given up).
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// Runs blocking file work on Tokio's blocking pool.
-async fn blocking<T, F>(f: F) -> io::Result<T>
+/// Runs blocking file work on Tokio's blocking pool, unless too many operations of this cache
+/// are outstanding.
+async fn blocking<T, F>(in_flight: &Arc<AtomicUsize>, f: F) -> io::Result<T>
 where
     T: Send + 'static,
     F: FnOnce() -> io::Result<T> + Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(io::Error::other)?
+    if in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_STUCK {
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        return Err(io::Error::other(format!(
+            "{MAX_STUCK} earlier operations on the file have not returned (the file system does not answer)"
+        )));
+    }
+    let token = InFlight(Arc::clone(in_flight));
+    tokio::task::spawn_blocking(move || {
+        let _token = token;
+        f()
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
 fn lock_ignoring_poison<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A typed cache error; the I/O error's text is part of the message (a path that is not a
+/// regular file, a file over the size limit) and the I/O error is its source.
 fn cache_error(message: String, source: io::Error) -> Error {
-    Error::with_source(ErrorKind::Cache, message, source)
+    Error::with_source(ErrorKind::Cache, format!("{message}: {source}"), source)
 }

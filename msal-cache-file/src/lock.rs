@@ -83,7 +83,7 @@ pub(crate) fn try_acquire(lock_path: &Path, stale_age: Duration) -> io::Result<A
     {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return Ok(check_stale(lock_path, stale_age));
+            return check_stale(lock_path, stale_age);
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // The cache's directory does not exist yet.
@@ -147,17 +147,17 @@ fn process_exists(pid: u32) -> Option<bool> {
     Some(Path::new("/proc").join(pid.to_string()).exists())
 }
 
-/// Looks at an existing lock file; removes it if it is stale. Never fails: a lock file that
-/// cannot be judged is treated as held.
-fn check_stale(lock_path: &Path, stale_age: Duration) -> Attempt {
-    let mut file = match File::open(lock_path) {
+/// Looks at an existing lock file; removes it if it is stale. A lock file that cannot be judged
+/// is treated as held; only something that is not a regular file at the lock path is an error.
+fn check_stale(lock_path: &Path, stale_age: Duration) -> io::Result<Attempt> {
+    // Opened without blocking (a FIFO at the lock path would block a plain open forever).
+    let (mut file, meta) = match fsio::open_regular(lock_path, "token cache lock file") {
         Ok(f) => f,
         // Released between our create and this open.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Attempt::Recovered,
-        Err(_) => return Attempt::Busy,
-    };
-    let Ok(meta) = file.metadata() else {
-        return Attempt::Busy;
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Recovered),
+        // Not a lock file any peer could have made: waiting would never end.
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
+        Err(_) => return Ok(Attempt::Busy),
     };
     let id = (meta.dev(), meta.ino());
     let age = meta
@@ -174,12 +174,12 @@ fn check_stale(lock_path: &Path, stale_age: Duration) -> Attempt {
     let reason = match pid.map(|p| (p, process_exists(p))) {
         Some((p, Some(false))) => format!("its holder (process {p}) has exited"),
         _ if age > stale_age => format!("it is {} s old", age.as_secs()),
-        _ => return Attempt::Busy,
+        _ => return Ok(Attempt::Busy),
     };
     // A holder that flocks (msal-rs, portalocker) is alive as long as its lock is held.
     match file.try_lock() {
         Ok(()) => {}
-        Err(_) => return Attempt::Busy,
+        Err(_) => return Ok(Attempt::Busy),
     }
     // Holding the flock on the stale file, remove it only if the path still names it: no
     // msal-rs process can remove or replace it meanwhile (it would need this flock).
@@ -193,10 +193,10 @@ fn check_stale(lock_path: &Path, stale_age: Duration) -> Attempt {
             Err(e) => {
                 tracing::debug!(path = %lock_path.display(), error = %e, "could not remove a stale cache lock file");
                 let _ = file.unlock();
-                return Attempt::Busy;
+                return Ok(Attempt::Busy);
             }
         }
     }
     let _ = file.unlock();
-    Attempt::Recovered
+    Ok(Attempt::Recovered)
 }

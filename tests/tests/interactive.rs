@@ -155,6 +155,23 @@ async fn interactive_sign_in_through_the_browser_launch_path(wrapper: PathBuf) {
             .is_some_and(|u| u.starts_with("https://login.microsoftonline.com/"))
     );
 
+    // 6. Idle local connections opened before the browser's redirect do not delay it: the
+    //    listener serves connections concurrently (each idle one would otherwise hold it for
+    //    its 10 s read deadline, 50 s for five).
+    let took = sign_in_behind_idle_connections(&app, &dir, &env, 5).await;
+    assert!(
+        took < Duration::from_secs(15),
+        "5 idle connections delayed the sign-in by {took:?}"
+    );
+
+    // 7. More idle connections than the listener serves at once: the oldest are closed and
+    //    the redirect still goes through at once.
+    let took = sign_in_behind_idle_connections(&app, &dir, &env, 40).await;
+    assert!(
+        took < Duration::from_secs(15),
+        "40 idle connections delayed the sign-in by {took:?}"
+    );
+
     // 5. Nobody signs in: the flow gives up at its timeout (on the app's clock).
     let clock = clock();
     let timed = env.public_app(
@@ -178,4 +195,49 @@ async fn interactive_sign_in_through_the_browser_launch_path(wrapper: PathBuf) {
     };
     assert_eq!(e.kind(), ErrorKind::InteractionRequired);
     assert!(e.is_interaction_required());
+}
+
+/// Signs in interactively with `idle` idle TCP connections opened to the loopback listener
+/// before the browser delivers the redirect; returns how long the sign-in took.
+async fn sign_in_behind_idle_connections(
+    app: &msal_core::PublicClient,
+    dir: &Path,
+    env: &Env,
+    idle: usize,
+) -> Duration {
+    let helper = dir.join(format!("helper-{idle}.sh"));
+    write_browser(env, &helper, "normal");
+    let held: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+    let held2 = Arc::clone(&held);
+    let started = std::time::Instant::now();
+    let r = app
+        .acquire_token_interactive([USER_READ])
+        .login_hint(seeds::ALICE_USERNAME)
+        .open_browser(false)
+        // On the old, one-at-a-time listener this fails at the timeout rather than after
+        // idle × 10 s.
+        .timeout(Duration::from_secs(40))
+        .on_auth_uri(move |uri| {
+            let url = url::Url::parse(uri).expect("the sign-in URL");
+            let redirect = url
+                .query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .map(|(_, v)| url::Url::parse(&v).expect("the redirect URI"))
+                .expect("a redirect_uri");
+            let port = redirect.port().expect("the listener's port");
+            let mut held = held2.lock().expect("lock");
+            for _ in 0..idle {
+                // Connected (queued by the kernel) before the browser's connection; never
+                // sends a byte.
+                held.push(std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+            }
+            let _ = std::process::Command::new(&helper).arg(uri).spawn();
+        })
+        .await
+        .expect("signed in despite the idle connections");
+    let took = started.elapsed();
+    assert_eq!(r.source(), TokenSource::IdentityProvider);
+    assert_eq!(held.lock().expect("lock").len(), idle);
+    drop(held);
+    took
 }

@@ -4,15 +4,20 @@
 //!
 //! The listener binds 127.0.0.1 only, accepts the form POST whose `state` matches (anything
 //! else gets a 400 and the wait goes on), answers with a fixed page that reflects nothing from
-//! the request, and gives up after the timeout. The browser is opened through `BROWSER` or the
+//! the request, and gives up after the timeout. It serves up to 32 connections at once, each
+//! with a 10 s deadline, closing the oldest when more arrive: idle local connections cannot
+//! delay the browser's redirect. The browser is opened through `BROWSER` or the
 //! platform's opener; when none can be opened the URL is printed to stderr and the flow still
 //! waits, so it never hangs silently.
 
+use std::collections::VecDeque;
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::auth_code::{AuthCodeFlowBuilder, AuthResponse, ResponseMode};
 use super::browser;
@@ -26,7 +31,10 @@ use crate::scope::ScopeSet;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long one connection to the loopback listener may take to deliver its request.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many connections the loopback listener serves at once (see [`wait_for_response`]).
+const MAX_CONNECTIONS: usize = 32;
 
 const SUCCESS_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><p>Authentication complete. You can return to the application. Please close this browser tab.</p></body></html>";
 const FAILURE_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head><body><p>Authentication failed. You can return to the application to see why. Please close this browser tab.</p></body></html>";
@@ -229,17 +237,51 @@ impl crate::app::core::sealed::Sealed for InteractiveApp<'_> {
 impl crate::app::core::ClientApplication for InteractiveApp<'_> {}
 
 /// Serves the loopback listener until a form POST with the right state arrives.
+///
+/// Connections are served concurrently, each within its own [`CONNECTION_TIMEOUT`], so idle
+/// or slow local connections (another program probing the port, a browser's speculative
+/// preconnect) cannot hold up the browser's redirect. At most [`MAX_CONNECTIONS`] are served at
+/// once; when another arrives, the oldest one still being served is closed. A connection that
+/// delivers its request at once, as a browser does, is therefore served within milliseconds
+/// however many idle ones were opened before it.
 async fn wait_for_response(listener: &TcpListener, state: &str) -> Result<AuthResponse> {
+    let state: Arc<str> = Arc::from(state);
+    // Dropping the set (when the response arrives, or the wait is abandoned) aborts the rest.
+    let mut serving: JoinSet<Option<AuthResponse>> = JoinSet::new();
+    // The connections still being served, oldest first.
+    let mut order: VecDeque<AbortHandle> = VecDeque::new();
     loop {
-        let (stream, peer) = listener.accept().await.map_err(|e| {
-            Error::with_source(ErrorKind::Transport, "the loopback listener failed", e)
-        })?;
-        if !peer.ip().is_loopback() {
-            continue;
-        }
-        match tokio::time::timeout(CONNECTION_TIMEOUT, handle(stream, state)).await {
-            Ok(Ok(Some(resp))) => return Ok(resp),
-            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => continue,
+        tokio::select! {
+            biased;
+            Some(done) = serving.join_next(), if !serving.is_empty() => {
+                if let Ok(Some(resp)) = done {
+                    return Ok(resp);
+                }
+            }
+            accepted = listener.accept() => {
+                let (stream, peer) = accepted.map_err(|e| {
+                    Error::with_source(ErrorKind::Transport, "the loopback listener failed", e)
+                })?;
+                if !peer.ip().is_loopback() {
+                    continue;
+                }
+                order.retain(|h| !h.is_finished());
+                if order.len() >= MAX_CONNECTIONS
+                    && let Some(oldest) = order.pop_front()
+                {
+                    tracing::debug!(
+                        "too many connections to the loopback listener; closing the oldest"
+                    );
+                    oldest.abort();
+                }
+                let state = Arc::clone(&state);
+                order.push_back(serving.spawn(async move {
+                    match tokio::time::timeout(CONNECTION_TIMEOUT, handle(stream, &state)).await {
+                        Ok(Ok(resp)) => resp,
+                        Ok(Err(_)) | Err(_) => None,
+                    }
+                }));
+            }
         }
     }
 }
@@ -398,5 +440,41 @@ mod tests {
         assert!(!ok.contains("the-code"));
         let resp = waiter.await.expect("joined").expect("response");
         assert_eq!(resp.get("code"), Some("the-code"));
+    }
+
+    #[tokio::test]
+    async fn idle_connections_do_not_hold_up_the_redirect() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        // More idle connections than are served at once, all queued before the redirect.
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS + 8 {
+            idle.push(
+                TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .expect("connect"),
+            );
+        }
+        let started = std::time::Instant::now();
+        let waiter = tokio::spawn(async move { wait_for_response(&listener, "good").await });
+        let body = "code=the-code&state=good";
+        let ok = send(
+            port,
+            &format!(
+                "POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        let resp = waiter.await.expect("joined").expect("response");
+        assert_eq!(resp.get("code"), Some("the-code"));
+        // One at a time, each idle connection held the listener for its 10 s deadline.
+        assert!(
+            started.elapsed() < CONNECTION_TIMEOUT,
+            "took {:?}",
+            started.elapsed()
+        );
+        drop(idle);
     }
 }
