@@ -1894,3 +1894,192 @@ fn check_model(ops: Vec<ModelOp>) -> std::result::Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+// ---- properties: documents as Python's json reads them --------------------------------------
+
+/// A scalar Python's `json` reads, as text: the constants and escapes RFC 8259 lacks too.
+fn py_scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "8.390570512703765e+211",
+            "1E400",
+            "-0.0e-0",
+            "123456789012345678901234567890",
+            r#""\ud800""#,
+            r#""\uDFFF\ud83d\ude00\/é\u0000\t""#,
+            "true",
+            "false",
+            "null",
+        ])
+        .prop_map(str::to_owned),
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        any::<String>().prop_map(|s| serde_json::to_string(&s).expect("json")),
+    ]
+}
+
+fn py_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z]{0,3}".prop_map(|k| format!("\"{k}\"")),
+        Just(r#""\udc00k""#.to_owned()),
+        Just(r#""é\u00e9""#.to_owned()),
+    ]
+}
+
+/// Any value Python's `json` reads, as text, with varied whitespace.
+fn py_value() -> impl Strategy<Value = String> {
+    py_scalar().prop_recursive(4, 24, 4, |inner| {
+        let sep = prop::sample::select(vec![",", ", ", ",\n    ", " ,\t"]);
+        prop_oneof![
+            (prop::collection::vec(inner.clone(), 0..4), sep.clone())
+                .prop_map(|(v, sep)| format!("[{}]", v.join(sep))),
+            (prop::collection::vec((py_key(), inner), 0..4), sep).prop_map(|(m, sep)| {
+                let members: Vec<String> =
+                    m.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                format!("{{{}}}", members.join(sep))
+            }),
+        ]
+    })
+}
+
+/// An access token entry with unknown fields Python's `json` reads, and sometimes a member the
+/// library reads given a value only Python reads (the entry then does not fit).
+fn py_entry() -> impl Strategy<Value = String> {
+    let field = prop::sample::select(vec!["expires_on", "secret", "cached_at", "refresh_on"]);
+    (
+        access_token_json(),
+        prop::collection::vec(("x_[a-z]{1,4}", py_value()), 0..3),
+        proptest::option::of((field, py_scalar())),
+    )
+        .prop_map(|(v, extras, odd)| {
+            let mut s = serde_json::to_string(&v).expect("json");
+            s.pop();
+            for (k, v) in extras {
+                s.push_str(&format!(", \"{k}\": {v}"));
+            }
+            if let Some((k, v)) = odd {
+                s.push_str(&format!(", \"{k}\": {v}"));
+            }
+            s.push('}');
+            s
+        })
+}
+
+fn py_document() -> impl Strategy<Value = String> {
+    let member = prop_oneof![
+        prop::collection::vec(("[a-z]{1,3}", py_entry()), 0..3).prop_map(|es| {
+            let es: Vec<String> = es
+                .into_iter()
+                .map(|(k, e)| format!("\"{k}\": {e}"))
+                .collect();
+            format!("\"AccessToken\": {{{}}}", es.join(", "))
+        }),
+        (py_key(), py_value()).prop_map(|(k, v)| format!("{k}: {v}")),
+    ];
+    prop::collection::vec(member, 0..5).prop_map(|ms| format!("{{{}}}", ms.join(", ")))
+}
+
+/// `text` with characters deleted and inserted at the given places.
+fn mutate(text: &str, edits: &[(usize, bool, char)]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for &(at, insert, c) in edits {
+        let at = at % (chars.len() + 1);
+        if insert {
+            chars.insert(at, c);
+        } else if at < chars.len() {
+            chars.remove(at);
+        }
+    }
+    chars.into_iter().collect()
+}
+
+/// Every reading of `text` agrees; what is accepted is written in linear size, as ASCII, and
+/// writing what was written gives the same text.
+fn check_loader(text: &str) -> std::result::Result<bool, TestCaseError> {
+    let parsed = Document::parse(text);
+    let complete = Document::parse_complete_only(text);
+    prop_assert_eq!(parsed.is_ok(), complete.is_ok());
+    let scanned = Document::scan_only(text);
+    if scanned.is_some() {
+        prop_assert!(complete.is_ok());
+    }
+    let (Ok(doc), Ok(complete)) = (parsed, complete) else {
+        return Ok(false);
+    };
+    let first = doc.to_json().expect("writes");
+    prop_assert_eq!(&first, &complete.to_json().expect("writes"));
+    if let Some(s) = scanned {
+        prop_assert_eq!(&first, &s.to_json().expect("writes"));
+    }
+    prop_assert!(first.is_ascii());
+    prop_assert!(
+        first.len() <= 100 * text.len() + 4096,
+        "{} -> {}",
+        text.len(),
+        first.len()
+    );
+    let again = Document::parse(&first).expect("what was written reads back");
+    prop_assert_eq!(&again.to_json().expect("writes"), &first);
+    Ok(true)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        max_shrink_iters: 512,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn python_json_documents_load_and_save_idempotently(doc in py_document()) {
+        prop_assert!(check_loader(&doc)?, "Python reads it: {}", doc);
+    }
+
+    #[test]
+    fn mutated_python_json_documents_never_panic(
+        doc in py_document(),
+        edits in prop::collection::vec(
+            (any::<usize>(), any::<bool>(), prop::sample::select(
+                "{}[]\",:\\ NaIfinityu0123456789.eE-+\n".chars().collect::<Vec<_>>()
+            )),
+            1..6,
+        ),
+    ) {
+        check_loader(&mutate(&doc, &edits))?;
+    }
+}
+
+#[test]
+fn python_only_values_in_fields_the_library_reads_make_the_entry_opaque() {
+    // MSAL Python fails on `int(NaN)`; the entry is kept and never used.
+    let entry = |expires_on: &str| {
+        format!(
+            r#"{{"AccessToken": {{"k": {{"credential_type": "AccessToken", "secret": "s", "home_account_id": null, "environment": "e", "client_id": "{CID}", "target": "s", "realm": "r", "token_type": "Bearer", "cached_at": "1", "expires_on": {expires_on}, "extended_expires_on": "3", "x_nan": NaN}}}}, "X": [Infinity]}}"#
+        )
+    };
+    let s = scopes(&["s"]);
+    let good = TokenCache::new();
+    good.deserialize(&entry("\"4000000000\"")).expect("loads");
+    assert!(good.find_access_token(&query(None, "e", "r", &s)).is_some());
+    for odd in ["NaN", "Infinity", "-Infinity", "1E400", r#""\ud800""#, "{}"] {
+        let cache = TokenCache::new();
+        cache.deserialize(&entry(odd)).expect("Python reads it");
+        assert!(
+            cache
+                .find_access_token(&query(None, "e", "r", &s))
+                .is_none(),
+            "{odd}"
+        );
+        let out = cache.serialize().expect("writes");
+        assert!(out.contains(&format!("\"expires_on\": {odd}")), "{out}");
+        assert!(out.contains("\"x_nan\": NaN"), "{out}");
+        let again = TokenCache::new();
+        again.deserialize(&out).expect("reads back");
+        assert_eq!(again.serialize().expect("writes"), out);
+    }
+}
