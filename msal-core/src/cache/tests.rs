@@ -2083,3 +2083,24 @@ fn python_only_values_in_fields_the_library_reads_make_the_entry_opaque() {
         assert_eq!(again.serialize().expect("writes"), out);
     }
 }
+
+#[test]
+fn deep_values_are_saved_in_linear_size() {
+    // 997 arrays in an entry's field reach level 1000, the limit. Laid out as Python would,
+    // that is ~2 MB from 2 KB; compact input keeps its own whitespace instead.
+    let deep = format!("{}1{}", "[".repeat(997), "]".repeat(997));
+    let text = format!(
+        r#"{{"AppMetadata": {{"k": {{"client_id": "c", "environment": "e", "x": {deep}}}}}, "X": {deep}}}"#
+    );
+    let doc = Document::parse(&text).expect("within the limit");
+    let out = doc.to_json().expect("writes");
+    assert!(out.len() < 2 * text.len() + 1024, "{} bytes", out.len());
+    assert!(out.contains(&format!("\"x\": {deep}")));
+    assert_eq!(
+        Document::parse(&out)
+            .expect("reads")
+            .to_json()
+            .expect("writes"),
+        out
+    );
+}
