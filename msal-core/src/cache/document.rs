@@ -1,22 +1,25 @@
 //! One cache document: the parsed form of MSAL's JSON (five known sections of entries keyed
-//! by cache key, unknown sections and entries kept verbatim, their order preserved), and its
-//! serialisation exactly as MSAL Python's `json.dumps(cache, indent=4)` writes it.
+//! by cache key, unknown sections, entries and fields kept as their original text, their order
+//! preserved), and its serialisation as MSAL Python's `json.dumps(cache, indent=4)` writes it.
 //!
-//! Reading goes straight from the text to typed entities. When anything does not fit — an
-//! entry of another shape, a duplicate section, invalid JSON — the document is read again
-//! through a generic JSON tree, entry by entry, which keeps what does not fit verbatim and
-//! reports errors precisely; both readings give the same document whenever the first succeeds.
-//! Writing goes straight from the entities to the text; only unknown fields, sections and
-//! entries go through serde_json, with a formatter that lays them out as Python does.
+//! Reading accepts what Python's `json.loads` accepts (see [`raw`]): `NaN`, `Infinity`,
+//! escaped lone surrogates and numbers of any size are kept as text wherever this library does
+//! not interpret them, and an entry where it does (say `"expires_on": NaN`) is kept as it is
+//! and never used, as an entry of another shape. Nesting deeper than [`raw::MAX_DEPTH`] levels
+//! is refused (Python cannot read it either).
+//!
+//! Documents in the shape MSAL writes are read by a strict scanner ([`scan`]) straight into
+//! typed entities; anything else — escape sequences, numbers where strings are expected, an
+//! entry that does not fit, a repeated name, invalid JSON — is read again by the complete
+//! reading here, which gives the same document whenever the scanner succeeds. Writing goes
+//! straight from the entities to the text; unknown content is laid out as Python lays it out,
+//! its numbers and constants copied as they were read.
 
-use std::borrow::Cow;
-use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
-use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::ser::Formatter;
 use serde_json::{Map, Value};
 
@@ -26,7 +29,11 @@ use super::schema::{
 };
 use crate::error::{Error, ErrorKind, Result};
 
+pub(crate) mod raw;
 mod scan;
+
+pub(crate) use raw::RawMembers;
+use raw::{Bad, Lex, RawJson};
 
 /// The five sections of the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +56,8 @@ impl Kind {
         }
     }
 
+    /// The section of a name (in its canonical, escaped form: the known names have no
+    /// characters to escape).
     fn from_name(name: &str) -> Option<Kind> {
         Some(match name {
             "AccessToken" => Kind::AccessToken,
@@ -61,11 +70,11 @@ impl Kind {
     }
 }
 
-/// One entry of a section: an entity, or a value that does not fit the schema, kept verbatim.
+/// One entry of a section: an entity, or a value that does not fit the schema, kept as text.
 #[derive(Debug, Clone)]
 pub(crate) enum Entry<T> {
     Known(Arc<T>),
-    Opaque(Value),
+    Opaque(RawJson),
 }
 
 impl<T> Entry<T> {
@@ -77,23 +86,35 @@ impl<T> Entry<T> {
     }
 }
 
-impl<T: Serialize> Serialize for Entry<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Entry::Known(t) => t.as_ref().serialize(s),
-            Entry::Opaque(v) => v.serialize(s),
+pub(crate) type Entries<T> = IndexMap<String, Entry<T>, foldhash::fast::RandomState>;
+
+/// An unknown top-level section: its text, and its JSON tree once asked for (only the
+/// library's own bookkeeping section is ever read).
+#[derive(Debug, Clone)]
+pub(crate) struct Unknown {
+    raw: RawJson,
+    tree: OnceLock<Option<Value>>,
+}
+
+impl Unknown {
+    fn new(raw: RawJson) -> Unknown {
+        Unknown {
+            raw,
+            tree: OnceLock::new(),
         }
     }
 }
 
-pub(crate) type Entries<T> = IndexMap<String, Entry<T>, foldhash::fast::RandomState>;
-
-/// A top-level item of the file, in file order.
+/// A top-level member of the file.
 #[derive(Debug, Clone)]
 enum Section {
     Known(Kind),
-    Unknown(String, Value),
+    Unknown(Unknown),
 }
+
+/// The top-level members in file order, by name (canonical, as written): a repeated name keeps
+/// its first place, as in a Python dict, and every lookup is constant time.
+type Layout = IndexMap<String, Section, foldhash::fast::RandomState>;
 
 /// The contents of one cache document.
 #[derive(Debug, Default, Clone)]
@@ -104,31 +125,133 @@ pub(crate) struct Document {
     pub(crate) accounts: Entries<AccountEntity>,
     pub(crate) app_metadata: Entries<AppMetadataEntity>,
     /// The top-level order: known sections (once present) and unknown ones.
-    layout: Vec<Section>,
+    layout: Layout,
 }
 
 /// An entity type and the section that holds it.
 pub(crate) trait Entity: Sized {
     const KIND: Kind;
+    /// The members its serde derive reads (every other one is unknown).
+    const FIELDS: &'static [&'static str];
     fn section(doc: &mut Document) -> &mut Entries<Self>;
+    /// Where its unknown members are kept.
+    fn unknown_fields(&mut self) -> &mut RawMembers;
 }
 
 macro_rules! impl_entity {
-    ($t:ty, $kind:ident, $field:ident) => {
+    ($t:ty, $kind:ident, $field:ident, [$($name:literal),* $(,)?]) => {
         impl Entity for $t {
             const KIND: Kind = Kind::$kind;
+            const FIELDS: &'static [&'static str] = &[$($name),*];
             fn section(doc: &mut Document) -> &mut Entries<Self> {
                 &mut doc.$field
+            }
+            fn unknown_fields(&mut self) -> &mut RawMembers {
+                &mut self.raw_extra
             }
         }
     };
 }
 
-impl_entity!(AccessTokenEntity, AccessToken, access_tokens);
-impl_entity!(RefreshTokenEntity, RefreshToken, refresh_tokens);
-impl_entity!(IdTokenEntity, IdToken, id_tokens);
-impl_entity!(AccountEntity, Account, accounts);
-impl_entity!(AppMetadataEntity, AppMetadata, app_metadata);
+impl_entity!(
+    AccessTokenEntity,
+    AccessToken,
+    access_tokens,
+    [
+        "credential_type",
+        "secret",
+        "home_account_id",
+        "environment",
+        "client_id",
+        "target",
+        "realm",
+        "token_type",
+        "cached_at",
+        "expires_on",
+        "extended_expires_on",
+        "key_id",
+        "ext_cache_key",
+        "refresh_on",
+        "user_assertion_hash",
+    ]
+);
+impl_entity!(
+    RefreshTokenEntity,
+    RefreshToken,
+    refresh_tokens,
+    [
+        "credential_type",
+        "secret",
+        "home_account_id",
+        "environment",
+        "client_id",
+        "target",
+        "last_modification_time",
+        "family_id",
+        "user_assertion_hash",
+    ]
+);
+impl_entity!(
+    IdTokenEntity,
+    IdToken,
+    id_tokens,
+    [
+        "credential_type",
+        "secret",
+        "home_account_id",
+        "environment",
+        "realm",
+        "client_id",
+    ]
+);
+impl_entity!(
+    AccountEntity,
+    Account,
+    accounts,
+    [
+        "home_account_id",
+        "environment",
+        "realm",
+        "local_account_id",
+        "username",
+        "authority_type",
+        "account_source",
+    ]
+);
+impl_entity!(
+    AppMetadataEntity,
+    AppMetadata,
+    app_metadata,
+    ["client_id", "environment", "family_id"]
+);
+
+/// A cache error about the text at byte `at`, with its line and column (never the text
+/// itself, which may hold tokens).
+fn syntax_error(json: &str, bad: Bad) -> Error {
+    match bad {
+        Bad::TooDeep(_) => Error::new(
+            ErrorKind::Cache,
+            format!(
+                "the token cache nests arrays and objects deeper than {} levels",
+                raw::MAX_DEPTH
+            ),
+        ),
+        Bad::Syntax(at) => {
+            let before = json.as_bytes().get(..at).unwrap_or(json.as_bytes());
+            let line = 1 + memchr::memchr_iter(b'\n', before).count();
+            let column = 1 + before
+                .iter()
+                .rev()
+                .take_while(|c| **c != b'\n')
+                .filter(|c| (**c & 0xc0) != 0x80)
+                .count();
+            Error::new(
+                ErrorKind::Cache,
+                format!("the token cache is not valid JSON (line {line}, column {column})"),
+            )
+        }
+    }
+}
 
 impl Document {
     /// Documents `entity` under `key`; an existing key keeps its position, as in a Python dict.
@@ -139,13 +262,15 @@ impl Document {
 
     /// Makes sure the section of `kind` is part of the layout.
     fn mark(&mut self, kind: Kind) {
-        if !self
-            .layout
-            .iter()
-            .any(|s| matches!(s, Section::Known(k) if *k == kind))
-        {
-            self.layout.push(Section::Known(kind));
+        if !self.layout.contains_key(kind.name()) {
+            self.layout
+                .insert(kind.name().to_owned(), Section::Known(kind));
         }
+    }
+
+    /// True when the top-level name (canonical) was read already.
+    fn has_name(&self, name: &str) -> bool {
+        self.layout.contains_key(name)
     }
 
     pub(crate) fn parse(json: &str) -> Result<Document> {
@@ -155,10 +280,7 @@ impl Document {
         if let Some(doc) = scan::read(json, None) {
             return Ok(doc);
         }
-        match Document::parse_typed(json) {
-            Ok(doc) => Ok(doc),
-            Err(_) => Document::parse_generic(json),
-        }
+        Document::parse_complete(json)
     }
 
     /// [`parse`](Self::parse) for indexing in `index`: also returns the index hints computed
@@ -174,11 +296,7 @@ impl Document {
         if let Some(doc) = scan::read(json, Some(&mut sink)) {
             return Ok((doc, Some(sink.hints)));
         }
-        let doc = match Document::parse_typed(json) {
-            Ok(doc) => doc,
-            Err(_) => Document::parse_generic(json)?,
-        };
-        Ok((doc, None))
+        Ok((Document::parse_complete(json)?, None))
     }
 
     /// [`parse_for_index`](Self::parse_for_index) of MSAL-format bytes (UTF-8 JSON).
@@ -191,232 +309,220 @@ impl Document {
         Document::parse_for_index(text, index)
     }
 
-    /// The fast reading: straight into typed entities. Fails on anything the generic reading
-    /// would treat specially (an entry that does not fit, a duplicate top-level name) and on
-    /// any error; the caller then reads generically.
-    fn parse_typed(json: &str) -> serde_json::Result<Document> {
-        let mut doc = Document::default();
-        let mut de = serde_json::Deserializer::from_str(json);
-        DocumentSeed(&mut doc).deserialize(&mut de)?;
-        de.end()?;
-        Ok(doc)
-    }
-
-    /// The generic reading: a JSON tree, then each entry typed if it fits and kept verbatim
-    /// otherwise.
-    fn parse_generic(json: &str) -> Result<Document> {
-        let mut doc = Document::default();
-        // serde_json's syntax errors never quote the input, but only the position is reported
-        // so that no token can reach an error message.
-        let root: Value = serde_json::from_str(json).map_err(|e| {
-            Error::new(
-                ErrorKind::Cache,
-                format!(
-                    "the token cache is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        let Value::Object(root) = root else {
+    /// The complete reading: Python's grammar, every entry typed if it fits and kept as text
+    /// otherwise, every unknown member kept as text. One pass, linear in the input.
+    fn parse_complete(json: &str) -> Result<Document> {
+        let mut lex = Lex::new(json);
+        lex.ws();
+        if lex.peek() != Some(b'{') {
+            // Valid JSON of another type, or not JSON.
+            lex.value(1).map_err(|bad| syntax_error(json, bad))?;
+            lex.ws();
+            if lex.i != json.len() {
+                return Err(syntax_error(json, Bad::Syntax(lex.i)));
+            }
             return Err(Error::new(
                 ErrorKind::Cache,
                 "the token cache is not a JSON object",
             ));
-        };
-        for (name, value) in root {
-            let Some(kind) = Kind::from_name(&name) else {
-                doc.layout.push(Section::Unknown(name, value));
-                continue;
-            };
-            let Value::Object(entries) = value else {
-                return Err(Error::new(
-                    ErrorKind::Cache,
-                    format!("the token cache section {name} is not a JSON object"),
-                ));
-            };
-            match kind {
-                Kind::AccessToken => doc.load::<AccessTokenEntity>(entries),
-                Kind::RefreshToken => doc.load::<RefreshTokenEntity>(entries),
-                Kind::IdToken => doc.load::<IdTokenEntity>(entries),
-                Kind::Account => doc.load::<AccountEntity>(entries),
-                Kind::AppMetadata => doc.load::<AppMetadataEntity>(entries),
-            }
+        }
+        let mut doc = Document::default();
+        doc.read_members(&mut lex).map_err(|e| e.into_error(json))?;
+        lex.ws();
+        if lex.i != json.len() {
+            return Err(syntax_error(json, Bad::Syntax(lex.i)));
         }
         Ok(doc)
     }
 
-    /// Reads the entries of one section; an entry that does not fit is kept opaque.
-    fn load<T: Entity + for<'de> Deserialize<'de>>(&mut self, entries: Map<String, Value>) {
-        self.mark(T::KIND);
-        let section = T::section(self);
-        section.reserve(entries.len());
-        for (key, value) in entries {
-            let entry = match T::deserialize(&value) {
-                Ok(t) => Entry::Known(Arc::new(t)),
-                Err(_) => Entry::Opaque(value),
-            };
-            section.insert(key, entry);
+    /// Reads the top-level object, the lexer at its `{`.
+    fn read_members(&mut self, lex: &mut Lex<'_>) -> std::result::Result<(), ReadError> {
+        lex.expect(b'{')?;
+        lex.ws();
+        if lex.peek() == Some(b'}') {
+            lex.i += 1;
+            return Ok(());
         }
-    }
-}
-
-/// A name read from the input, borrowed when it has no escapes.
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> std::result::Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(
-                self,
-                v: String,
-            ) -> std::result::Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// Reads a whole document into typed sections (the fast reading).
-struct DocumentSeed<'a>(&'a mut Document);
-
-impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DocumentSeed<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a token cache object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        let doc = self.0;
-        while let Some(Name(name)) = map.next_key()? {
-            let duplicate = match Kind::from_name(&name) {
-                Some(kind) => doc
-                    .layout
-                    .iter()
-                    .any(|s| matches!(s, Section::Known(k) if *k == kind)),
-                None => doc.unknown_section(&name).is_some(),
-            };
-            if duplicate {
-                // The generic reading keeps the last value in the first place, as Python.
-                return Err(A::Error::custom("a top-level name occurs twice"));
-            }
+        loop {
+            let name = raw::canonical_name(lex.string()?);
+            lex.expect(b':')?;
             match Kind::from_name(&name) {
                 Some(kind) => {
-                    doc.layout.push(Section::Known(kind));
+                    lex.ws();
+                    if lex.peek() != Some(b'{') {
+                        // Python reads it, but MSAL Python could not use it either.
+                        lex.value(2)?;
+                        return Err(ReadError::NotObject(kind));
+                    }
                     match kind {
-                        Kind::AccessToken => {
-                            map.next_value_seed(SectionSeed(&mut doc.access_tokens))?
-                        }
-                        Kind::RefreshToken => {
-                            map.next_value_seed(SectionSeed(&mut doc.refresh_tokens))?
-                        }
-                        Kind::IdToken => map.next_value_seed(SectionSeed(&mut doc.id_tokens))?,
-                        Kind::Account => map.next_value_seed(SectionSeed(&mut doc.accounts))?,
-                        Kind::AppMetadata => {
-                            map.next_value_seed(SectionSeed(&mut doc.app_metadata))?
-                        }
+                        Kind::AccessToken => self.read_section::<AccessTokenEntity>(lex)?,
+                        Kind::RefreshToken => self.read_section::<RefreshTokenEntity>(lex)?,
+                        Kind::IdToken => self.read_section::<IdTokenEntity>(lex)?,
+                        Kind::Account => self.read_section::<AccountEntity>(lex)?,
+                        Kind::AppMetadata => self.read_section::<AppMetadataEntity>(lex)?,
                     }
                 }
                 None => {
-                    let value: Value = map.next_value()?;
-                    doc.layout.push(Section::Unknown(name.into_owned(), value));
+                    let value = RawJson::new(lex.value(2)?);
+                    // A repeated name keeps its first place and takes the last value.
+                    self.layout
+                        .insert(name, Section::Unknown(Unknown::new(value)));
                 }
             }
+            lex.ws();
+            match lex.peek() {
+                Some(b',') => lex.i += 1,
+                Some(b'}') => {
+                    lex.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Bad::Syntax(lex.i).into()),
+            }
         }
-        Ok(())
-    }
-}
-
-/// Reads one section's entries, every one of which must fit the entity type.
-struct SectionSeed<'a, T>(&'a mut Entries<T>);
-
-impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for SectionSeed<'_, T> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for SectionSeed<'_, T> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a section of cache entries")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            let entity: T = map.next_value()?;
+    /// Reads one known section, the lexer at its `{`. A section named again replaces the
+    /// entries read before, as in Python.
+    fn read_section<T>(&mut self, lex: &mut Lex<'_>) -> std::result::Result<(), ReadError>
+    where
+        T: Entity + for<'de> Deserialize<'de>,
+    {
+        self.mark(T::KIND);
+        let section = T::section(self);
+        section.clear();
+        lex.expect(b'{')?;
+        lex.ws();
+        if lex.peek() == Some(b'}') {
+            lex.i += 1;
+            return Ok(());
+        }
+        loop {
+            let key = raw::decode(lex.string()?).ok_or(ReadError::Key(T::KIND))?;
+            lex.expect(b':')?;
+            lex.ws();
+            let start = lex.i;
+            let entity = read_entity::<T>(lex)?;
+            let entry = match entity {
+                Some(t) => Entry::Known(Arc::new(t)),
+                None => Entry::Opaque(RawJson::new(lex.since(start))),
+            };
             // A repeated key keeps its first place and takes the last value, as in Python.
-            self.0.insert(key, Entry::Known(Arc::new(entity)));
-        }
-        Ok(())
-    }
-}
-
-/// Serializes one section's entries in order (the reference serialisation, through serde).
-#[cfg(test)]
-struct SectionRef<'a, T>(&'a Entries<T>);
-
-#[cfg(test)]
-impl<T: Serialize> Serialize for SectionRef<'_, T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter())
-    }
-}
-
-#[cfg(test)]
-impl Serialize for Document {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.layout.len()))?;
-        for section in &self.layout {
-            match section {
-                Section::Known(kind) => {
-                    let name = kind.name();
-                    match kind {
-                        Kind::AccessToken => {
-                            map.serialize_entry(name, &SectionRef(&self.access_tokens))?
-                        }
-                        Kind::RefreshToken => {
-                            map.serialize_entry(name, &SectionRef(&self.refresh_tokens))?
-                        }
-                        Kind::IdToken => map.serialize_entry(name, &SectionRef(&self.id_tokens))?,
-                        Kind::Account => map.serialize_entry(name, &SectionRef(&self.accounts))?,
-                        Kind::AppMetadata => {
-                            map.serialize_entry(name, &SectionRef(&self.app_metadata))?
-                        }
-                    }
+            section.insert(key, entry);
+            lex.ws();
+            match lex.peek() {
+                Some(b',') => lex.i += 1,
+                Some(b'}') => {
+                    lex.i += 1;
+                    return Ok(());
                 }
-                Section::Unknown(name, value) => map.serialize_entry(name, value)?,
+                _ => return Err(Bad::Syntax(lex.i).into()),
             }
         }
-        map.end()
+    }
+}
+
+/// Why the complete reading failed.
+enum ReadError {
+    Bad(Bad),
+    NotObject(Kind),
+    /// A key of a known section that a Rust string cannot hold (an escaped lone surrogate).
+    Key(Kind),
+}
+
+impl From<Bad> for ReadError {
+    fn from(b: Bad) -> ReadError {
+        ReadError::Bad(b)
+    }
+}
+
+impl ReadError {
+    fn into_error(self, json: &str) -> Error {
+        match self {
+            ReadError::Bad(bad) => syntax_error(json, bad),
+            ReadError::NotObject(kind) => Error::new(
+                ErrorKind::Cache,
+                format!(
+                    "the token cache section {} is not a JSON object",
+                    kind.name()
+                ),
+            ),
+            ReadError::Key(kind) => Error::new(
+                ErrorKind::Cache,
+                format!(
+                    "a key of the token cache section {} holds a lone surrogate",
+                    kind.name()
+                ),
+            ),
+        }
+    }
+}
+
+/// Reads one entry (the lexer at its first character, after whitespace) and returns its
+/// entity, or `None` (the entry read all the same) when it does not fit: not an object, a
+/// member the entity reads holding what it cannot (an array or object, `NaN`, a number out of
+/// range, a lone surrogate, the wrong type). The members it reads go through its serde
+/// derive, so that what fits is exactly what the derive accepts; the others are kept as text.
+fn read_entity<T>(lex: &mut Lex<'_>) -> std::result::Result<Option<T>, Bad>
+where
+    T: Entity + for<'de> Deserialize<'de>,
+{
+    // Entries are at level 3 (the top-level object is 1, the section 2).
+    if lex.peek() != Some(b'{') {
+        lex.value(3)?;
+        return Ok(None);
+    }
+    lex.i += 1;
+    // The members the entity reads; `None` for a value it cannot hold.
+    let mut known: IndexMap<String, Option<Value>, foldhash::fast::RandomState> =
+        IndexMap::default();
+    let mut unknown = RawMembers::default();
+    lex.ws();
+    if lex.peek() == Some(b'}') {
+        lex.i += 1;
+    } else {
+        loop {
+            let name = raw::canonical_name(lex.string()?);
+            lex.expect(b':')?;
+            let value = lex.value(4)?;
+            if T::FIELDS.contains(&name.as_str()) {
+                // A repeated member: the last value, as in Python.
+                known.insert(name, scalar(value));
+            } else {
+                unknown.insert(name, RawJson::new(value));
+            }
+            lex.ws();
+            match lex.peek() {
+                Some(b',') => lex.i += 1,
+                Some(b'}') => {
+                    lex.i += 1;
+                    break;
+                }
+                _ => return Err(Bad::Syntax(lex.i)),
+            }
+        }
+    }
+    let Some(known) = known
+        .into_iter()
+        .map(|(k, v)| v.map(|v| (k, v)))
+        .collect::<Option<Map<String, Value>>>()
+    else {
+        return Ok(None);
+    };
+    Ok(T::deserialize(Value::Object(known)).ok().map(|mut t| {
+        *t.unknown_fields() = unknown;
+        t
+    }))
+}
+
+/// A scalar's JSON value, when serde_json can hold it: not `NaN`, `Infinity`, a number out of
+/// range, a string with a lone surrogate, or an array or object (no member the library reads
+/// holds one).
+fn scalar(text: &str) -> Option<Value> {
+    match text.as_bytes().first()? {
+        b'"' => raw::decode(text.get(1..text.len() - 1)?).map(Value::String),
+        b'{' | b'[' | b'N' | b'I' => None,
+        b'-' if text.starts_with("-I") => None,
+        _ => serde_json::from_str(text).ok(),
     }
 }
 
@@ -510,6 +616,14 @@ fn escape<E>(
         }
         rest = chars.as_str();
     }
+}
+
+/// Appends `s` escaped as [`escape`] does.
+fn escape_into(s: &str, out: &mut String) {
+    let _ = escape(s, |piece| {
+        out.push_str(piece);
+        Ok::<(), ()>(())
+    });
 }
 
 /// The output of Python's `json.dumps(obj, indent=4)` for serde_json: four spaces of
@@ -643,12 +757,13 @@ impl Writer {
 
     fn string(&mut self, s: &str) {
         self.out.push('"');
-        let out = &mut self.out;
-        let _ = escape(s, |piece| {
-            out.push_str(piece);
-            Ok::<(), ()>(())
-        });
+        escape_into(s, &mut self.out);
         self.out.push('"');
+    }
+
+    /// Text read from a document, as the value of a member at `depth`.
+    fn raw(&mut self, raw: &RawJson, depth: usize) {
+        raw::write(raw.as_str(), depth, &mut self.out);
     }
 
     /// A JSON value nested at `depth` (the depth of the key it is the value of).
@@ -669,6 +784,16 @@ impl Writer {
         self.indent(depth);
         self.string(key);
         self.out.push_str(": ");
+    }
+
+    /// [`key`](Self::key) for a name already in its written form.
+    fn canonical_key(&mut self, first: &mut bool, depth: usize, key: &str) {
+        self.out.push_str(if *first { "\n" } else { ",\n" });
+        *first = false;
+        self.indent(depth);
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\": ");
     }
 
     /// Closes an object whose members were at `depth + 1`.
@@ -705,6 +830,7 @@ impl Writer {
         depth: usize,
         fields: &[(&str, Field<'_>)],
         extra: &Map<String, Value>,
+        raw_extra: &RawMembers,
     ) -> Result<()> {
         self.out.push('{');
         let mut first = true;
@@ -728,6 +854,10 @@ impl Writer {
         for (name, value) in extra {
             self.key(&mut first, depth, name);
             self.value(value, depth)?;
+        }
+        for (name, value) in raw_extra {
+            self.canonical_key(&mut first, depth, name);
+            self.raw(value, depth);
         }
         self.close(first, depth - 1);
         Ok(())
@@ -784,6 +914,7 @@ impl WriteJson for AccessTokenEntity {
                 ("user_assertion_hash", optional(&self.user_assertion_hash)),
             ],
             &self.extra,
+            &self.raw_extra,
         )
     }
 
@@ -811,6 +942,7 @@ impl WriteJson for RefreshTokenEntity {
                 ("user_assertion_hash", optional(&self.user_assertion_hash)),
             ],
             &self.extra,
+            &self.raw_extra,
         )
     }
 
@@ -832,6 +964,7 @@ impl WriteJson for IdTokenEntity {
                 ("client_id", nullable(&self.client_id)),
             ],
             &self.extra,
+            &self.raw_extra,
         )
     }
 
@@ -854,6 +987,7 @@ impl WriteJson for AccountEntity {
                 ("account_source", optional(&self.account_source)),
             ],
             &self.extra,
+            &self.raw_extra,
         )
     }
 
@@ -872,6 +1006,7 @@ impl WriteJson for AppMetadataEntity {
                 ("family_id", optional(&self.family_id)),
             ],
             &self.extra,
+            &self.raw_extra,
         )
     }
 
@@ -891,12 +1026,21 @@ impl Document {
                         + 16
                         + match e {
                             Entry::Known(t) => t.size_hint(),
-                            Entry::Opaque(_) => 256,
+                            Entry::Opaque(raw) => raw.as_str().len(),
                         }
                 })
                 .sum()
         }
-        256 + section(&self.access_tokens)
+        let unknown: usize = self
+            .layout
+            .iter()
+            .map(|(name, s)| match s {
+                Section::Unknown(u) => name.len() + u.raw.as_str().len() + 16,
+                Section::Known(_) => 0,
+            })
+            .sum();
+        256 + unknown
+            + section(&self.access_tokens)
             + section(&self.refresh_tokens)
             + section(&self.id_tokens)
             + section(&self.accounts)
@@ -912,7 +1056,7 @@ impl Document {
                 w.key(&mut first, 2, key);
                 match entry {
                     Entry::Known(t) => t.write_json(w, 3)?,
-                    Entry::Opaque(v) => w.value(v, 2)?,
+                    Entry::Opaque(raw) => w.raw(raw, 2),
                 }
             }
             w.close(first, 1);
@@ -923,22 +1067,17 @@ impl Document {
         };
         w.out.push('{');
         let mut first = true;
-        for s in &self.layout {
+        for (name, s) in &self.layout {
+            w.canonical_key(&mut first, 1, name);
             match s {
-                Section::Known(kind) => {
-                    w.key(&mut first, 1, kind.name());
-                    match kind {
-                        Kind::AccessToken => section(&mut w, &self.access_tokens)?,
-                        Kind::RefreshToken => section(&mut w, &self.refresh_tokens)?,
-                        Kind::IdToken => section(&mut w, &self.id_tokens)?,
-                        Kind::Account => section(&mut w, &self.accounts)?,
-                        Kind::AppMetadata => section(&mut w, &self.app_metadata)?,
-                    }
-                }
-                Section::Unknown(name, value) => {
-                    w.key(&mut first, 1, name);
-                    w.value(value, 1)?;
-                }
+                Section::Known(kind) => match kind {
+                    Kind::AccessToken => section(&mut w, &self.access_tokens)?,
+                    Kind::RefreshToken => section(&mut w, &self.refresh_tokens)?,
+                    Kind::IdToken => section(&mut w, &self.id_tokens)?,
+                    Kind::Account => section(&mut w, &self.accounts)?,
+                    Kind::AppMetadata => section(&mut w, &self.app_metadata)?,
+                },
+                Section::Unknown(u) => w.raw(&u.raw, 1),
             }
         }
         w.close(first, 0);
@@ -950,35 +1089,13 @@ impl Document {
         self.to_json().map(String::into_bytes)
     }
 
-    /// The reference serialisation, through serde's derives: what [`to_json`](Self::to_json)
-    /// must equal byte for byte.
+    /// The complete reading alone, for tests comparing the readings.
     #[cfg(test)]
-    pub(crate) fn to_json_via_serde(&self) -> String {
-        let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter::new());
-        self.serialize(&mut ser).expect("serializes");
-        String::from_utf8(out).expect("ASCII")
-    }
-
-    /// The generic reading alone, for tests comparing the two readings.
-    #[cfg(test)]
-    pub(crate) fn parse_generic_only(json: &str) -> Result<Document> {
+    pub(crate) fn parse_complete_only(json: &str) -> Result<Document> {
         if json.trim().is_empty() {
             return Ok(Document::default());
         }
-        Document::parse_generic(json)
-    }
-
-    /// True when the typed serde reading accepts `json`.
-    #[cfg(test)]
-    pub(crate) fn reads_typed(json: &str) -> bool {
-        Document::parse_typed(json).is_ok()
-    }
-
-    /// The typed serde reading alone.
-    #[cfg(test)]
-    pub(crate) fn parse_typed_only(json: &str) -> Option<Document> {
-        Document::parse_typed(json).ok()
+        Document::parse_complete(json)
     }
 
     /// The scanner alone (`None` when it gives up).
@@ -1005,25 +1122,33 @@ impl Document {
         }
     }
 
-    /// The value of an unknown top-level section.
+    /// The JSON tree of an unknown top-level section (constant time); `None` also when the
+    /// section holds what serde_json cannot (`NaN`, a lone surrogate, deep nesting).
     pub(crate) fn unknown_section(&self, name: &str) -> Option<&Value> {
-        self.layout.iter().find_map(|s| match s {
-            Section::Unknown(n, v) if n == name => Some(v),
-            _ => None,
-        })
+        let name = raw::canonical_name_of_text(name);
+        match self.layout.get(name.as_str())? {
+            Section::Unknown(u) => u
+                .tree
+                .get_or_init(|| serde_json::from_str(u.raw.as_str()).ok())
+                .as_ref(),
+            Section::Known(_) => None,
+        }
     }
 
     /// Sets (or adds, at the end) an unknown top-level section.
     pub(crate) fn set_unknown_section(&mut self, name: &str, value: Value) {
-        for s in &mut self.layout {
-            if let Section::Unknown(n, v) = s
-                && n == name
-            {
-                *v = value;
-                return;
-            }
+        let name = raw::canonical_name_of_text(name);
+        if Kind::from_name(&name).is_some() {
+            return;
         }
-        self.layout.push(Section::Unknown(name.to_owned(), value));
+        // serde_json writes valid JSON, which the raw writer lays out as Python does.
+        let text = serde_json::to_string(&value).unwrap_or_else(|_| "null".to_owned());
+        let u = Unknown {
+            raw: RawJson::new(&text),
+            tree: OnceLock::from(Some(value)),
+        };
+        // An existing name keeps its place.
+        self.layout.insert(name, Section::Unknown(u));
     }
 }
 
@@ -1039,13 +1164,13 @@ impl Document {
                 to.insert(k.clone(), e);
             }
         }
-        for s in &other.layout {
+        for (name, s) in &other.layout {
             match s {
                 Section::Known(kind) => self.mark(*kind),
-                Section::Unknown(name, value) => {
-                    if self.unknown_section(name).is_none() {
+                Section::Unknown(u) => {
+                    if !self.has_name(name) {
                         self.layout
-                            .push(Section::Unknown(name.clone(), value.clone()));
+                            .insert(name.clone(), Section::Unknown(u.clone()));
                     }
                 }
             }

@@ -135,6 +135,7 @@ impl NewEntries {
                     refresh_on: r.refresh_in.map(|ri| now.saturating_add(ri)),
                     user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
                     extra: Map::new(),
+                    raw_extra: Default::default(),
                 })
             });
 
@@ -162,6 +163,7 @@ impl NewEntries {
                     .contains(&event.grant_type)
                     .then(|| event.grant_type.to_owned()),
                 extra: Map::new(),
+                raw_extra: Default::default(),
             });
 
         let id_token = r
@@ -176,6 +178,7 @@ impl NewEntries {
                 realm: event.realm.to_owned(),
                 client_id: client_id.clone(),
                 extra: Map::new(),
+                raw_extra: Default::default(),
             });
 
         let refresh_token = r
@@ -199,6 +202,7 @@ impl NewEntries {
                     family_id: r.foci.clone(),
                     user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
                     extra: Map::new(),
+                    raw_extra: Default::default(),
                 },
             });
 
@@ -207,6 +211,7 @@ impl NewEntries {
             environment: event.environment.to_owned(),
             family_id: r.foci.clone(),
             extra: Map::new(),
+            raw_extra: Default::default(),
         };
 
         NewEntries {

@@ -851,12 +851,17 @@ impl TokenCache {
     /// empty cache.
     ///
     /// An entry that does not fit its section's schema is kept as it is (written back by
-    /// `serialize`, never used). Keys are kept as they were stored.
+    /// `serialize`, never used). Keys are kept as they were stored. What Python's `json` reads
+    /// beyond RFC 8259 (`NaN`, `Infinity`, `-Infinity`, escaped lone surrogates, numbers of any
+    /// size) is accepted wherever the library does not interpret it and written back as it was
+    /// read; in a field it reads (say `"expires_on": NaN`) the entry is kept and never used.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Cache`] when `json` is not valid JSON, not a JSON object, or one of the five
-    /// known sections is not an object; the cache is then left unchanged.
+    /// [`ErrorKind::Cache`] when `json` is not valid JSON as Python's `json` reads it, not a
+    /// JSON object, nests arrays and objects deeper than 1000 levels (Python cannot read such a
+    /// file either), has a key with a lone surrogate in one of the five known sections, or one
+    /// of those sections is not an object; the cache is then left unchanged.
     /// [`ErrorKind::InvalidInput`] for a store-backed cache, whose contents come from its store.
     pub fn deserialize(&self, json: &str) -> Result<()> {
         if self.inner.store.is_some() {

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::document::RawMembers;
 use super::keys;
 
 /// An access token (section `"AccessToken"`).
@@ -60,9 +61,15 @@ pub struct AccessTokenEntity {
     /// partition field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_assertion_hash: Option<String>,
-    /// Fields this library does not know, in their original order.
+    /// Fields this library does not know, in their original order, when the entity was
+    /// deserialized through serde. (A [`TokenCache`](super::TokenCache) keeps the unknown
+    /// fields it reads as their original text instead, so that they are written back
+    /// unchanged.)
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Fields a cache document held that this library does not know: their original text.
+    #[serde(skip)]
+    pub(crate) raw_extra: RawMembers,
 }
 
 /// A refresh token (section `"RefreshToken"`). Refresh tokens are cross-tenant: no realm.
@@ -96,9 +103,15 @@ pub struct RefreshTokenEntity {
     /// The hash of the incoming assertion of an on-behalf-of refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_assertion_hash: Option<String>,
-    /// Fields this library does not know, in their original order.
+    /// Fields this library does not know, in their original order, when the entity was
+    /// deserialized through serde. (A [`TokenCache`](super::TokenCache) keeps the unknown
+    /// fields it reads as their original text instead, so that they are written back
+    /// unchanged.)
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Fields a cache document held that this library does not know: their original text.
+    #[serde(skip)]
+    pub(crate) raw_extra: RawMembers,
 }
 
 /// An ID token (section `"IdToken"`).
@@ -119,9 +132,15 @@ pub struct IdTokenEntity {
     /// The application's client id.
     #[serde(default, deserialize_with = "nullable_id")]
     pub client_id: Option<String>,
-    /// Fields this library does not know, in their original order.
+    /// Fields this library does not know, in their original order, when the entity was
+    /// deserialized through serde. (A [`TokenCache`](super::TokenCache) keeps the unknown
+    /// fields it reads as their original text instead, so that they are written back
+    /// unchanged.)
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Fields a cache document held that this library does not know: their original text.
+    #[serde(skip)]
+    pub(crate) raw_extra: RawMembers,
 }
 
 /// A signed-in account (section `"Account"`). It has no `credential_type`.
@@ -147,9 +166,15 @@ pub struct AccountEntity {
     /// The grant that established the account (`authorization_code`, `password`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_source: Option<String>,
-    /// Fields this library does not know, in their original order.
+    /// Fields this library does not know, in their original order, when the entity was
+    /// deserialized through serde. (A [`TokenCache`](super::TokenCache) keeps the unknown
+    /// fields it reads as their original text instead, so that they are written back
+    /// unchanged.)
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Fields a cache document held that this library does not know: their original text.
+    #[serde(skip)]
+    pub(crate) raw_extra: RawMembers,
 }
 
 /// What the cache knows about an application (section `"AppMetadata"`).
@@ -164,9 +189,15 @@ pub struct AppMetadataEntity {
     /// The family id (`"1"`) when the application belongs to the Microsoft first-party family.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_id: Option<String>,
-    /// Fields this library does not know, in their original order.
+    /// Fields this library does not know, in their original order, when the entity was
+    /// deserialized through serde. (A [`TokenCache`](super::TokenCache) keeps the unknown
+    /// fields it reads as their original text instead, so that they are written back
+    /// unchanged.)
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Fields a cache document held that this library does not know: their original text.
+    #[serde(skip)]
+    pub(crate) raw_extra: RawMembers,
 }
 
 impl AccessTokenEntity {
@@ -246,6 +277,7 @@ impl fmt::Debug for AccessTokenEntity {
             .field("refresh_on", &self.refresh_on)
             .field("user_assertion_hash", &self.user_assertion_hash)
             .field("extra", &self.extra)
+            .field("raw_extra", &self.raw_extra)
             .finish()
     }
 }
@@ -263,6 +295,7 @@ impl fmt::Debug for RefreshTokenEntity {
             .field("family_id", &self.family_id)
             .field("user_assertion_hash", &self.user_assertion_hash)
             .field("extra", &self.extra)
+            .field("raw_extra", &self.raw_extra)
             .finish()
     }
 }
@@ -277,6 +310,7 @@ impl fmt::Debug for IdTokenEntity {
             .field("realm", &self.realm)
             .field("client_id", &self.client_id)
             .field("extra", &self.extra)
+            .field("raw_extra", &self.raw_extra)
             .finish()
     }
 }

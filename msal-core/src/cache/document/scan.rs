@@ -3,14 +3,15 @@
 //! into its entity and gives up (`None`) on anything else: an escape sequence, a number
 //! where a string is expected, an entry that does not fit, a duplicate name, invalid JSON.
 //! The serde readings then take over, so what this reading returns is always exactly what
-//! they would (the tests compare all three). Unknown sections and unknown fields are read by
-//! serde_json as they are in the other readings.
+//! they would (the tests compare both). Unknown sections and unknown fields are kept as text,
+//! validated by the same lexer as the complete reading.
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Map;
 
-use super::{Document, Entries, Entry, Kind, Section};
+use super::raw::{self, Lex, RawJson, RawMembers};
+use super::{Document, Entries, Entry, Kind, Section, Unknown};
 use crate::cache::index::{Hints, Index};
 use crate::cache::schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
@@ -68,18 +69,15 @@ pub(super) fn read(json: &str, mut sink: Option<&mut HintSink<'_>>) -> Option<Do
     sc.eat(b'{')?;
     if !sc.eat_if(b'}') {
         loop {
-            let name = sc.string()?;
+            let name = raw::canonical_name_of_text(sc.string()?);
             sc.eat(b':')?;
-            match Kind::from_name(name) {
+            // A repeated name is left to the complete reading.
+            if doc.has_name(&name) {
+                return None;
+            }
+            match Kind::from_name(&name) {
                 Some(kind) => {
-                    if doc
-                        .layout
-                        .iter()
-                        .any(|s| matches!(s, Section::Known(k) if *k == kind))
-                    {
-                        return None;
-                    }
-                    doc.layout.push(Section::Known(kind));
+                    doc.mark(kind);
                     match kind {
                         Kind::AccessToken => {
                             section(&mut sc, &mut doc.access_tokens, access_token, &mut sink)?
@@ -95,11 +93,9 @@ pub(super) fn read(json: &str, mut sink: Option<&mut HintSink<'_>>) -> Option<Do
                     }
                 }
                 None => {
-                    if doc.unknown_section(name).is_some() {
-                        return None;
-                    }
-                    let value = sc.value()?;
-                    doc.layout.push(Section::Unknown(name.to_owned(), value));
+                    let value = sc.value(2)?;
+                    doc.layout
+                        .insert(name, Section::Unknown(Unknown::new(value)));
                 }
             }
             if !sc.more(b'}')? {
@@ -196,17 +192,16 @@ impl<'a> Scan<'a> {
         null
     }
 
-    /// Any JSON value, read by serde_json. Deeply nested values are left to the serde
-    /// readings, whose nesting limit counts from the top of the document.
-    fn value(&mut self) -> Option<Value> {
-        let rest = self.s.get(self.i..)?;
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
-        let value = values.next()?.ok()?;
-        if depth(&value) > 64 {
-            return None;
-        }
-        self.i += values.byte_offset();
-        Some(value)
+    /// Any value Python's `json` reads, as text; its arrays and objects start at nesting
+    /// `level`.
+    fn value(&mut self, level: usize) -> Option<RawJson> {
+        let mut lex = Lex {
+            s: self.s,
+            i: self.i,
+        };
+        let text = lex.value(level).ok()?;
+        self.i = lex.i;
+        Some(RawJson::new(text))
     }
 
     fn owned(&mut self) -> Option<String> {
@@ -243,7 +238,7 @@ impl<'a> Scan<'a> {
     /// `Some(true)`), or declines (`Some(false)`), and the value goes to `extra`.
     fn object(
         &mut self,
-        extra: &mut Map<String, Value>,
+        extra: &mut RawMembers,
         mut known: impl FnMut(&mut Scan<'a>, &'a str) -> Option<bool>,
     ) -> Option<()> {
         self.eat(b'{')?;
@@ -254,23 +249,15 @@ impl<'a> Scan<'a> {
             let name = self.string()?;
             self.eat(b':')?;
             if !known(self, name)? {
-                let value = self.value()?;
+                // Members of entries are at level 4.
+                let value = self.value(4)?;
                 // A repeated unknown name keeps its first place and takes the last value.
-                extra.insert(name.to_owned(), value);
+                extra.insert(raw::canonical_name_of_text(name), value);
             }
             if !self.more(b'}')? {
                 return Some(());
             }
         }
-    }
-}
-
-/// How deeply `v` nests arrays and objects.
-fn depth(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
-        _ => 0,
     }
 }
 
@@ -321,7 +308,7 @@ fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
     let (mut cached_at, mut expires_on, mut extended_expires_on) = (None, None, None);
     let (mut key_id, mut ext_cache_key, mut refresh_on, mut user_assertion_hash) =
         (None, None, None, None);
-    let mut extra = Map::new();
+    let mut extra = RawMembers::default();
     sc.object(&mut extra, |sc, name| match name {
         "credential_type" => once(&mut credential_type, sc.owned()?),
         "secret" => once(&mut secret, sc.owned()?),
@@ -356,7 +343,8 @@ fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
         ext_cache_key: ext_cache_key.flatten(),
         refresh_on: refresh_on.flatten(),
         user_assertion_hash: user_assertion_hash.flatten(),
-        extra,
+        extra: Map::new(),
+        raw_extra: extra,
     })
 }
 
@@ -365,7 +353,7 @@ fn refresh_token(sc: &mut Scan<'_>) -> Option<RefreshTokenEntity> {
         (None, None, None, None);
     let (mut client_id, mut target, mut last_modification_time) = (None, None, None);
     let (mut family_id, mut user_assertion_hash) = (None, None);
-    let mut extra = Map::new();
+    let mut extra = RawMembers::default();
     sc.object(&mut extra, |sc, name| match name {
         "credential_type" => once(&mut credential_type, sc.owned()?),
         "secret" => once(&mut secret, sc.owned()?),
@@ -388,14 +376,15 @@ fn refresh_token(sc: &mut Scan<'_>) -> Option<RefreshTokenEntity> {
         last_modification_time: last_modification_time.flatten(),
         family_id: family_id.flatten(),
         user_assertion_hash: user_assertion_hash.flatten(),
-        extra,
+        extra: Map::new(),
+        raw_extra: extra,
     })
 }
 
 fn id_token(sc: &mut Scan<'_>) -> Option<IdTokenEntity> {
     let (mut credential_type, mut secret, mut home_account_id) = (None, None, None);
     let (mut environment, mut realm, mut client_id) = (None, None, None);
-    let mut extra = Map::new();
+    let mut extra = RawMembers::default();
     sc.object(&mut extra, |sc, name| match name {
         "credential_type" => once(&mut credential_type, sc.owned()?),
         "secret" => once(&mut secret, sc.owned()?),
@@ -412,7 +401,8 @@ fn id_token(sc: &mut Scan<'_>) -> Option<IdTokenEntity> {
         environment: environment?,
         realm: realm?,
         client_id: client_id.flatten(),
-        extra,
+        extra: Map::new(),
+        raw_extra: extra,
     })
 }
 
@@ -420,7 +410,7 @@ fn account(sc: &mut Scan<'_>) -> Option<AccountEntity> {
     let (mut home_account_id, mut environment, mut realm) = (None, None, None);
     let (mut local_account_id, mut username, mut authority_type, mut account_source) =
         (None, None, None, None);
-    let mut extra = Map::new();
+    let mut extra = RawMembers::default();
     sc.object(&mut extra, |sc, name| match name {
         "home_account_id" => once(&mut home_account_id, sc.id()?),
         "environment" => once(&mut environment, sc.owned()?),
@@ -439,13 +429,14 @@ fn account(sc: &mut Scan<'_>) -> Option<AccountEntity> {
         username: username.unwrap_or_default(),
         authority_type: authority_type?,
         account_source: account_source.flatten(),
-        extra,
+        extra: Map::new(),
+        raw_extra: extra,
     })
 }
 
 fn app_metadata(sc: &mut Scan<'_>) -> Option<AppMetadataEntity> {
     let (mut client_id, mut environment, mut family_id) = (None, None, None);
-    let mut extra = Map::new();
+    let mut extra = RawMembers::default();
     sc.object(&mut extra, |sc, name| match name {
         "client_id" => once(&mut client_id, sc.id()?),
         "environment" => once(&mut environment, sc.owned()?),
@@ -456,6 +447,7 @@ fn app_metadata(sc: &mut Scan<'_>) -> Option<AppMetadataEntity> {
         client_id: client_id.flatten(),
         environment: environment?,
         family_id: family_id.flatten(),
-        extra,
+        extra: Map::new(),
+        raw_extra: extra,
     })
 }
