@@ -85,7 +85,11 @@ fn record_removal(doc: &mut Document, account: &str) {
         Some(Value::Object(m)) => m.clone(),
         _ => Map::new(),
     };
-    let seq = section.get("sequence").and_then(Value::as_u64).unwrap_or(0) + 1;
+    let seq = section
+        .get("sequence")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .saturating_add(1);
     section.insert("sequence".to_owned(), json!(seq));
     let mut accounts = match section.get("removed_accounts") {
         Some(Value::Object(m)) => m.clone(),
