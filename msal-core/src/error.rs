@@ -36,7 +36,9 @@ pub enum ErrorKind {
     Cache,
     /// The request was not sent because the identity provider asked to back off.
     Throttled,
-    /// A value failed a protocol check (state, nonce, `max_age`, token shape).
+    /// A value failed a protocol check (state, nonce, `max_age`, token shape, an ID token's
+    /// `aud` or `iss`; see
+    /// [`AuthenticationResult::id_token_claims`](crate::AuthenticationResult::id_token_claims)).
     Validation,
     /// Only the user can go on: no usable token or refresh token is cached, or the sign-in
     /// was not completed in time.
@@ -113,11 +115,14 @@ impl ServiceError {
     }
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
     service: Option<ServiceError>,
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The status of the HTTP response the error was built from.
+    http_status: Option<u16>,
 }
 
 /// The error of every fallible msal-core operation.
@@ -138,6 +143,7 @@ impl Error {
                 message: message.into(),
                 service: None,
                 source: None,
+                http_status: None,
             }),
         }
     }
@@ -154,6 +160,7 @@ impl Error {
                 message: message.into(),
                 service: None,
                 source: Some(Arc::new(source)),
+                http_status: None,
             }),
         }
     }
@@ -177,6 +184,7 @@ impl Error {
                 message,
                 service: Some(service),
                 source: None,
+                http_status: None,
             }),
         }
     }
@@ -192,6 +200,7 @@ impl Error {
                 message: message.into(),
                 service: Some(service),
                 source: None,
+                http_status: None,
             }),
         }
     }
@@ -208,6 +217,15 @@ impl Error {
         Error::new(ErrorKind::InvalidResponse, message)
     }
 
+    /// This error, marked as built from an HTTP response with `status`.
+    pub(crate) fn at_http_status(self, status: u16) -> Error {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.http_status = Some(status);
+        Error {
+            inner: Arc::new(inner),
+        }
+    }
+
     /// The message, without the kind's prefix.
     pub(crate) fn message(&self) -> &str {
         &self.inner.message
@@ -221,6 +239,33 @@ impl Error {
     /// The identity provider's error fields, when it answered with an OAuth error.
     pub fn service(&self) -> Option<&ServiceError> {
         self.inner.service.as_ref()
+    }
+
+    /// The status of the HTTP response this error was built from: set for every error made
+    /// from a response of the identity provider (an OAuth error, an error status with an
+    /// empty, HTML or text body, a redirect, a body that is not a valid response), `None` when
+    /// no response was received (transport, configuration, cache) or none was sent (throttled:
+    /// the remembered status is in [`Error::service`]).
+    ///
+    /// ```
+    /// # fn check(e: &msal_core::Error) {
+    /// if e.http_status() == Some(403) {
+    ///     // e.g. a proxy or a web application firewall refused the request
+    /// }
+    /// # }
+    /// ```
+    pub fn http_status(&self) -> Option<u16> {
+        self.inner.http_status
+    }
+
+    /// The OAuth `error` code the identity provider sent, if it sent one (not the `http_{status}`
+    /// placeholder of a body without one).
+    fn oauth_error(&self) -> Option<&str> {
+        self.inner
+            .service
+            .as_ref()
+            .map(|s| s.error.as_str())
+            .filter(|e| !is_placeholder(e))
     }
 
     /// How long to wait before retrying, when the identity provider said so.
@@ -253,12 +298,19 @@ impl Error {
     }
 
     /// True when the identity provider rejected the client's identity or credential
-    /// (`invalid_client`, `unauthorized_client`).
+    /// (`invalid_client`, `unauthorized_client`), or answered HTTP 401 without an OAuth error
+    /// code (an empty, HTML or text body): RFC 6749 section 5.2 reserves 401 at the token
+    /// endpoint for failed client authentication.
     pub fn is_invalid_client(&self) -> bool {
-        self.inner
-            .service
-            .as_ref()
-            .is_some_and(|s| matches!(s.error.as_str(), "invalid_client" | "unauthorized_client"))
+        match self.oauth_error() {
+            Some(e) => matches!(e, "invalid_client" | "unauthorized_client"),
+            None => {
+                matches!(
+                    self.inner.kind,
+                    ErrorKind::Service | ErrorKind::InvalidResponse
+                ) && self.inner.http_status == Some(401)
+            }
+        }
     }
 
     /// True when retrying later may succeed: transport failures, HTTP 5xx, 429, throttling.
@@ -275,6 +327,16 @@ impl Error {
     }
 }
 
+/// `http_{status}`: the code this crate puts in a [`ServiceError`] whose body had none.
+pub(crate) fn placeholder_code(status: u16) -> String {
+    format!("http_{status}")
+}
+
+fn is_placeholder(code: &str) -> bool {
+    code.strip_prefix("http_")
+        .is_some_and(|d| d.len() == 3 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
@@ -285,6 +347,9 @@ impl fmt::Debug for Error {
         }
         if let Some(s) = &self.inner.source {
             d.field("source", s);
+        }
+        if let Some(s) = self.inner.http_status {
+            d.field("http_status", &s);
         }
         d.finish()
     }
@@ -342,6 +407,14 @@ mod tests {
         assert!(Error::from_service(s).is_transient());
         let t = Error::new(ErrorKind::Throttled, "wait");
         assert!(t.is_throttled() && t.is_transient());
+        assert_eq!(t.http_status(), None);
+        assert!(is_placeholder(&placeholder_code(401)));
+        assert!(!is_placeholder("http_40x") && !is_placeholder("invalid_client"));
+        // A 401 that is not from a response (no status) is not an invalid client.
+        let e = Error::invalid_response("x");
+        assert!(!e.is_invalid_client());
+        let e = e.at_http_status(401);
+        assert!(e.is_invalid_client() && format!("{e:?}").contains("401"));
         assert!(ServiceError::from_json(200, &serde_json::json!({"access_token": "x"})).is_none());
     }
 }

@@ -85,7 +85,7 @@ pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use flow::auth_code::{AuthCodeFlow, AuthResponse, ResponseMode};
 pub use flow::device_code::DeviceCodeFlow;
 pub use flow::state::{Completed, FlowError, FlowState, Initiated};
-pub use result::{AccessToken, Account, AuthenticationResult, TokenSource};
+pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 
 /// Re-exported from `msal-macros` (feature `macros`, on by default).

@@ -10,6 +10,29 @@ use serde_json::{Map, Value};
 
 use crate::cache::{AccessTokenEntity, AccountEntity};
 
+/// The longest lifetime a token is given, whatever the identity provider says: 30 days.
+///
+/// `expires_in`, `ext_expires_in` and `refresh_in` above it (even `1e300` or
+/// `"18446744073709551615"`) count as this much, and so does a device code's `expires_in`.
+/// Entra ID issues access tokens for at most about 28 hours (continuous access evaluation),
+/// so this only bounds how long a broken or hostile response can pin a token in the cache.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The latest time [`AuthenticationResult::expires_on`] and the like report:
+/// 9999-12-31T23:59:59Z. A cache document may hold any `u64` (`"expires_on":
+/// "18446744073709551615"`) and keeps it byte for byte; such a time reads as this.
+pub(crate) const MAX_TIMESTAMP: u64 = 253_402_300_799;
+
+/// An epoch timestamp as a `SystemTime`, never panicking: saturated at [`MAX_TIMESTAMP`], and
+/// at anything a platform cannot represent.
+pub(crate) fn epoch_seconds(secs: u64) -> SystemTime {
+    let secs = secs.min(MAX_TIMESTAMP);
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
+        .or_else(|| UNIX_EPOCH.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(UNIX_EPOCH)
+}
+
 /// An access token. Cloning shares the cached entry; `Debug` shows `<redacted>`.
 #[derive(Clone)]
 pub struct AccessToken {
@@ -170,17 +193,22 @@ impl AuthenticationResult {
     }
 
     /// When the access token expires.
+    ///
+    /// From the identity provider's `expires_in` (or, for managed identity, `expires_on`): a
+    /// lifetime longer than [`MAX_TOKEN_LIFETIME`] is clamped to it, a negative one gives a
+    /// time in the past (the token is returned but never served from the cache), and one that
+    /// is not a number fails the acquisition with
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse), caching nothing. A
+    /// cached timestamp beyond the year 9999 (the cache keeps whatever another MSAL wrote)
+    /// reads as the end of 9999.
     pub fn expires_on(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.access_token.entity.expires_on)
+        epoch_seconds(self.access_token.entity.expires_on)
     }
 
     /// When the library will start refreshing the token ahead of its expiry, if the identity
-    /// provider asked for that (`refresh_in`).
+    /// provider asked for that (`refresh_in`, bounded as [`expires_on`](Self::expires_on)).
     pub fn refresh_on(&self) -> Option<SystemTime> {
-        self.access_token
-            .entity
-            .refresh_on
-            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+        self.access_token.entity.refresh_on.map(epoch_seconds)
     }
 
     /// The scopes the token was granted for, space-separated.
@@ -203,8 +231,28 @@ impl AuthenticationResult {
         self.account.as_ref()
     }
 
-    /// The claims of the ID token that came with the response, decoded but not validated
-    /// (as MSAL 1.38+ does).
+    /// The claims of the ID token that came with the response.
+    ///
+    /// Checked before anything was cached (beyond MSAL Python, which stopped validating ID
+    /// tokens in 1.38), as OpenID Connect Core 1.0 section 3.1.3.7 describes:
+    ///
+    /// - `aud` contains the application's client id (ASCII case-insensitively when the client
+    ///   id is a GUID, exactly otherwise);
+    /// - `iss` is the issuer of the authority's OpenID Connect discovery document, Entra ID's
+    ///   `https://login.microsoftonline.com/{tenantid}/v2.0` template filled with the token's
+    ///   `tid` (Entra ID tenants, `common`/`organizations`/`consumers`, B2C, CIAM, generic
+    ///   OIDC). Not compared for AD FS, or when discovery named no issuer;
+    /// - the `nonce` (the SHA-256 of the flow's nonce) and, with `max_age`, `auth_time`, in the
+    ///   authorization code flows, the only ones that send a nonce;
+    /// - the token is a JWT whose payload is a JSON object.
+    ///
+    /// A failed check is an [`ErrorKind::Validation`](crate::ErrorKind::Validation) error and
+    /// nothing from the response is cached.
+    ///
+    /// Not verified: the signature (the token came over TLS directly from the token endpoint,
+    /// which section 3.1.3.7 allows in place of checking it), `exp`, `iat` and `nbf` (as MSAL
+    /// Python: a wrong local clock must not stop sign-ins), `azp` and `at_hash`. Do not pass
+    /// an ID token on to another party as proof of anything: it is for this application.
     pub fn id_token_claims(&self) -> Option<&Map<String, Value>> {
         self.id_token_claims.as_deref()
     }

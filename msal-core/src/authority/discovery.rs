@@ -115,6 +115,7 @@ fn discovery_error(message: String, status: u16, body: &Value) -> Error {
         Some(s) => Error::with_service(ErrorKind::Discovery, message, s),
         None => Error::new(ErrorKind::Discovery, message),
     }
+    .at_http_status(status)
 }
 
 fn endpoint(doc: &Value, name: &str, opts: DiscoveryOptions) -> Result<Option<String>> {

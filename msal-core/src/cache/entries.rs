@@ -10,6 +10,7 @@ use super::schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
 };
 use crate::response::{ClientInfo, TokenResponse, decode_jwt_claims};
+use crate::result::MAX_TOKEN_LIFETIME;
 use crate::scope::ScopeSet;
 
 /// The grants whose accounts record how they were established (`account_source`).
@@ -66,6 +67,13 @@ pub(crate) struct NewEntries {
     pub(crate) home_account_id: Option<String>,
 }
 
+/// `now + secs` as an epoch timestamp: a lifetime is clamped to at most
+/// [`MAX_TOKEN_LIFETIME`]; a negative one gives a time in the past (0 at the earliest).
+pub(crate) fn after(now: u64, secs: i64) -> u64 {
+    let max = i64::try_from(MAX_TOKEN_LIFETIME.as_secs()).unwrap_or(i64::MAX);
+    now.saturating_add_signed(secs.min(max))
+}
+
 impl NewEntries {
     /// The entities a token response adds, built the way MSAL Python's `TokenCache.add` does (msal/token_cache.py).
     pub(crate) fn from_event(event: &TokenEvent<'_>) -> NewEntries {
@@ -108,12 +116,15 @@ impl NewEntries {
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(|secret| {
+                // As `msal/token_cache.py` `add()`: `expires_on - now` when a managed identity
+                // endpoint sends only that, else 600 s; a negative lifetime is already expired.
+                let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
                 let default_expires_in = r
-                    .expires_on
+                    .expires_on()
                     .filter(|&e| e != 0)
-                    .map_or(600, |e| e.saturating_sub(now));
-                let expires_in = r.expires_in.unwrap_or(default_expires_in);
-                let ext_expires_in = r.ext_expires_in.unwrap_or(expires_in);
+                    .map_or(600, |e| e.saturating_sub(now_signed));
+                let expires_in = r.expires_in().unwrap_or(default_expires_in);
+                let ext_expires_in = r.ext_expires_in().unwrap_or(expires_in);
                 Arc::new(AccessTokenEntity {
                     credential_type: "AccessToken".to_owned(),
                     secret: secret.to_owned(),
@@ -124,15 +135,15 @@ impl NewEntries {
                     realm: event.realm.to_owned(),
                     token_type: r.token_type.clone().unwrap_or_else(|| "Bearer".to_owned()),
                     cached_at: now,
-                    expires_on: now.saturating_add(expires_in),
-                    extended_expires_on: now.saturating_add(ext_expires_in),
+                    expires_on: after(now, expires_in),
+                    extended_expires_on: after(now, ext_expires_in),
                     key_id: event
                         .key_id
                         .filter(|k| !k.is_empty())
                         .or_else(|| data("key_id"))
                         .map(str::to_owned),
                     ext_cache_key: keys::ext_cache_key(event.data),
-                    refresh_on: r.refresh_in.map(|ri| now.saturating_add(ri)),
+                    refresh_on: r.refresh_in().map(|ri| after(now, ri)),
                     user_assertion_hash: event.user_assertion_hash.map(str::to_owned),
                     extra: Map::new(),
                     raw_extra: Default::default(),

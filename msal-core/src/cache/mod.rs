@@ -41,7 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::result::Account;
 
 use document::{Document, Entry};
-pub(crate) use entries::{NewEntries, TokenEvent};
+pub(crate) use entries::{NewEntries, TokenEvent, after};
 pub(crate) use index::{AtLookup, AtOwner, AtQuery};
 use index::{Hints, Index, PartitionMeta};
 use operation::{Changes, Operation};
@@ -616,7 +616,11 @@ impl TokenCache {
                     .filter_map(Entry::known)
                     .map(|at| at.expires_on)
                     .max()
-                    .map(|e| Duration::from_secs(e.saturating_sub(now).max(1))),
+                    // A hostile cached `expires_on` must not become an unbounded store TTL.
+                    .map(|e| {
+                        Duration::from_secs(e.saturating_sub(now).max(1))
+                            .min(crate::result::MAX_TOKEN_LIFETIME)
+                    }),
                 _ => None,
             };
             let data = doc.to_bytes()?;

@@ -8,7 +8,7 @@
 //! `poll` future cancels the polling (no task is left behind).
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,11 +19,13 @@ use super::user::{Grant, classify, redeem, user_scopes};
 use crate::app::core::{AppRef, ClientApplication};
 use crate::app::options::RequestOptions;
 use crate::authority::Authority;
+use crate::cache::after;
 use crate::clock::unix_seconds;
 use crate::error::{Error, ErrorKind, Result, ServiceError};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::http::token_request::{TokenRequest, post_json};
-use crate::result::{Account, AuthenticationResult};
+use crate::response::WireSeconds;
+use crate::result::{Account, AuthenticationResult, epoch_seconds};
 use crate::scope::ScopeSet;
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -95,11 +97,16 @@ impl fmt::Debug for DeviceCodeFlowBuilder<'_> {
     }
 }
 
-fn num(v: &Value, name: &str) -> Option<u64> {
-    match v.get(name)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+/// A number of seconds in the device authorization response, read as MSAL Python's
+/// `int(flow.get(name, default))` in `msal/oauth2cli/oauth2.py` `initiate_device_flow`:
+/// absent (or `null`) is `None`, a number or numeric string is used, anything else is an error.
+fn seconds(v: &Value, name: &str) -> Result<Option<i64>> {
+    match v.get(name).and_then(WireSeconds::from_json) {
+        None => Ok(None),
+        Some(WireSeconds::Value(s)) => Ok(Some(s)),
+        Some(WireSeconds::Invalid) => Err(Error::invalid_response(format!(
+            "the device authorization response's {name} is not a number"
+        ))),
     }
 }
 
@@ -155,21 +162,36 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
         if let Some(c) = core.claims(self.options.claims.as_deref())? {
             req.form.push("claims", c);
         }
-        let json = post_json(&core.http, &req).await?;
+        let (status, json) = post_json(&core.http, &req).await?;
+        // Every error below is about this response: it carries its status.
+        let at_status = |e: Error| e.at_http_status(status);
         let text = |name: &str| json.get(name).and_then(Value::as_str).map(str::to_owned);
         let device_code = text("device_code")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
                 Error::invalid_response("the device authorization response has no device_code")
-            })?;
-        let user_code = text("user_code").filter(|s| !s.is_empty()).ok_or_else(|| {
-            Error::invalid_response("the device authorization response has no user_code")
-        })?;
+            })
+            .map_err(at_status)?;
+        let user_code = text("user_code")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Error::invalid_response("the device authorization response has no user_code")
+            })
+            .map_err(at_status)?;
         let verification_uri = text("verification_uri")
             .or_else(|| text("verification_url"))
             .unwrap_or_default();
-        let expires_in = num(&json, "expires_in").unwrap_or(1800);
-        let interval = num(&json, "interval").unwrap_or(5).clamp(1, 60);
+        // A lifetime above MAX_TOKEN_LIFETIME is clamped to it (by `after`); a negative one
+        // means the code is already expired (the first poll reports `expired_token` without
+        // sending a request).
+        let expires_in = seconds(&json, "expires_in")
+            .map_err(at_status)?
+            .unwrap_or(1800);
+        let interval = seconds(&json, "interval")
+            .map_err(at_status)?
+            .unwrap_or(5)
+            .clamp(1, 60)
+            .unsigned_abs();
         let message = text("message").unwrap_or_else(|| {
             format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
         });
@@ -182,7 +204,7 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
                 user_code,
                 verification_uri,
                 message,
-                expires_at: unix_seconds(core.now()).saturating_add(expires_in),
+                expires_at: after(unix_seconds(core.now()), expires_in),
                 interval,
                 correlation_id: req.correlation_id,
                 claims: self.options.claims,
@@ -216,9 +238,12 @@ impl DeviceCodeFlow<Initiated> {
         &self.state.message
     }
 
-    /// When the code stops working.
+    /// When the code stops working: now plus the server's `expires_in`, which is clamped to
+    /// [`MAX_TOKEN_LIFETIME`](crate::MAX_TOKEN_LIFETIME) (a negative one is already past; one
+    /// that is not a number fails [`initiate`](DeviceCodeFlowBuilder::initiate) with
+    /// [`ErrorKind::InvalidResponse`]).
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.state.expires_at)
+        epoch_seconds(self.state.expires_at)
     }
 
     /// Seconds between polls (as the server asks).

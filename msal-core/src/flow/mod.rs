@@ -27,7 +27,7 @@ use crate::credential::{ClientAuth, ClientAuthRequest};
 use crate::error::{Error, Result};
 use crate::http::telemetry::RefreshReason;
 use crate::http::token_request::{Form, TokenRequest};
-use crate::response::{ClientInfo, TokenResponse, decode_jwt_claims};
+use crate::response::{ClientInfo, TokenResponse, check_id_token, decode_jwt_claims};
 use crate::result::{Account, AuthenticationResult};
 use crate::scope::ScopeSet;
 
@@ -257,6 +257,13 @@ pub(crate) async fn apply_response(
     if let Some(rt) = a.refreshed.and_then(|r| r.token) {
         check_same_account(rt, response)?;
     }
+    // The ID token is checked before anything is cached (see `check_id_token`); AD FS
+    // issuers are not compared (their discovery documents and tokens are not known to agree).
+    let issuer = a.meta.issuer.as_deref().filter(|_| !a.meta.is_adfs);
+    let claims = match response.id_token.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => Some(check_id_token(t, &core.client_id, issuer)?),
+        None => None,
+    };
     let data = a.request.form.plain_fields();
     let now = unix_seconds(core.now());
     let event = TokenEvent {
@@ -283,7 +290,6 @@ pub(crate) async fn apply_response(
         .access_token
         .ok_or_else(|| Error::invalid_response("the token response has no access token"))?;
     let account = recorded.account.map(Account::from_entity);
-    let claims = response.id_token.as_deref().and_then(decode_jwt_claims);
     Ok(AuthenticationResult::from_identity_provider(
         at,
         account,

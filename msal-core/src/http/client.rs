@@ -435,7 +435,8 @@ impl HttpClient for ReqwestHttpClient {
                 return Err(Error::invalid_response(format!(
                     "the response body exceeds {} bytes",
                     self.max_body_bytes
-                )));
+                ))
+                .at_http_status(resp.status().as_u16()));
             }
             body.extend_from_slice(&chunk);
         }

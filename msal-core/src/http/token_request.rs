@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::HttpContext;
 use super::telemetry::{ApiId, RefreshReason, Telemetry};
 use super::throttle::{ThrottleState, Verdict};
-use crate::error::{Error, ErrorKind, Result, ServiceError};
+use crate::error::{Error, ErrorKind, Result, ServiceError, placeholder_code};
 use crate::response::TokenResponse;
 
 /// The library's SKU, as sent in `x-client-sku`.
@@ -220,8 +220,13 @@ fn build_request(ctx: &HttpContext, req: &TokenRequest) -> Result<http::Request<
 
 /// Maps a response to JSON or an error, by MSAL's rules: 3xx is invalid, an `error` field or
 /// a 4xx/5xx status is a service error (with `Retry-After`), anything not JSON is invalid.
+/// Every error carries the response's status ([`Error::http_status`]).
 pub(crate) fn parse_response(resp: &http::Response<Vec<u8>>) -> Result<Value> {
     let status = resp.status().as_u16();
+    parse_response_body(resp, status).map_err(|e| e.at_http_status(status))
+}
+
+fn parse_response_body(resp: &http::Response<Vec<u8>>, status: u16) -> Result<Value> {
     let retry = retry_after(resp.headers());
     if resp.status().is_redirection() {
         return Err(Error::invalid_response(format!(
@@ -238,7 +243,7 @@ pub(crate) fn parse_response(resp: &http::Response<Vec<u8>>) -> Result<Value> {
             if status >= 400 {
                 return Err(Error::from_service(ServiceError {
                     status,
-                    error: format!("http_{status}"),
+                    error: placeholder_code(status),
                     retry_after: retry,
                     ..ServiceError::default()
                 }));
@@ -247,11 +252,14 @@ pub(crate) fn parse_response(resp: &http::Response<Vec<u8>>) -> Result<Value> {
         }
         None if status >= 500 || status == 429 => Err(Error::from_service(ServiceError {
             status,
-            error: format!("http_{status}"),
+            error: placeholder_code(status),
             error_description: Some(format!("HTTP Error: {status}")),
             retry_after: retry,
             ..ServiceError::default()
         })),
+        None if status >= 400 => Err(Error::invalid_response(format!(
+            "the identity provider answered HTTP {status} with a body that is not an OAuth error (empty, HTML or text)"
+        ))),
         None => Err(Error::invalid_response(format!(
             "the response (HTTP {status}) is not JSON"
         ))),
@@ -266,7 +274,7 @@ fn throttled(resp: &http::Response<Vec<u8>>, wait: Option<Duration>) -> Error {
         .and_then(|v| ServiceError::from_json(status, &v))
         .unwrap_or_else(|| ServiceError {
             status,
-            error: format!("http_{status}"),
+            error: placeholder_code(status),
             ..ServiceError::default()
         });
     service.retry_after = wait;
@@ -283,9 +291,10 @@ fn throttled(resp: &http::Response<Vec<u8>>, wait: Option<Duration>) -> Error {
     Error::with_service(ErrorKind::Throttled, message, service)
 }
 
-/// Sends `req` and returns the parsed JSON body of a successful response. Telemetry is
-/// updated either way; the throttle state may answer instead of the identity provider.
-pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<Value> {
+/// Sends `req` and returns the status and parsed JSON body of a successful response.
+/// Telemetry is updated either way; the throttle state may answer instead of the identity
+/// provider.
+pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<(u16, Value)> {
     let key = ThrottleState::post_key(&req.endpoint, &req.form.key_fields());
     let endpoint = endpoint_for_logs(&req.endpoint);
     match ctx.throttle.check(&key, ctx.clock.now()) {
@@ -326,7 +335,7 @@ pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<V
                 ctx.default_retry,
                 ctx.clock.now(),
             );
-            parse_response(&resp)
+            parse_response(&resp).map(|v| (resp.status().as_u16(), v))
         }
         Err(e) => Err(e),
     };
@@ -347,8 +356,8 @@ pub(crate) async fn post_json(ctx: &HttpContext, req: &TokenRequest) -> Result<V
 
 /// Sends `req` to a token endpoint and parses the token response.
 pub(crate) async fn post_token(ctx: &HttpContext, req: &TokenRequest) -> Result<TokenResponse> {
-    let json = post_json(ctx, req).await?;
-    TokenResponse::from_json(json)
+    let (status, json) = post_json(ctx, req).await?;
+    TokenResponse::from_json(json).map_err(|e| e.at_http_status(status))
 }
 
 /// GETs a JSON document (discovery). Returns the status and body; 5xx and non-JSON bodies
@@ -388,14 +397,16 @@ pub(crate) async fn get_json(
         return Err(Error::new(
             ErrorKind::Discovery,
             format!("discovery at {endpoint} answered with a redirect (HTTP {status})"),
-        ));
+        )
+        .at_http_status(status));
     }
     match serde_json::from_slice::<Value>(resp.body()) {
         Ok(v) if status < 500 => Ok((status, v)),
         _ => Err(Error::new(
             ErrorKind::Discovery,
             format!("discovery at {endpoint} failed with HTTP {status}"),
-        )),
+        )
+        .at_http_status(status)),
     }
 }
 
@@ -450,6 +461,35 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidResponse);
         let e = parse_response(&response(429, "{}", Some("30"))).unwrap_err();
         assert!(e.is_throttled());
+        assert_eq!(e.http_status(), Some(429));
+        assert!(parse_response(&response(200, r#"{"access_token":"a"}"#, None)).is_ok());
+    }
+
+    #[test]
+    fn error_bodies_that_are_not_json_keep_the_status() {
+        let e = parse_response(&response(401, "", None)).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.http_status()),
+            (ErrorKind::InvalidResponse, Some(401))
+        );
+        assert!(e.is_invalid_client() && !e.is_transient() && !e.is_interaction_required());
+        let e = parse_response(&response(401, "{}", None)).unwrap_err();
+        assert_eq!((e.kind(), e.http_status()), (ErrorKind::Service, Some(401)));
+        assert!(e.is_invalid_client());
+        // An OAuth error code wins over the status.
+        let e = parse_response(&response(401, r#"{"error":"invalid_grant"}"#, None)).unwrap_err();
+        assert!(!e.is_invalid_client() && e.is_interaction_required());
+        for (status, body) in [(400, "<html>bad</html>"), (403, "Forbidden"), (404, "")] {
+            let e = parse_response(&response(status, body, None)).unwrap_err();
+            assert_eq!(e.http_status(), Some(status));
+            assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+            assert!(!e.is_invalid_client() && !e.is_transient() && !e.is_interaction_required());
+        }
+        let e = parse_response(&response(307, "", None)).unwrap_err();
+        assert_eq!(e.http_status(), Some(307));
+        let e = parse_response(&response(502, "<html/>", None)).unwrap_err();
+        assert_eq!(e.http_status(), Some(502));
+        assert!(e.is_transient());
         assert!(parse_response(&response(200, r#"{"access_token":"a"}"#, None)).is_ok());
     }
 }
