@@ -105,10 +105,12 @@ impl Clock for ManualClock {
 
     fn sleep(&self, duration: Duration) -> SleepFuture {
         let mut rx = self.now.subscribe();
-        let deadline = *rx.borrow() + duration;
+        // A deadline past what `SystemTime` holds is never reached: the sleep never ends.
+        let deadline = rx.borrow().checked_add(duration);
         Box::pin(async move {
             loop {
-                if *rx.borrow_and_update() >= deadline {
+                let now = *rx.borrow_and_update();
+                if deadline.is_some_and(|d| now >= d) {
                     return;
                 }
                 if rx.changed().await.is_err() {

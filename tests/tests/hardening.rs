@@ -374,3 +374,36 @@ async fn a_store_path_that_does_not_exist_and_cannot_be_created_keeps_the_token(
     assert_eq!(env.token_requests().await.len(), 1);
     assert!(cache.store_health().unsaved_changes() >= 1);
 }
+
+#[tokio::test]
+async fn a_serialized_device_code_flow_with_a_huge_interval_ends_at_its_expiry() {
+    let env = Env::start().await;
+    let public = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let flow = public
+        .device_code_flow([USER_READ])
+        .initiate()
+        .await
+        .expect("device code");
+    let mut json = serde_json::to_value(&flow).expect("json");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    json["interval"] = serde_json::json!(u64::MAX);
+    json["expires_at"] = serde_json::json!(now + 2);
+    let tampered: DeviceCodeFlow<Initiated> = serde_json::from_value(json).expect("flow");
+    let e = tokio::time::timeout(Duration::from_secs(30), tampered.poll(&public))
+        .await
+        .expect("the poll ends at the code's expiry, not after u64::MAX seconds")
+        .expect_err("expired");
+    assert_eq!(
+        e.error().service().map(|s| s.error.as_str()),
+        Some("expired_token"),
+        "{e:?}"
+    );
+}

@@ -251,6 +251,13 @@ impl DeviceCodeFlow<Initiated> {
         Duration::from_secs(self.state.interval)
     }
 
+    /// How long to wait before the next poll: the interval, but never past the code's expiry
+    /// (a serialized flow's interval is untrusted: a huge one must not park the poll forever).
+    fn wait(&self, now: SystemTime) -> Duration {
+        let left = self.state.expires_at.saturating_sub(unix_seconds(now));
+        Duration::from_secs(self.state.interval.min(left).max(1))
+    }
+
     /// Polls until the user signs in (or declines, or the code expires). Transient failures
     /// are retried; a fatal one ends the flow.
     pub async fn poll<A: ClientApplication>(
@@ -286,7 +293,7 @@ impl DeviceCodeFlow<Initiated> {
             let meta = match core.metadata(&authority).await {
                 Ok(m) => m,
                 Err(e) if e.is_transient() => {
-                    core.clock.sleep(self.interval()).await;
+                    core.clock.sleep(self.wait(core.now())).await;
                     continue;
                 }
                 Err(e) => return Err(FlowError::fatal(e)),
@@ -330,7 +337,7 @@ impl DeviceCodeFlow<Initiated> {
                     }
                 }
             }
-            core.clock.sleep(self.interval()).await;
+            core.clock.sleep(self.wait(core.now())).await;
         }
     }
 }
