@@ -61,24 +61,23 @@ fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
     rx
 }
 
-async fn terminate() {
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called (not
+/// when first polled), so call it before announcing readiness: a SIGTERM right after the
+/// manifest line then stops the emulator cleanly instead of killing it.
+fn terminate() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            if let Some(mut term) = term {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                return;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -99,6 +98,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    let stop = terminate();
     let line = match serde_json::to_string(emulator.manifest()) {
         Ok(l) => l,
         Err(e) => {
@@ -113,11 +113,11 @@ async fn main() {
         }
     }
     if ignore_stdin {
-        terminate().await;
+        stop.await;
     } else {
         let eof = stdin_closed();
         tokio::select! {
-            _ = terminate() => {}
+            _ = stop => {}
             _ = eof => {}
         }
     }
