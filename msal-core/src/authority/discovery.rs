@@ -206,37 +206,64 @@ async fn fetch(
                 &authority.authorize_endpoint_for_instance_discovery(),
             );
         let (status, body) = get_json(ctx, url.as_str(), true, None).await?;
-        if status != 200 || body.get("error").is_some() {
-            return Err(discovery_error(
-                format!(
-                    "instance discovery does not know the authority host {} (HTTP {status}); an authority outside Entra ID needs validation turned off in the dangerous options",
-                    authority.host()
-                ),
-                status,
-                &body,
-            ));
-        }
-        if let Some(t) = endpoint(&body, "tenant_discovery_endpoint", opts)? {
+        let (t, a) = read_instance_discovery(authority, opts, status, &body)?;
+        if let Some(t) = t {
             tenant_discovery = t;
         }
-        aliases = body
-            .get("metadata")
-            .and_then(Value::as_array)
-            .and_then(|groups| {
-                groups.iter().find_map(|g| {
-                    let a: Vec<String> = g
-                        .get("aliases")?
-                        .as_array()?
-                        .iter()
-                        .filter_map(|h| h.as_str().map(str::to_ascii_lowercase))
-                        .collect();
-                    a.iter().any(|h| h == authority.host()).then_some(a)
-                })
-            })
-            .or(aliases);
+        aliases = a.or(aliases);
     }
 
     let (status, doc) = get_json(ctx, &tenant_discovery, false, None).await?;
+    read_discovery_document(authority, opts, status, &doc, aliases, now)
+}
+
+/// Reads an instance discovery answer (`/common/discovery/instance`, as MSAL Python's
+/// `authority.py` uses it): the tenant discovery endpoint it names, if any, and the aliases of
+/// the authority's host, if it lists them.
+pub(crate) fn read_instance_discovery(
+    authority: &Authority,
+    opts: DiscoveryOptions,
+    status: u16,
+    body: &Value,
+) -> Result<(Option<String>, Option<Vec<String>>)> {
+    if status != 200 || body.get("error").is_some() {
+        return Err(discovery_error(
+            format!(
+                "instance discovery does not know the authority host {} (HTTP {status}); an authority outside Entra ID needs validation turned off in the dangerous options",
+                authority.host()
+            ),
+            status,
+            body,
+        ));
+    }
+    let tenant_discovery = endpoint(body, "tenant_discovery_endpoint", opts)?;
+    let aliases = body
+        .get("metadata")
+        .and_then(Value::as_array)
+        .and_then(|groups| {
+            groups.iter().find_map(|g| {
+                let a: Vec<String> = g
+                    .get("aliases")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|h| h.as_str().map(str::to_ascii_lowercase))
+                    .collect();
+                a.iter().any(|h| h == authority.host()).then_some(a)
+            })
+        });
+    Ok((tenant_discovery, aliases))
+}
+
+/// Reads an OpenID Connect discovery document (OpenID Connect Discovery 1.0 §3) into the
+/// authority's metadata.
+pub(crate) fn read_discovery_document(
+    authority: &Authority,
+    opts: DiscoveryOptions,
+    status: u16,
+    doc: &Value,
+    aliases: Option<Vec<String>>,
+    now: SystemTime,
+) -> Result<AuthorityMetadata> {
     if status != 200 {
         return Err(discovery_error(
             format!(
@@ -244,10 +271,10 @@ async fn fetch(
                 authority.as_str()
             ),
             status,
-            &doc,
+            doc,
         ));
     }
-    let token_endpoint = endpoint(&doc, "token_endpoint", opts)?.ok_or_else(|| {
+    let token_endpoint = endpoint(doc, "token_endpoint", opts)?.ok_or_else(|| {
         Error::new(
             ErrorKind::Discovery,
             "the discovery document has no token_endpoint",
@@ -273,9 +300,9 @@ async fn fetch(
         })
         .unwrap_or_else(|| authority.tenant_name().to_owned());
     Ok(AuthorityMetadata {
-        authorization_endpoint: endpoint(&doc, "authorization_endpoint", opts)?,
-        device_authorization_endpoint: endpoint(&doc, "device_authorization_endpoint", opts)?,
-        end_session_endpoint: endpoint(&doc, "end_session_endpoint", opts)?,
+        authorization_endpoint: endpoint(doc, "authorization_endpoint", opts)?,
+        device_authorization_endpoint: endpoint(doc, "device_authorization_endpoint", opts)?,
+        end_session_endpoint: endpoint(doc, "end_session_endpoint", opts)?,
         token_endpoint,
         issuer,
         realm,

@@ -163,6 +163,36 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
             req.form.push("claims", c);
         }
         let (status, json) = post_json(&core.http, &req).await?;
+        DeviceCodeFlow::from_response(
+            status,
+            &json,
+            Started {
+                client_id: core.client_id.clone(),
+                authority: authority.as_str().to_owned(),
+                scopes: scopes.iter().map(str::to_owned).collect(),
+                now: unix_seconds(core.now()),
+                correlation_id: req.correlation_id,
+                claims: self.options.claims,
+            },
+        )
+    }
+}
+
+/// The request a device authorization response answers.
+pub(crate) struct Started {
+    pub(crate) client_id: String,
+    pub(crate) authority: String,
+    pub(crate) scopes: Vec<String>,
+    /// When the request was sent, in seconds since the Unix epoch.
+    pub(crate) now: u64,
+    pub(crate) correlation_id: String,
+    pub(crate) claims: Option<String>,
+}
+
+impl DeviceCodeFlow<Initiated> {
+    /// Reads a device authorization response (RFC 8628 §3.2), received with HTTP `status`,
+    /// into an initiated flow.
+    pub(crate) fn from_response(status: u16, json: &Value, started: Started) -> Result<Self> {
         // Every error below is about this response: it carries its status.
         let at_status = |e: Error| e.at_http_status(status);
         let text = |name: &str| json.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -184,10 +214,10 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
         // A lifetime above MAX_TOKEN_LIFETIME is clamped to it (by `after`); a negative one
         // means the code is already expired (the first poll reports `expired_token` without
         // sending a request).
-        let expires_in = seconds(&json, "expires_in")
+        let expires_in = seconds(json, "expires_in")
             .map_err(at_status)?
             .unwrap_or(1800);
-        let interval = seconds(&json, "interval")
+        let interval = seconds(json, "interval")
             .map_err(at_status)?
             .unwrap_or(5)
             .clamp(1, 60)
@@ -197,17 +227,17 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
         });
         Ok(DeviceCodeFlow {
             state: DeviceCodeInitiated {
-                client_id: core.client_id.clone(),
-                authority: authority.as_str().to_owned(),
-                scopes: scopes.iter().map(str::to_owned).collect(),
+                client_id: started.client_id,
+                authority: started.authority,
+                scopes: started.scopes,
                 device_code: Hidden::new(device_code),
                 user_code,
                 verification_uri,
                 message,
-                expires_at: after(unix_seconds(core.now()), expires_in),
+                expires_at: after(started.now, expires_in),
                 interval,
-                correlation_id: req.correlation_id,
-                claims: self.options.claims,
+                correlation_id: started.correlation_id,
+                claims: started.claims,
             },
         })
     }
