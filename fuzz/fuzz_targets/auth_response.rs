@@ -1,0 +1,4 @@
+//! Fuzz target `auth_response`: see `msal_core::fuzzing::auth_response` for what it reads and checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| msal_core::fuzzing::auth_response(data));
