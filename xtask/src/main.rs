@@ -6,6 +6,9 @@
 //!   and the conformance suite, with each step's duration and the 25-minute budget checked.
 //! - `cargo xtask conformance`: the data-driven conformance cases (golden vectors, wire shape
 //!   compared with MSAL Python against the emulator); installs MSAL Python in a venv first.
+//! - `cargo xtask fuzz [--seconds N] [--target NAME] [--sanitizer none]`: runs the cargo-fuzz
+//!   targets of `fuzz/` for N seconds each (default 60) and reports executions per target;
+//!   installs cargo-fuzz first if it is missing.
 //!
 //! Heavy logic lives in the crates these commands run; this crate only sequences them.
 
@@ -13,12 +16,12 @@ mod bench;
 mod ci;
 mod conformance;
 mod demo;
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <demo | ci | conformance [FILTER] | bench [--quick] | tidy>";
+const USAGE: &str = "usage: cargo xtask <demo | ci | conformance [FILTER] | bench [--quick] | fuzz [--seconds N] [--target NAME] [--sanitizer none] | tidy>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(args.get(1).map(String::as_str)),
         Some("tidy") => ci::tidy(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
