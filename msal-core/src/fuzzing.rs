@@ -112,12 +112,25 @@ fn cache_document_with(data: &[u8], checks: Checks) {
     round_trip(&cache, checks);
 }
 
-/// True when `v` holds a number that is not an integer.
-fn has_float(v: &Value) -> bool {
+/// `v` with every number that is not an integer replaced by `null`.
+fn without_floats(v: Value) -> Value {
     match v {
-        Value::Number(n) => n.is_f64(),
-        Value::Array(a) => a.iter().any(has_float),
-        Value::Object(m) => m.values().any(has_float),
+        Value::Number(n) if n.is_f64() => Value::Null,
+        Value::Array(a) => Value::Array(a.into_iter().map(without_floats).collect()),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, v)| (k, without_floats(v))).collect())
+        }
+        v => v,
+    }
+}
+
+/// True when the two saves differ only in the values of non-integer numbers.
+fn differ_only_in_floats(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => without_floats(a) == without_floats(b),
         _ => false,
     }
 }
@@ -139,10 +152,7 @@ fn round_trip(cache: &TokenCache, checks: Checks) {
         .deserialize(&saved)
         .expect("what the cache saved loads again");
     let resaved = again.serialize().expect("a reloaded document saves");
-    if checks == Checks::Settled
-        && saved != resaved
-        && serde_json::from_str::<Value>(&saved).is_ok_and(|v| has_float(&v))
-    {
+    if checks == Checks::Settled && saved != resaved && differ_only_in_floats(&saved, &resaved) {
         return; // the open float defect (see `Checks::Settled`)
     }
     assert_eq!(

@@ -20,7 +20,7 @@ const BOUND: Duration = Duration::from_secs(10);
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 64,
+        cases: 128,
         max_shrink_iters: 64,
         failure_persistence: None,
         ..ProptestConfig::default()
