@@ -8,8 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{Steps, cargo, exec, fmt};
 
-/// A whole CI run must finish within this on the 2-core CI machine.
-const BUDGET: Duration = Duration::from_secs(25 * 60);
+/// A whole CI run must finish within this on the 2-core CI machine (the contract allows 35
+/// minutes in all, building xtask included).
+const BUDGET: Duration = Duration::from_secs(32 * 60);
 
 /// Crates of which one version only may be in the tree (one RustCrypto `der` line: mixing 0.7 and 0.8 types does not compile).
 const SINGLE_VERSION: [&str; 8] = [
