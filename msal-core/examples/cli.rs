@@ -17,8 +17,7 @@ async fn main() -> msal_core::Result<()> {
     // The demo drives time itself to show a refresh; a real CLI uses the system clock (the
     // default) and leaves `dangerous` alone.
     let clock = ManualClock::new();
-    let app = PublicClient::builder()
-        .client_id(common::env("AZURE_CLIENT_ID")?)
+    let app = PublicClient::builder(common::env("AZURE_CLIENT_ID")?)
         .authority(Authority::tenant(common::env("AZURE_TENANT_ID")?))
         .http_client(common::http_client()?)
         .dangerous(DangerousOptions::new().clock(clock.clone()))

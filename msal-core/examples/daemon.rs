@@ -18,15 +18,14 @@ async fn main() -> msal_core::Result<()> {
     let cache = TokenCache::new();
 
     println!("daemon: client credentials with a client secret");
-    let app = ConfidentialClient::builder()
-        .client_id(common::env("AZURE_CLIENT_ID")?)
-        .credential(ClientCredential::secret(common::env(
-            "AZURE_CLIENT_SECRET",
-        )?))
-        .authority(Authority::tenant(&tenant))
-        .cache(cache.clone())
-        .http_client(common::http_client()?)
-        .build()?;
+    let app = ConfidentialClient::builder(
+        common::env("AZURE_CLIENT_ID")?,
+        ClientCredential::secret(common::env("AZURE_CLIENT_SECRET")?),
+    )
+    .authority(Authority::tenant(&tenant))
+    .cache(cache.clone())
+    .http_client(common::http_client()?)
+    .build()?;
 
     let t = Instant::now();
     let first = app.acquire_token_for_client(Graph::default_scope()).await?;
@@ -86,9 +85,7 @@ async fn main() -> msal_core::Result<()> {
             .certificate_thumbprint_sha256()
             .unwrap_or_default()
     );
-    let cert_app = ConfidentialClient::builder()
-        .client_id(common::env("AZURE_CERT_CLIENT_ID")?)
-        .credential(credential)
+    let cert_app = ConfidentialClient::builder(common::env("AZURE_CERT_CLIENT_ID")?, credential)
         .authority(Authority::tenant(&tenant))
         .cache(cache.clone())
         .http_client(common::http_client()?)

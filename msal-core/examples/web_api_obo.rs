@@ -12,14 +12,13 @@ use msal_core::{Authority, ClientCredential, ConfidentialClient, TokenSource};
 
 #[tokio::main]
 async fn main() -> msal_core::Result<()> {
-    let api = ConfidentialClient::builder()
-        .client_id(common::env("AZURE_CLIENT_ID")?)
-        .credential(ClientCredential::secret(common::env(
-            "AZURE_CLIENT_SECRET",
-        )?))
-        .authority(Authority::tenant(common::env("AZURE_TENANT_ID")?))
-        .http_client(common::http_client()?)
-        .build()?;
+    let api = ConfidentialClient::builder(
+        common::env("AZURE_CLIENT_ID")?,
+        ClientCredential::secret(common::env("AZURE_CLIENT_SECRET")?),
+    )
+    .authority(Authority::tenant(common::env("AZURE_TENANT_ID")?))
+    .http_client(common::http_client()?)
+    .build()?;
     let incoming = common::env("USER_ASSERTION")?;
     println!("web API: on-behalf-of the signed-in caller");
 

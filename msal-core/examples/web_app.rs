@@ -17,14 +17,13 @@ use msal_core::{
 
 #[tokio::main]
 async fn main() -> msal_core::Result<()> {
-    let app = ConfidentialClient::builder()
-        .client_id(common::env("AZURE_CLIENT_ID")?)
-        .credential(ClientCredential::secret(common::env(
-            "AZURE_CLIENT_SECRET",
-        )?))
-        .authority(Authority::tenant(common::env("AZURE_TENANT_ID")?))
-        .http_client(common::http_client()?)
-        .build()?;
+    let app = ConfidentialClient::builder(
+        common::env("AZURE_CLIENT_ID")?,
+        ClientCredential::secret(common::env("AZURE_CLIENT_SECRET")?),
+    )
+    .authority(Authority::tenant(common::env("AZURE_TENANT_ID")?))
+    .http_client(common::http_client()?)
+    .build()?;
     println!("web app: sign-in with an authorization code flow");
 
     // GET /login: start the flow, keep it in the session, redirect the browser.

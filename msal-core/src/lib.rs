@@ -10,9 +10,8 @@
 //! use msal_core::{Authority, ClientCredential, ConfidentialClient, TokenSource};
 //!
 //! # async fn run() -> msal_core::Result<()> {
-//! let app = ConfidentialClient::builder()
-//!     .client_id("5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60")
-//!     .credential(ClientCredential::secret(std::env::var("CLIENT_SECRET").unwrap_or_default()))
+//! let secret = ClientCredential::secret(std::env::var("CLIENT_SECRET").unwrap_or_default());
+//! let app = ConfidentialClient::builder("5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60", secret)
 //!     .authority(Authority::tenant("contoso.onmicrosoft.com"))
 //!     .build()?;
 //!
@@ -89,7 +88,9 @@ pub use credential::{AssertionContext, ClientCredential};
 pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use flow::auth_code::{AuthCodeFlow, AuthResponse, ResponseMode};
 pub use flow::device_code::DeviceCodeFlow;
-pub use flow::state::{Completed, FlowError, FlowState, Initiated};
+pub use flow::state::{
+    AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
+};
 pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 

@@ -364,14 +364,15 @@ struct Bench {
 
 impl Bench {
     fn app(&self, tenant: &str, cache: &TokenCache) -> Result<ConfidentialClient> {
-        ConfidentialClient::builder()
-            .client_id(self.manifest.client_id.clone())
-            .credential(ClientCredential::secret("s"))
-            .authority(Authority::tenant(tenant))
-            .cache(cache.clone())
-            .http_client(Arc::clone(&self.http))
-            .build()
-            .context("building the app")
+        ConfidentialClient::builder(
+            self.manifest.client_id.clone(),
+            ClientCredential::secret("s"),
+        )
+        .authority(Authority::tenant(tenant))
+        .cache(cache.clone())
+        .http_client(Arc::clone(&self.http))
+        .build()
+        .context("building the app")
     }
 
     fn load(&mut self, hits: &Hits) -> Result<TokenCache> {

@@ -565,8 +565,7 @@ pub(crate) async fn sign_out_case(
 
         // msal-rs, over the file, lists the account and serves the user silently.
         emu.reset().await?;
-        let rs = PublicClient::builder()
-            .client_id(user_rust::client_id(app.client))
+        let rs = PublicClient::builder(user_rust::client_id(app.client))
             .authority(Authority::from_url(&app.authority)?)
             .client_capabilities(app.client_capabilities.clone())
             .http_client(LoopbackOnly::new(emu)?)

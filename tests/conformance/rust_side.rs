@@ -71,9 +71,7 @@ pub(crate) fn build_app(
                 .send_x5c(true)
         }
     };
-    let b = ConfidentialClient::builder()
-        .client_id(emu::client_id(spec.client))
-        .credential(credential)
+    let b = ConfidentialClient::builder(emu::client_id(spec.client), credential)
         .authority(Authority::from_url(&spec.authority)?)
         .client_capabilities(spec.client_capabilities.clone())
         .http_client(LoopbackOnly::new(emu)?)

@@ -98,9 +98,7 @@ fn build(emu: &Emu, spec: &UserAppSpec, cache: &TokenCache) -> anyhow::Result<Ap
     let authority = Authority::from_url(&spec.authority)?;
     Ok(match secret(spec.client) {
         Some(s) => App::Confidential(
-            ConfidentialClient::builder()
-                .client_id(client_id(spec.client))
-                .credential(ClientCredential::secret(s))
+            ConfidentialClient::builder(client_id(spec.client), ClientCredential::secret(s))
                 .authority(authority)
                 .client_capabilities(spec.client_capabilities.clone())
                 .http_client(LoopbackOnly::new(emu)?)
@@ -108,8 +106,7 @@ fn build(emu: &Emu, spec: &UserAppSpec, cache: &TokenCache) -> anyhow::Result<Ap
                 .build()?,
         ),
         None => App::Public(
-            PublicClient::builder()
-                .client_id(client_id(spec.client))
+            PublicClient::builder(client_id(spec.client))
                 .authority(authority)
                 .client_capabilities(spec.client_capabilities.clone())
                 .http_client(LoopbackOnly::new(emu)?)

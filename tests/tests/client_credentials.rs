@@ -325,14 +325,15 @@ async fn tenant_override_gets_and_caches_a_token_per_tenant() {
 #[tokio::test]
 async fn claims_challenge_skips_the_cache_and_capabilities_are_merged() {
     let env = Env::start().await;
-    let app = msal_core::ConfidentialClient::builder()
-        .client_id(seeds::SECRET_APP_CLIENT_ID)
-        .credential(ClientCredential::secret(seeds::SECRET_APP_SECRET))
-        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
-        .client_capabilities(["CP1"])
-        .http_client(std::sync::Arc::clone(&env.transport))
-        .build()
-        .expect("app");
+    let app = msal_core::ConfidentialClient::builder(
+        seeds::SECRET_APP_CLIENT_ID,
+        ClientCredential::secret(seeds::SECRET_APP_SECRET),
+    )
+    .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+    .client_capabilities(["CP1"])
+    .http_client(std::sync::Arc::clone(&env.transport))
+    .build()
+    .expect("app");
     app.acquire_token_for_client(GRAPH_DEFAULT)
         .await
         .expect("token");
@@ -896,9 +897,7 @@ fn public_futures_are_send_and_apps_are_cheap_handles() {
     send_sync_clone::<msal_core::ConfidentialClient>();
     send_sync_clone::<TokenCache>();
     send_sync_clone::<msal_core::Error>();
-    let app = msal_core::ConfidentialClient::builder()
-        .client_id("c")
-        .credential(ClientCredential::secret("s"))
+    let app = msal_core::ConfidentialClient::builder("c", ClientCredential::secret("s"))
         .build()
         .expect("app");
     let f = std::future::IntoFuture::into_future(app.acquire_token_for_client(GRAPH_DEFAULT));

@@ -2,7 +2,7 @@
 //! `FromStr`/`Display`/serde round trips, `ALL`, `scopes!`, and (at the type level) that every
 //! acquisition builder takes derived scopes, `scopes!`, `&str` and `String` alike.
 //!
-//! The compile-time rules are pinned by `macros_ui.rs`; no network is used here.
+//! The compile-time rules are pinned by `ui.rs`; no network is used here.
 
 use std::borrow::Cow;
 use std::future::IntoFuture;
@@ -377,17 +377,17 @@ macro_rules! with_every_scope_form {
 }
 
 fn confidential() -> ConfidentialClient {
-    ConfidentialClient::builder()
-        .client_id("00000000-0000-0000-0000-000000000001")
-        .credential(ClientCredential::secret("not-a-real-secret"))
-        .authority(Authority::tenant("contoso.onmicrosoft.com"))
-        .build()
-        .expect("no I/O at build")
+    ConfidentialClient::builder(
+        "00000000-0000-0000-0000-000000000001",
+        ClientCredential::secret("not-a-real-secret"),
+    )
+    .authority(Authority::tenant("contoso.onmicrosoft.com"))
+    .build()
+    .expect("no I/O at build")
 }
 
 fn public() -> PublicClient {
-    PublicClient::builder()
-        .client_id("00000000-0000-0000-0000-000000000002")
+    PublicClient::builder("00000000-0000-0000-0000-000000000002")
         .authority(Authority::organizations())
         .build()
         .expect("no I/O at build")

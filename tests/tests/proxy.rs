@@ -127,15 +127,16 @@ fn client_builder(env: &Env) -> msal_core::http::ReqwestHttpClientBuilder {
 }
 
 fn auto_region_app(http: ReqwestHttpClient, imds_url: &str) -> ConfidentialClient {
-    ConfidentialClient::builder()
-        .client_id(seeds::SECRET_APP_CLIENT_ID)
-        .credential(ClientCredential::secret(seeds::SECRET_APP_SECRET))
-        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
-        .http_client(http)
-        .azure_region(AzureRegion::AutoDetect)
-        .dangerous(DangerousOptions::new().imds_endpoint(imds_url))
-        .build()
-        .expect("the app builds")
+    ConfidentialClient::builder(
+        seeds::SECRET_APP_CLIENT_ID,
+        ClientCredential::secret(seeds::SECRET_APP_SECRET),
+    )
+    .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+    .http_client(http)
+    .azure_region(AzureRegion::AutoDetect)
+    .dangerous(DangerousOptions::new().imds_endpoint(imds_url))
+    .build()
+    .expect("the app builds")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,9 +43,7 @@ fn build(
     region: Option<AzureRegion>,
     cache: Option<&TokenCache>,
 ) -> msal_core::Result<ConfidentialClient> {
-    let b = ConfidentialClient::builder()
-        .client_id(client_id)
-        .credential(credential)
+    let b = ConfidentialClient::builder(client_id, credential)
         .authority(authority)
         .cache(cache.cloned().unwrap_or_default())
         .http_client(Arc::clone(&env.transport))
@@ -411,15 +409,16 @@ async fn an_unreachable_or_failing_imds_means_the_central_endpoint() {
         .expect("bind")
         .local_addr()
         .expect("addr");
-    let app = ConfidentialClient::builder()
-        .client_id(seeds::SECRET_APP_CLIENT_ID)
-        .credential(ClientCredential::secret(seeds::SECRET_APP_SECRET))
-        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
-        .http_client(Arc::clone(&env.transport))
-        .dangerous(DangerousOptions::new().imds_endpoint(format!("http://{closed}")))
-        .azure_region(AzureRegion::AutoDetect)
-        .build()
-        .expect("the app builds");
+    let app = ConfidentialClient::builder(
+        seeds::SECRET_APP_CLIENT_ID,
+        ClientCredential::secret(seeds::SECRET_APP_SECRET),
+    )
+    .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+    .http_client(Arc::clone(&env.transport))
+    .dangerous(DangerousOptions::new().imds_endpoint(format!("http://{closed}")))
+    .azure_region(AzureRegion::AutoDetect)
+    .build()
+    .expect("the app builds");
     let started = Instant::now();
     app.acquire_token_for_client(GRAPH_DEFAULT)
         .await
@@ -573,12 +572,13 @@ async fn invalid_region_names_and_imds_endpoints_fail_at_build() {
         assert!(e.to_string().contains("region"), "{e}");
     }
     for bad in ["http://imds.example", "ftp://127.0.0.1", "not a url"] {
-        let e = ConfidentialClient::builder()
-            .client_id(seeds::SECRET_APP_CLIENT_ID)
-            .credential(ClientCredential::secret(seeds::SECRET_APP_SECRET))
-            .dangerous(DangerousOptions::new().imds_endpoint(bad))
-            .build()
-            .unwrap_err();
+        let e = ConfidentialClient::builder(
+            seeds::SECRET_APP_CLIENT_ID,
+            ClientCredential::secret(seeds::SECRET_APP_SECRET),
+        )
+        .dangerous(DangerousOptions::new().imds_endpoint(bad))
+        .build()
+        .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Configuration, "{bad}");
     }
     assert_eq!(

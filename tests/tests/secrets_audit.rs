@@ -293,13 +293,14 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     printed.push(format!("{http:?}"));
     let http = http.build().expect("the client builds");
     printed.push(format!("{http:?}"));
-    let proxied = ConfidentialClient::builder()
-        .client_id(seeds::SECRET_APP_CLIENT_ID)
-        .credential(ClientCredential::secret(seeds::SECRET_APP_SECRET))
-        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
-        .http_client(http)
-        .build()
-        .expect("builds");
+    let proxied = ConfidentialClient::builder(
+        seeds::SECRET_APP_CLIENT_ID,
+        ClientCredential::secret(seeds::SECRET_APP_SECRET),
+    )
+    .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+    .http_client(http)
+    .build()
+    .expect("builds");
     printed.push(format!("{proxied:?}"));
     let e = proxied
         .acquire_token_for_client(GRAPH_DEFAULT)
@@ -308,15 +309,16 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     assert_eq!(e.kind(), ErrorKind::Transport, "the proxy refused: {e}");
     printed.push(format!("{e:?}"));
     printed.push(e.to_string());
-    let regional = ConfidentialClient::builder()
-        .client_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
-        .credential(ClientCredential::secret(&special_secret))
-        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
-        .http_client(Arc::clone(&env.transport))
-        .azure_region(AzureRegion::AutoDetect)
-        .dangerous(DangerousOptions::new().imds_endpoint(env.emulator.imds_url()))
-        .build()
-        .expect("builds");
+    let regional = ConfidentialClient::builder(
+        "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        ClientCredential::secret(&special_secret),
+    )
+    .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+    .http_client(Arc::clone(&env.transport))
+    .azure_region(AzureRegion::AutoDetect)
+    .dangerous(DangerousOptions::new().imds_endpoint(env.emulator.imds_url()))
+    .build()
+    .expect("builds");
     printed.push(format!("{regional:?}"));
     let r = regional
         .acquire_token_for_client(GRAPH_DEFAULT)

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use typed_builder::TypedBuilder;
-
 use super::core::{AppCore, AppSettings};
 use super::options::DangerousOptions;
 use crate::authority::region::{Region, process_env};
@@ -18,155 +16,164 @@ use crate::flow::obo::AcquireTokenOnBehalfOf;
 use crate::http::HttpClient;
 use crate::scope::IntoScopes;
 
-/// The configuration of a [`ConfidentialClient`], gathered by its builder.
+/// Configures a [`ConfidentialClient`]: [`ConfidentialClient::builder`] takes what every
+/// confidential client needs (its client id and credential), the setters the rest, and
+/// [`build`](ConfidentialClientBuilder::build) checks the whole and builds it.
 ///
-/// `client_id` and `credential` are required: leaving one out does not compile.
-///
-/// ```compile_fail
-/// use msal_core::{ClientCredential, ConfidentialClient};
-/// // no client_id: `build` does not exist on this builder state
-/// let app = ConfidentialClient::builder()
-///     .credential(ClientCredential::secret("s"))
-///     .build();
-/// ```
-///
-/// Its passing twin:
+/// The builder is a plain, nameable type, so it can be returned from a helper and configured
+/// conditionally:
 ///
 /// ```
-/// use msal_core::{ClientCredential, ConfidentialClient};
-/// let app = ConfidentialClient::builder()
-///     .client_id("00000000-0000-0000-0000-000000000001")
-///     .credential(ClientCredential::secret("s"))
-///     .build();
-/// assert!(app.is_ok());
+/// use msal_core::{Authority, ClientCredential, ConfidentialClient, ConfidentialClientBuilder, TokenCache};
+///
+/// fn base(secret: &str) -> ConfidentialClientBuilder {
+///     ConfidentialClient::builder("00000000-0000-0000-0000-000000000001", ClientCredential::secret(secret))
+///         .authority(Authority::tenant("contoso.onmicrosoft.com"))
+/// }
+///
+/// let shared: Option<TokenCache> = None;
+/// let mut builder = base("s");
+/// if let Some(cache) = shared {
+///     builder = builder.cache(cache);
+/// }
+/// let app = builder.build()?;
+/// assert_eq!(app.client_id(), "00000000-0000-0000-0000-000000000001");
+/// # Ok::<(), msal_core::Error>(())
 /// ```
-#[derive(TypedBuilder)]
-#[builder(
-    builder_method(vis = ""),
-    builder_type(
-        name = ConfidentialClientBuilder,
-        doc = "Builds a [`ConfidentialClient`]; see [`ConfidentialClient::builder`]."
-    ),
-    build_method(
-        into = Result<ConfidentialClient>,
-        doc = "Checks the configuration and builds the client. Does no I/O: discovery happens on the first request."
-    )
-)]
-pub struct ConfidentialClientConfig {
-    /// The application (client) id.
-    #[builder(setter(into, doc = "The application (client) id from the app registration."))]
+///
+/// Required inputs are positional arguments rather than typed-builder states: leaving one out
+/// is rustc's plain "this function takes 2 arguments but 1 argument was supplied", naming the
+/// missing `ClientCredential`, and the builder a user holds has one type whatever was set.
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ConfidentialClientBuilder {
     client_id: String,
-    /// How the app authenticates.
-    #[builder(setter(
-        doc = "How the app authenticates: a secret, a certificate or an assertion."
-    ))]
     credential: ClientCredential,
-    /// The authority (default `https://login.microsoftonline.com/common`).
-    #[builder(
-        default,
-        setter(
-            doc = "The authority tokens come from (default: `common`; daemons should name their tenant)."
-        )
-    )]
     authority: Authority,
-    /// The token cache.
-    #[builder(
-        default,
-        setter(
-            strip_option,
-            doc = "The token cache; share one [`TokenCache`] between apps to share tokens (default: a private in-memory cache)."
-        )
-    )]
     cache: Option<TokenCache>,
-    /// The transport.
-    #[builder(
-        default,
-        setter(
-            transform = |client: impl HttpClient| Some(Arc::new(client) as Arc<dyn HttpClient>),
-            doc = "The HTTP client (default: [`ReqwestHttpClient`] with the platform trust store)."
-        )
-    )]
     http_client: Option<Arc<dyn HttpClient>>,
-    /// Client capabilities such as `CP1` (CAE).
-    #[builder(
-        default,
-        setter(
-            transform = |caps: impl IntoIterator<Item = impl Into<String>>| caps.into_iter().map(Into::into).collect(),
-            doc = "Client capabilities announced on every request, e.g. `[\"CP1\"]` for continuous access evaluation."
-        )
-    )]
     client_capabilities: Vec<String>,
-    /// `x-app-name`.
-    #[builder(
-        default,
-        setter(strip_option, into, doc = "Sent as `x-app-name` for Entra's logs.")
-    )]
     app_name: Option<String>,
-    /// `x-app-ver`.
-    #[builder(
-        default,
-        setter(strip_option, into, doc = "Sent as `x-app-ver` for Entra's logs.")
-    )]
     app_version: Option<String>,
-    /// Instance discovery.
-    #[builder(
-        default = true,
-        setter(
-            doc = "Whether unknown Entra hosts are checked (and aliases learnt) through instance discovery (default true). Turn off for air-gapped or Azure Stack authorities."
-        )
-    )]
     instance_discovery: bool,
-    /// Dangerous switches.
-    #[builder(
-        default,
-        setter(doc = "Switches that weaken guarantees; see [`DangerousOptions`].")
-    )]
     dangerous: DangerousOptions,
-    #[builder(
-        default,
-        setter(
-            strip_option,
-            doc = "The client-side throttling state (Retry-After and repeated-failure memory); share one between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across runs (default: a private one)."
-        )
-    )]
     throttle_state: Option<crate::http::ThrottleState>,
-    /// The regional token service for client credentials.
-    #[builder(
-        default,
-        setter(
-            strip_option,
-            doc = "The Azure region whose token service `acquire_token_for_client` uses (ESTS-R); see [`AzureRegion`]. Unset: `MSAL_FORCE_REGION` from the environment if set, else none. An invalid region name fails [`build`](ConfidentialClientBuilder::build)."
-        )
-    )]
     azure_region: Option<AzureRegion>,
 }
 
-impl From<ConfidentialClientConfig> for Result<ConfidentialClient> {
-    fn from(c: ConfidentialClientConfig) -> Result<ConfidentialClient> {
+impl ConfidentialClientBuilder {
+    /// The authority tokens come from (default: `common`; daemons should name their tenant).
+    pub fn authority(mut self, authority: Authority) -> Self {
+        self.authority = authority;
+        self
+    }
+
+    /// The token cache; share one [`TokenCache`] between apps to share tokens (default: a
+    /// private in-memory cache).
+    pub fn cache(mut self, cache: TokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The HTTP client (default: [`ReqwestHttpClient`](crate::http::ReqwestHttpClient) with
+    /// the platform trust store).
+    pub fn http_client(mut self, client: impl HttpClient) -> Self {
+        self.http_client = Some(Arc::new(client));
+        self
+    }
+
+    /// Client capabilities announced on every request, e.g. `["CP1"]` for continuous access
+    /// evaluation.
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sent as `x-app-name` for Entra's logs.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
+    /// Sent as `x-app-ver` for Entra's logs.
+    pub fn app_version(mut self, version: impl Into<String>) -> Self {
+        self.app_version = Some(version.into());
+        self
+    }
+
+    /// Whether unknown Entra hosts are checked (and aliases learnt) through instance discovery
+    /// (default true). Turn off for air-gapped or Azure Stack authorities.
+    pub fn instance_discovery(mut self, enabled: bool) -> Self {
+        self.instance_discovery = enabled;
+        self
+    }
+
+    /// Switches that weaken guarantees; see [`DangerousOptions`].
+    pub fn dangerous(mut self, dangerous: DangerousOptions) -> Self {
+        self.dangerous = dangerous;
+        self
+    }
+
+    /// The client-side throttling state (Retry-After and repeated-failure memory); share one
+    /// between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across
+    /// runs (default: a private one).
+    pub fn throttle_state(mut self, state: crate::http::ThrottleState) -> Self {
+        self.throttle_state = Some(state);
+        self
+    }
+
+    /// The Azure region whose token service `acquire_token_for_client` uses (ESTS-R); see
+    /// [`AzureRegion`]. Unset: `MSAL_FORCE_REGION` from the environment if set, else none. An
+    /// invalid region name fails [`build`](ConfidentialClientBuilder::build).
+    pub fn azure_region(mut self, region: AzureRegion) -> Self {
+        self.azure_region = Some(region);
+        self
+    }
+
+    /// Checks the configuration and builds the client. Does no I/O: discovery happens on the
+    /// first request.
+    pub fn build(self) -> Result<ConfidentialClient> {
         let region = Region::configure(
-            c.azure_region,
+            self.azure_region,
             process_env(),
-            c.dangerous.imds_endpoint.as_deref(),
+            self.dangerous.imds_endpoint.as_deref(),
         )?;
         Ok(ConfidentialClient {
             inner: Arc::new(Inner {
                 core: AppCore::new(AppSettings {
-                    client_id: c.client_id,
-                    authority: c.authority,
-                    cache: c.cache,
-                    http_client: c.http_client,
-                    client_capabilities: c.client_capabilities,
-                    app_name: c.app_name,
-                    app_version: c.app_version,
-                    instance_discovery: c.instance_discovery,
-                    dangerous: c.dangerous,
-                    throttle_state: c.throttle_state,
+                    client_id: self.client_id,
+                    authority: self.authority,
+                    cache: self.cache,
+                    http_client: self.http_client,
+                    client_capabilities: self.client_capabilities,
+                    app_name: self.app_name,
+                    app_version: self.app_version,
+                    instance_discovery: self.instance_discovery,
+                    dangerous: self.dangerous,
+                    throttle_state: self.throttle_state,
                     confidential: true,
                 })?,
-                credential: c.credential,
+                credential: self.credential,
                 region,
             }),
         })
+    }
+}
+
+impl fmt::Debug for ConfidentialClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfidentialClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("credential", &self.credential)
+            .field("authority", &self.authority)
+            .field("cache", &self.cache.is_some())
+            .field("http_client", &self.http_client.is_some())
+            .field("client_capabilities", &self.client_capabilities)
+            .field("instance_discovery", &self.instance_discovery)
+            .field("azure_region", &self.azure_region)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,9 +193,8 @@ pub(crate) struct Inner {
 /// use msal_core::{Authority, ClientCredential, ConfidentialClient};
 ///
 /// # async fn run() -> msal_core::Result<()> {
-/// let app = ConfidentialClient::builder()
-///     .client_id("5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60")
-///     .credential(ClientCredential::secret(std::env::var("CLIENT_SECRET").unwrap_or_default()))
+/// let secret = ClientCredential::secret(std::env::var("CLIENT_SECRET").unwrap_or_default());
+/// let app = ConfidentialClient::builder("5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60", secret)
 ///     .authority(Authority::tenant("contoso.onmicrosoft.com"))
 ///     .build()?;
 /// let token = app
@@ -203,9 +209,27 @@ pub struct ConfidentialClient {
 }
 
 impl ConfidentialClient {
-    /// Starts configuring a confidential client.
-    pub fn builder() -> ConfidentialClientBuilder {
-        ConfidentialClientConfig::builder()
+    /// Starts configuring a confidential client with what every one needs: its application
+    /// (client) id from the app registration, and how it authenticates (a secret, a
+    /// certificate or an assertion). See [`ConfidentialClientBuilder`] for the rest.
+    pub fn builder(
+        client_id: impl Into<String>,
+        credential: ClientCredential,
+    ) -> ConfidentialClientBuilder {
+        ConfidentialClientBuilder {
+            client_id: client_id.into(),
+            credential,
+            authority: Authority::default(),
+            cache: None,
+            http_client: None,
+            client_capabilities: Vec::new(),
+            app_name: None,
+            app_version: None,
+            instance_discovery: true,
+            dangerous: DangerousOptions::default(),
+            throttle_state: None,
+            azure_region: None,
+        }
     }
 
     /// The application (client) id.

@@ -8,7 +8,7 @@ pub(crate) mod options;
 pub mod public;
 pub(crate) mod user_methods;
 
-pub use confidential::{ConfidentialClient, ConfidentialClientBuilder, ConfidentialClientConfig};
+pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 pub use core::ClientApplication;
 pub use options::{AcquireFuture, DangerousOptions};
-pub use public::{PublicClient, PublicClientBuilder, PublicClientConfig};
+pub use public::{PublicClient, PublicClientBuilder};

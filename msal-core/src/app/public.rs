@@ -4,8 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use typed_builder::TypedBuilder;
-
 use super::core::{AppCore, AppSettings};
 use super::options::DangerousOptions;
 use crate::authority::Authority;
@@ -13,146 +11,145 @@ use crate::cache::TokenCache;
 use crate::error::Result;
 use crate::http::HttpClient;
 
-/// The configuration of a [`PublicClient`], gathered by its builder.
-///
-/// `client_id` is required: leaving it out does not compile.
-///
-/// ```compile_fail
-/// use msal_core::PublicClient;
-/// // no client_id: `build` does not exist on this builder state
-/// let app = PublicClient::builder().build();
-/// ```
-///
-/// Its passing twin:
+/// Configures a [`PublicClient`]: [`PublicClient::builder`] takes its client id, the setters
+/// the rest, and [`build`](PublicClientBuilder::build) checks the whole and builds it. A plain,
+/// nameable type: return it from a helper, configure it conditionally.
 ///
 /// ```
-/// use msal_core::PublicClient;
-/// let app = PublicClient::builder()
-///     .client_id("0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5")
-///     .build();
-/// assert!(app.is_ok());
+/// use msal_core::{Authority, PublicClient};
+///
+/// let app = PublicClient::builder("0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5")
+///     .authority(Authority::organizations())
+///     .build()?;
+/// assert_eq!(app.client_id(), "0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5");
+/// # Ok::<(), msal_core::Error>(())
 /// ```
-#[derive(TypedBuilder)]
-#[builder(
-    builder_method(vis = ""),
-    builder_type(
-        name = PublicClientBuilder,
-        doc = "Builds a [`PublicClient`]; see [`PublicClient::builder`]."
-    ),
-    build_method(
-        into = Result<PublicClient>,
-        doc = "Checks the configuration and builds the client. Does no I/O: discovery happens on the first request."
-    )
-)]
-pub struct PublicClientConfig {
-    #[builder(setter(into, doc = "The application (client) id from the app registration."))]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct PublicClientBuilder {
     client_id: String,
-    #[builder(
-        default,
-        setter(doc = "The authority users sign in at (default: `common`).")
-    )]
     authority: Authority,
-    #[builder(
-        default,
-        setter(
-            strip_option,
-            doc = "The token cache; share one [`TokenCache`] between apps to share sign-ins (FOCI siblings) (default: a private in-memory cache)."
-        )
-    )]
     cache: Option<TokenCache>,
-    #[builder(
-        default,
-        setter(
-            transform = |client: impl HttpClient| Some(Arc::new(client) as Arc<dyn HttpClient>),
-            doc = "The HTTP client (default: [`ReqwestHttpClient`](crate::http::ReqwestHttpClient) with the platform trust store)."
-        )
-    )]
     http_client: Option<Arc<dyn HttpClient>>,
-    #[builder(
-        default,
-        setter(
-            transform = |caps: impl IntoIterator<Item = impl Into<String>>| caps.into_iter().map(Into::into).collect(),
-            doc = "Client capabilities announced on every request, e.g. `[\"CP1\"]` for continuous access evaluation."
-        )
-    )]
     client_capabilities: Vec<String>,
-    #[builder(
-        default,
-        setter(strip_option, into, doc = "Sent as `x-app-name` for Entra's logs.")
-    )]
     app_name: Option<String>,
-    #[builder(
-        default,
-        setter(strip_option, into, doc = "Sent as `x-app-ver` for Entra's logs.")
-    )]
     app_version: Option<String>,
-    #[builder(
-        default = true,
-        setter(
-            doc = "Whether unknown Entra hosts are checked (and aliases learnt) through instance discovery (default true)."
-        )
-    )]
     instance_discovery: bool,
-    #[builder(
-        default,
-        setter(doc = "Switches that weaken guarantees; see [`DangerousOptions`].")
-    )]
     dangerous: DangerousOptions,
-    #[builder(
-        default,
-        setter(
-            strip_option,
-            doc = "The client-side throttling state (Retry-After and repeated-failure memory); share one between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across runs (default: a private one)."
-        )
-    )]
     throttle_state: Option<crate::http::ThrottleState>,
 }
 
-impl From<PublicClientConfig> for Result<PublicClient> {
-    fn from(c: PublicClientConfig) -> Result<PublicClient> {
+impl PublicClientBuilder {
+    /// The authority users sign in at (default: `common`).
+    pub fn authority(mut self, authority: Authority) -> Self {
+        self.authority = authority;
+        self
+    }
+
+    /// The token cache; share one [`TokenCache`] between apps to share sign-ins (FOCI
+    /// siblings) (default: a private in-memory cache).
+    pub fn cache(mut self, cache: TokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The HTTP client (default: [`ReqwestHttpClient`](crate::http::ReqwestHttpClient) with
+    /// the platform trust store).
+    pub fn http_client(mut self, client: impl HttpClient) -> Self {
+        self.http_client = Some(Arc::new(client));
+        self
+    }
+
+    /// Client capabilities announced on every request, e.g. `["CP1"]` for continuous access
+    /// evaluation.
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sent as `x-app-name` for Entra's logs.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
+    /// Sent as `x-app-ver` for Entra's logs.
+    pub fn app_version(mut self, version: impl Into<String>) -> Self {
+        self.app_version = Some(version.into());
+        self
+    }
+
+    /// Whether unknown Entra hosts are checked (and aliases learnt) through instance discovery
+    /// (default true).
+    pub fn instance_discovery(mut self, enabled: bool) -> Self {
+        self.instance_discovery = enabled;
+        self
+    }
+
+    /// Switches that weaken guarantees; see [`DangerousOptions`].
+    pub fn dangerous(mut self, dangerous: DangerousOptions) -> Self {
+        self.dangerous = dangerous;
+        self
+    }
+
+    /// The client-side throttling state (Retry-After and repeated-failure memory); share one
+    /// between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across
+    /// runs (default: a private one).
+    pub fn throttle_state(mut self, state: crate::http::ThrottleState) -> Self {
+        self.throttle_state = Some(state);
+        self
+    }
+
+    /// Checks the configuration and builds the client. Does no I/O: discovery happens on the
+    /// first request.
+    pub fn build(self) -> Result<PublicClient> {
         Ok(PublicClient {
             inner: Arc::new(AppCore::new(AppSettings {
-                client_id: c.client_id,
-                authority: c.authority,
-                cache: c.cache,
-                http_client: c.http_client,
-                client_capabilities: c.client_capabilities,
-                app_name: c.app_name,
-                app_version: c.app_version,
-                instance_discovery: c.instance_discovery,
-                dangerous: c.dangerous,
-                throttle_state: c.throttle_state,
+                client_id: self.client_id,
+                authority: self.authority,
+                cache: self.cache,
+                http_client: self.http_client,
+                client_capabilities: self.client_capabilities,
+                app_name: self.app_name,
+                app_version: self.app_version,
+                instance_discovery: self.instance_discovery,
+                dangerous: self.dangerous,
+                throttle_state: self.throttle_state,
                 confidential: false,
             })?),
         })
     }
 }
 
+impl fmt::Debug for PublicClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority)
+            .field("cache", &self.cache.is_some())
+            .field("http_client", &self.http_client.is_some())
+            .field("client_capabilities", &self.client_capabilities)
+            .field("instance_discovery", &self.instance_discovery)
+            .finish_non_exhaustive()
+    }
+}
+
 /// An application that signs users in: desktop apps, CLIs, mobile apps. It holds no secret.
 ///
 /// Cheap to clone (an `Arc` inside); `Send + Sync`. It has no `acquire_token_for_client` and
-/// no `acquire_token_on_behalf_of`: those need a confidential client, and calling them does not
-/// compile.
-///
-/// ```compile_fail
-/// # async fn f(pca: msal_core::PublicClient) {
-/// let _ = pca.acquire_token_for_client("https://graph.microsoft.com/.default").await;
-/// # }
-/// ```
-///
-/// ```compile_fail
-/// # async fn f(pca: msal_core::PublicClient) {
-/// let _ = pca.acquire_token_on_behalf_of("assertion", ["User.Read"]).await;
-/// # }
-/// ```
-///
-/// Their passing twin, on a confidential client:
+/// no `acquire_token_on_behalf_of`: those need a [`ConfidentialClient`](crate::ConfidentialClient),
+/// and calling them on a public client does not compile (pinned by the trybuild cases in the
+/// repository's `tests/ui/api/`).
 ///
 /// ```no_run
-/// # async fn f(cca: msal_core::ConfidentialClient) {
-/// let _ = cca.acquire_token_for_client("https://graph.microsoft.com/.default").await;
-/// let _ = cca.acquire_token_on_behalf_of("assertion", ["User.Read"]).await;
-/// # }
+/// # async fn f(app: msal_core::PublicClient) -> msal_core::Result<()> {
+/// let flow = app.device_code_flow(["User.Read"]).initiate().await?;
+/// println!("{}", flow.message());
+/// let signed_in = flow.poll(&app).await?;
+/// println!("{:?}", signed_in.account());
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct PublicClient {
@@ -160,9 +157,21 @@ pub struct PublicClient {
 }
 
 impl PublicClient {
-    /// Starts configuring a public client.
-    pub fn builder() -> PublicClientBuilder {
-        PublicClientConfig::builder()
+    /// Starts configuring a public client with its application (client) id from the app
+    /// registration. See [`PublicClientBuilder`] for the rest.
+    pub fn builder(client_id: impl Into<String>) -> PublicClientBuilder {
+        PublicClientBuilder {
+            client_id: client_id.into(),
+            authority: Authority::default(),
+            cache: None,
+            http_client: None,
+            client_capabilities: Vec::new(),
+            app_name: None,
+            app_version: None,
+            instance_discovery: true,
+            dangerous: DangerousOptions::default(),
+            throttle_state: None,
+        }
     }
 
     /// The application (client) id.

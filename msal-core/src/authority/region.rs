@@ -56,18 +56,15 @@ use crate::http::{BypassProxy, HttpClient};
 /// ```
 /// use msal_core::{Authority, AzureRegion, ClientCredential, ConfidentialClient, ErrorKind};
 ///
-/// let app = ConfidentialClient::builder()
-///     .client_id("5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60")
-///     .credential(ClientCredential::secret("s"))
+/// let client_id = "5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60";
+/// let app = ConfidentialClient::builder(client_id, ClientCredential::secret("s"))
 ///     .authority(Authority::tenant("contoso.onmicrosoft.com"))
 ///     .azure_region(AzureRegion::named("westus2"))
 ///     .build();
 /// assert!(app.is_ok());
 ///
 /// // A region is a lower-case DNS label; anything else fails at build time.
-/// let bad = ConfidentialClient::builder()
-///     .client_id("5e6a1c3d-0b1f-4f27-9a1e-7c3b2d4e5f60")
-///     .credential(ClientCredential::secret("s"))
+/// let bad = ConfidentialClient::builder(client_id, ClientCredential::secret("s"))
 ///     .azure_region(AzureRegion::named("West US 2"))
 ///     .build();
 /// assert_eq!(bad.unwrap_err().kind(), ErrorKind::Configuration);

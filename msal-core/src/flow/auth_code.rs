@@ -3,22 +3,8 @@
 //! waits for the redirect) → [`AuthCodeFlow<Completed>`] (tokens redeemed and cached).
 //!
 //! `complete` consumes the initiated flow, so a flow cannot be completed twice, and a result
-//! can only be read from a completed flow:
-//!
-//! ```compile_fail
-//! # async fn f(app: msal_core::PublicClient, flow: msal_core::AuthCodeFlow<msal_core::Initiated>) {
-//! let done = flow.complete(&app, "code=c&state=s").await.unwrap();
-//! let again = flow.complete(&app, "code=c&state=s").await; // `flow` was moved
-//! # }
-//! ```
-//!
-//! ```compile_fail
-//! # fn f(flow: msal_core::AuthCodeFlow<msal_core::Initiated>) {
-//! let r = flow.result(); // an initiated flow has no result
-//! # }
-//! ```
-//!
-//! The passing twin of both:
+//! can only be read from a completed flow (both are compile errors, pinned by the trybuild
+//! cases in the repository's `tests/ui/api/`):
 //!
 //! ```no_run
 //! # async fn f(app: msal_core::PublicClient, flow: msal_core::AuthCodeFlow<msal_core::Initiated>) -> msal_core::Result<()> {
@@ -38,7 +24,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::state::{Completed, CompletedData, FlowError, FlowState, Initiated};
+use super::state::{AuthCodeState, Completed, FlowError, FlowOutcome, Initiated};
 use super::user::{Grant, classify, record, send, user_scopes};
 use crate::app::core::{AppRef, ClientApplication};
 use crate::app::options::{AcquireFuture, RequestOptions};
@@ -86,10 +72,15 @@ pub enum ResponseMode {
     FormPost,
 }
 
-/// What an initiated authorization code flow holds.
+/// What an [`AuthCodeFlow<Initiated>`] holds while it waits for the redirect: the
+/// authorization URL, `state`, the PKCE verifier and the nonce, the scopes, and the authority
+/// the code is to be redeemed at (always this app's; see [`AuthCodeFlow::complete`]).
+///
+/// Serializable, so that the flow can live in a web session between the redirect out and
+/// back; its verifier and nonce are redacted from `Debug`. Treat the serialized form as
+/// secret (it holds the PKCE verifier) and as untrusted when it comes back.
 #[derive(Clone, Serialize, Deserialize)]
-#[doc(hidden)]
-pub struct AuthCodeInitiated {
+pub struct AuthCodePending {
     client_id: String,
     authority: String,
     auth_uri: String,
@@ -102,7 +93,7 @@ pub struct AuthCodeInitiated {
     claims: Option<String>,
 }
 
-impl fmt::Debug for AuthCodeInitiated {
+impl fmt::Debug for AuthCodePending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Initiated")
             .field("client_id", &self.client_id)
@@ -120,17 +111,17 @@ impl fmt::Debug for AuthCodeInitiated {
 #[serde(
     transparent,
     bound(
-        serialize = "S::AuthCode: Serialize",
-        deserialize = "S::AuthCode: Deserialize<'de>"
+        serialize = "S::Data: Serialize",
+        deserialize = "S::Data: Deserialize<'de>"
     )
 )]
-pub struct AuthCodeFlow<S: FlowState> {
-    state: S::AuthCode,
+pub struct AuthCodeFlow<S: AuthCodeState> {
+    state: S::Data,
 }
 
-impl<S: FlowState> Clone for AuthCodeFlow<S>
+impl<S: AuthCodeState> Clone for AuthCodeFlow<S>
 where
-    S::AuthCode: Clone,
+    S::Data: Clone,
 {
     fn clone(&self) -> Self {
         AuthCodeFlow {
@@ -139,9 +130,9 @@ where
     }
 }
 
-impl<S: FlowState> fmt::Debug for AuthCodeFlow<S>
+impl<S: AuthCodeState> fmt::Debug for AuthCodeFlow<S>
 where
-    S::AuthCode: fmt::Debug,
+    S::Data: fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("AuthCodeFlow").field(&self.state).finish()
@@ -461,7 +452,7 @@ impl<'a> AuthCodeFlowBuilder<'a> {
             push_query(&mut uri, &mut first, k, v);
         }
         Ok(AuthCodeFlow {
-            state: AuthCodeInitiated {
+            state: AuthCodePending {
                 client_id: core.client_id.clone(),
                 authority: authority.as_str().to_owned(),
                 auth_uri: uri,
@@ -559,7 +550,7 @@ impl AuthCodeFlow<Initiated> {
         .await;
         match redeemed {
             Ok(result) => Ok(AuthCodeFlow {
-                state: CompletedData { result },
+                state: FlowOutcome { result },
             }),
             Err(e) if e.is_transient() => Err(FlowError::retryable(e, self)),
             Err(e) => Err(FlowError::fatal(e)),
@@ -813,7 +804,7 @@ mod tests {
     #[test]
     fn initiated_flow_round_trips_and_hides_its_secrets() {
         let flow: AuthCodeFlow<Initiated> = AuthCodeFlow {
-            state: AuthCodeInitiated {
+            state: AuthCodePending {
                 client_id: "c".into(),
                 authority: "https://login.microsoftonline.com/common".into(),
                 auth_uri: "https://x".into(),

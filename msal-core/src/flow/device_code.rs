@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::auth_code::Hidden;
-use super::state::{Completed, CompletedData, FlowError, FlowState, Initiated};
+use super::state::{Completed, DeviceCodeState, FlowError, FlowOutcome, Initiated};
 use super::user::{Grant, classify, redeem, user_scopes};
 use crate::app::core::{AppRef, ClientApplication};
 use crate::app::options::RequestOptions;
@@ -31,10 +31,12 @@ use crate::scope::ScopeSet;
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const SLOW_DOWN_SECS: u64 = 5;
 
-/// What an initiated device code flow holds.
+/// What a [`DeviceCodeFlow<Initiated>`] holds while the user signs in on another device: the
+/// device code (redacted from `Debug`), the user code and verification URI to show, the
+/// expiry and polling interval. Serializable, so that polling can resume in another process;
+/// the serialized form is secret (it holds the device code) and untrusted when it comes back.
 #[derive(Clone, Serialize, Deserialize)]
-#[doc(hidden)]
-pub struct DeviceCodeInitiated {
+pub struct DeviceCodePending {
     client_id: String,
     authority: String,
     scopes: Vec<String>,
@@ -48,7 +50,7 @@ pub struct DeviceCodeInitiated {
     claims: Option<String>,
 }
 
-impl fmt::Debug for DeviceCodeInitiated {
+impl fmt::Debug for DeviceCodePending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Initiated")
             .field("user_code", &self.user_code)
@@ -64,17 +66,17 @@ impl fmt::Debug for DeviceCodeInitiated {
 #[serde(
     transparent,
     bound(
-        serialize = "S::DeviceCode: Serialize",
-        deserialize = "S::DeviceCode: Deserialize<'de>"
+        serialize = "S::Data: Serialize",
+        deserialize = "S::Data: Deserialize<'de>"
     )
 )]
-pub struct DeviceCodeFlow<S: FlowState> {
-    state: S::DeviceCode,
+pub struct DeviceCodeFlow<S: DeviceCodeState> {
+    state: S::Data,
 }
 
-impl<S: FlowState> fmt::Debug for DeviceCodeFlow<S>
+impl<S: DeviceCodeState> fmt::Debug for DeviceCodeFlow<S>
 where
-    S::DeviceCode: fmt::Debug,
+    S::Data: fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("DeviceCodeFlow").field(&self.state).finish()
@@ -226,7 +228,7 @@ impl DeviceCodeFlow<Initiated> {
             format!("To sign in, use a web browser to open the page {verification_uri} and enter the code {user_code} to authenticate.")
         });
         Ok(DeviceCodeFlow {
-            state: DeviceCodeInitiated {
+            state: DeviceCodePending {
                 client_id: started.client_id,
                 authority: started.authority,
                 scopes: started.scopes,
@@ -349,7 +351,7 @@ impl DeviceCodeFlow<Initiated> {
             match attempt {
                 Ok(result) => {
                     return Ok(DeviceCodeFlow {
-                        state: CompletedData { result },
+                        state: FlowOutcome { result },
                     });
                 }
                 Err(e) => {

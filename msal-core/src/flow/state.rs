@@ -1,11 +1,19 @@
 //! The states of the multi-step flows, as types: a flow is [`Initiated`] (waiting for the
-//! user) or [`Completed`] (tokens obtained). What a flow holds in each state is the flow's own
-//! business; the markers only decide which methods exist.
+//! user) or [`Completed`] (tokens obtained), and the state decides which methods exist.
+//!
+//! Each flow maps a state to what it holds there through its own sealed trait:
+//! [`AuthCodeState`] for [`AuthCodeFlow`](crate::AuthCodeFlow) ([`AuthCodePending`] while
+//! initiated), [`DeviceCodeState`] for [`DeviceCodeFlow`](crate::DeviceCodeFlow)
+//! ([`DeviceCodePending`]), and both hold a [`FlowOutcome`] once completed. These types are
+//! opaque: a flow's methods are the way to read them.
 
 use std::fmt;
 
 use crate::error::Error;
 use crate::result::{Account, AuthenticationResult};
+
+pub use super::auth_code::AuthCodePending;
+pub use super::device_code::DeviceCodePending;
 
 mod sealed {
     /// Implemented by the flow states only.
@@ -13,14 +21,19 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A state of a multi-step flow ([`Initiated`] or [`Completed`]). Sealed.
-pub trait FlowState: sealed::Sealed {
-    /// What an authorization code flow holds in this state.
-    #[doc(hidden)]
-    type AuthCode;
-    /// What a device code flow holds in this state.
-    #[doc(hidden)]
-    type DeviceCode;
+/// A state of a multi-step flow: [`Initiated`] or [`Completed`]. Sealed.
+pub trait FlowState: sealed::Sealed {}
+
+/// What an [`AuthCodeFlow`](crate::AuthCodeFlow) holds in a state. Sealed.
+pub trait AuthCodeState: FlowState {
+    /// [`AuthCodePending`] when initiated, [`FlowOutcome`] when completed.
+    type Data;
+}
+
+/// What a [`DeviceCodeFlow`](crate::DeviceCodeFlow) holds in a state. Sealed.
+pub trait DeviceCodeState: FlowState {
+    /// [`DeviceCodePending`] when initiated, [`FlowOutcome`] when completed.
+    type Data;
 }
 
 /// The flow has started and waits for the user (to come back from the authorization page,
@@ -34,25 +47,34 @@ pub enum Completed {}
 
 impl sealed::Sealed for Initiated {}
 impl sealed::Sealed for Completed {}
+impl FlowState for Initiated {}
+impl FlowState for Completed {}
 
-impl FlowState for Initiated {
-    type AuthCode = super::auth_code::AuthCodeInitiated;
-    type DeviceCode = super::device_code::DeviceCodeInitiated;
+impl AuthCodeState for Initiated {
+    type Data = AuthCodePending;
 }
 
-impl FlowState for Completed {
-    type AuthCode = CompletedData;
-    type DeviceCode = CompletedData;
+impl AuthCodeState for Completed {
+    type Data = FlowOutcome;
 }
 
-/// What a completed flow holds.
+impl DeviceCodeState for Initiated {
+    type Data = DeviceCodePending;
+}
+
+impl DeviceCodeState for Completed {
+    type Data = FlowOutcome;
+}
+
+/// What a completed flow holds: the tokens it obtained (read them with the flow's `result`,
+/// `account` or `into_result`). Not serializable: the tokens are in the token cache, and a
+/// completed flow has nothing left to resume.
 #[derive(Debug, Clone)]
-#[doc(hidden)]
-pub struct CompletedData {
+pub struct FlowOutcome {
     pub(crate) result: AuthenticationResult,
 }
 
-impl CompletedData {
+impl FlowOutcome {
     pub(crate) fn account(&self) -> Option<&Account> {
         self.result.account()
     }

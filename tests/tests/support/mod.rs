@@ -117,9 +117,7 @@ impl Env {
         if let Some(c) = clock {
             dangerous = dangerous.clock(c);
         }
-        let b = ConfidentialClient::builder()
-            .client_id(client_id)
-            .credential(credential)
+        let b = ConfidentialClient::builder(client_id, credential)
             .authority(authority)
             .http_client(Arc::clone(&self.transport))
             .dangerous(dangerous);
@@ -161,8 +159,7 @@ impl Env {
         if let Some(c) = clock {
             dangerous = dangerous.clock(c);
         }
-        let b = PublicClient::builder()
-            .client_id(client_id)
+        let b = PublicClient::builder(client_id)
             .authority(authority)
             .http_client(Arc::clone(&self.transport))
             .dangerous(dangerous);
