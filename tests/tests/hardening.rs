@@ -407,3 +407,39 @@ async fn a_serialized_device_code_flow_with_a_huge_interval_ends_at_its_expiry()
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_generic_oidc_flow_completes_on_another_app_instance() {
+    let env = Env::start().await;
+    let authority = || Authority::oidc(seeds::OIDC_ISSUER).expect("oidc");
+    let first = env.public_app(seeds::PUBLIC_CLIENT_ID, authority(), None, None);
+    let second = env.public_app(seeds::PUBLIC_CLIENT_ID, authority(), None, None);
+    let flow = first
+        .auth_code_flow([USER_READ])
+        .redirect_uri("http://localhost")
+        .login_hint(seeds::ALICE_USERNAME)
+        .initiate()
+        .await
+        .expect("initiate at the OIDC provider");
+    let session = serde_json::to_string(&flow).expect("session");
+    let response = env.browse(flow.auth_uri()).await;
+    // Another instance of the web fleet completes it: the flow's authority stays a generic
+    // OIDC authority (it used to be rebuilt from its URL as an Entra one, and instance
+    // discovery at login.microsoftonline.com then failed).
+    let flow: AuthCodeFlow<Initiated> = serde_json::from_str(&session).expect("flow");
+    let done = flow
+        .complete(&second, response.as_str())
+        .await
+        .expect("completed by the second instance");
+    assert!(done.account().is_some());
+    let instance_discovery = env
+        .discovery_requests()
+        .await
+        .into_iter()
+        .filter(|r| r.path.contains("discovery/instance"))
+        .count();
+    assert_eq!(
+        instance_discovery, 0,
+        "no Entra instance discovery for an OIDC provider"
+    );
+}
