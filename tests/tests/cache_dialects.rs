@@ -473,3 +473,71 @@ async fn new_app_tokens_stay_in_msal_pythons_dialect() {
         assert_eq!(new["home_account_id"], Value::Null, "{saved}");
     }
 }
+
+#[tokio::test]
+async fn a_node_file_shared_through_the_file_store_keeps_working_for_node() {
+    let env = Env::start().await;
+    let (realm, target) = app_token_shape(&env).await;
+    let sent_before = env.token_requests().await.len();
+    let dir =
+        std::env::temp_dir().join(format!("msal-rs-dialects-{}-{}", std::process::id(), now()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("node_cache.json");
+    let vault = node_app_token(
+        NODE_ENV,
+        &realm,
+        "https://vault.azure.net/.default",
+        "node-vault",
+        Some("Bearer"),
+    );
+    let graph = node_app_token(NODE_ENV, &realm, &target, "node-graph", Some("Bearer"));
+    let file = doc(&[
+        ("Account", vec![]),
+        ("IdToken", vec![]),
+        ("AccessToken", vec![vault, graph]),
+        ("RefreshToken", vec![]),
+        ("AppMetadata", vec![]),
+    ]);
+    std::fs::write(&path, &file).expect("written");
+    let cache = TokenCache::with_store_options(
+        msal_cache_file::FileCache::new(&path),
+        msal_core::cache::CacheOptions::default().max_staleness(std::time::Duration::ZERO),
+    );
+    let app = secret_app(&env, &cache);
+    // MSAL Node's token, under its alias, is served from the file.
+    let r = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .await
+        .expect("token");
+    assert_eq!(r.source(), TokenSource::Cache);
+    assert_eq!(r.access_token().secret(), "node-graph");
+    assert_eq!(env.token_requests().await.len(), sent_before);
+    // A new token is written to the file: MSAL Node's entries stay as they were, and the new
+    // one is in MSAL Node's dialect.
+    let r = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .force_refresh(true)
+        .await
+        .expect("token");
+    assert_eq!(r.source(), TokenSource::IdentityProvider);
+    let saved = std::fs::read_to_string(&path).expect("read");
+    let before = entries(&file);
+    let after = entries(&saved);
+    for (section, key, entry) in &before {
+        let kept = after
+            .iter()
+            .find(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, e)| e)
+            .unwrap_or_else(|| panic!("{section} {key} kept"));
+        assert_eq!(kept, entry);
+        assert_eq!(names(kept), names(entry));
+    }
+    let new: Vec<&Value> = after
+        .iter()
+        .filter(|(s, k, _)| s == "AccessToken" && !before.iter().any(|(_, bk, _)| bk == k))
+        .map(|(_, _, e)| e)
+        .collect();
+    assert_eq!(new.len(), 1, "{saved}");
+    assert_eq!(new[0]["home_account_id"], "");
+    let _ = std::fs::remove_dir_all(&dir);
+}
