@@ -46,6 +46,17 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// Its place in per-section arrays.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Kind::AccessToken => 0,
+            Kind::RefreshToken => 1,
+            Kind::IdToken => 2,
+            Kind::Account => 3,
+            Kind::AppMetadata => 4,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::AccessToken => "AccessToken",
@@ -71,18 +82,66 @@ impl Kind {
 }
 
 /// One entry of a section: an entity, or a value that does not fit the schema, kept as text.
+///
+/// An entity read from a document that the writer would not write back exactly as it was
+/// read — fields in another order, `""` for an absent id, `null` for an absent optional field,
+/// a missing field, a timestamp written as a number — also keeps the text it was read from,
+/// and is written back as that text for as long as it is not replaced: saving never changes
+/// an entry this library did not mean to change (MSAL Python writes back the dictionary it
+/// read, msal/token_cache.py). Entries in the shape the writer produces keep no text.
 #[derive(Debug, Clone)]
 pub(crate) enum Entry<T> {
-    Known(Arc<T>),
+    Known(Arc<T>, Option<RawJson>),
     Opaque(RawJson),
 }
 
 impl<T> Entry<T> {
     pub(crate) fn known(&self) -> Option<&Arc<T>> {
         match self {
-            Entry::Known(t) => Some(t),
+            Entry::Known(t, _) => Some(t),
             Entry::Opaque(_) => None,
         }
+    }
+
+    /// The entity, when the entry holds one.
+    pub(crate) fn into_known(self) -> Option<Arc<T>> {
+        match self {
+            Entry::Known(t, _) => Some(t),
+            Entry::Opaque(_) => None,
+        }
+    }
+}
+
+/// How a document writes an absent `home_account_id`, per section: MSAL Python writes `null`
+/// (and does not find app tokens written with `""`), MSAL Node writes `""` (and does not find
+/// app tokens written with `null`). Counted while reading, so that new entries follow the
+/// dialect the document already uses for their section (MSAL Python's where it uses none).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AbsentIds {
+    /// Entries read with `"home_account_id": ""`.
+    pub(crate) empty: u32,
+    /// Entries read with `"home_account_id": null`.
+    pub(crate) null: u32,
+}
+
+impl AbsentIds {
+    /// Counts one entry's absent id: `Some(true)` for `""`, `Some(false)` for `null`.
+    pub(crate) fn count(&mut self, empty: Option<bool>) {
+        match empty {
+            Some(true) => self.empty = self.empty.saturating_add(1),
+            Some(false) => self.null = self.null.saturating_add(1),
+            None => {}
+        }
+    }
+
+    /// True when new entries write an absent id as `""`.
+    fn writes_empty(self) -> bool {
+        self.empty > self.null
+    }
+
+    fn add(&mut self, other: AbsentIds) {
+        self.empty = self.empty.saturating_add(other.empty);
+        self.null = self.null.saturating_add(other.null);
     }
 }
 
@@ -126,6 +185,8 @@ pub(crate) struct Document {
     pub(crate) app_metadata: Entries<AppMetadataEntity>,
     /// The top-level order: known sections (once present) and unknown ones.
     layout: Layout,
+    /// How the document writes absent home account ids, by section (indexed by [`Kind`]).
+    pub(crate) absent_ids: [AbsentIds; 5],
 }
 
 /// An entity type and the section that holds it.
@@ -257,7 +318,7 @@ impl Document {
     /// Documents `entity` under `key`; an existing key keeps its position, as in a Python dict.
     pub(crate) fn put<T: Entity>(&mut self, key: String, entity: Arc<T>) {
         self.mark(T::KIND);
-        T::section(self).insert(key, Entry::Known(entity));
+        T::section(self).insert(key, Entry::Known(entity, None));
     }
 
     /// Makes sure the section of `kind` is part of the layout.
@@ -385,9 +446,10 @@ impl Document {
     /// entries read before, as in Python.
     fn read_section<T>(&mut self, lex: &mut Lex<'_>) -> std::result::Result<(), ReadError>
     where
-        T: Entity + for<'de> Deserialize<'de>,
+        T: Entity + WriteJson + for<'de> Deserialize<'de>,
     {
         self.mark(T::KIND);
+        let mut absent = AbsentIds::default();
         let section = T::section(self);
         section.clear();
         lex.expect(b'{')?;
@@ -403,7 +465,19 @@ impl Document {
             let start = lex.i;
             let entity = read_entity::<T>(lex)?;
             let entry = match entity {
-                Some(t) => Entry::Known(Arc::new(t)),
+                Some(Read {
+                    entity,
+                    repeated,
+                    absent_id,
+                }) => {
+                    absent.count(absent_id);
+                    // Written back as read, unless a repeated member makes the text say
+                    // more than Python's dictionary would (the writer then writes the
+                    // dictionary), or the writer gives back the same text anyway.
+                    let text = lex.since(start);
+                    let keep = !repeated && Writer::differs(&entity, text);
+                    Entry::Known(Arc::new(entity), keep.then(|| RawJson::new(text)))
+                }
                 None => Entry::Opaque(RawJson::new(lex.since(start))),
             };
             // A repeated key keeps its first place and takes the last value, as in Python.
@@ -413,6 +487,7 @@ impl Document {
                 Some(b',') => lex.i += 1,
                 Some(b'}') => {
                     lex.i += 1;
+                    self.absent_ids[T::KIND.index()].add(absent);
                     return Ok(());
                 }
                 _ => return Err(Bad::Syntax(lex.i).into()),
@@ -457,12 +532,21 @@ impl ReadError {
     }
 }
 
+/// An entity the complete reading read.
+struct Read<T> {
+    entity: T,
+    /// A member name occurs more than once.
+    repeated: bool,
+    /// `Some(true)` for `"home_account_id": ""`, `Some(false)` for `null`.
+    absent_id: Option<bool>,
+}
+
 /// Reads one entry (the lexer at its first character, after whitespace) and returns its
 /// entity, or `None` (the entry read all the same) when it does not fit: not an object, a
 /// member the entity reads holding what it cannot (an array or object, `NaN`, a number out of
 /// range, a lone surrogate, the wrong type). The members it reads go through its serde
 /// derive, so that what fits is exactly what the derive accepts; the others are kept as text.
-fn read_entity<T>(lex: &mut Lex<'_>) -> std::result::Result<Option<T>, Bad>
+fn read_entity<T>(lex: &mut Lex<'_>) -> std::result::Result<Option<Read<T>>, Bad>
 where
     T: Entity + for<'de> Deserialize<'de>,
 {
@@ -476,6 +560,7 @@ where
     let mut known: IndexMap<String, Option<Value>, foldhash::fast::RandomState> =
         IndexMap::default();
     let mut unknown = RawMembers::default();
+    let mut repeated = false;
     lex.ws();
     if lex.peek() == Some(b'}') {
         lex.i += 1;
@@ -486,9 +571,9 @@ where
             let value = lex.value(4)?;
             if T::FIELDS.contains(&name.as_str()) {
                 // A repeated member: the last value, as in Python.
-                known.insert(name, scalar(value));
+                repeated |= known.insert(name, scalar(value)).is_some();
             } else {
-                unknown.insert(name, RawJson::new(value));
+                repeated |= unknown.insert(name, RawJson::new(value)).is_some();
             }
             lex.ws();
             match lex.peek() {
@@ -508,9 +593,18 @@ where
     else {
         return Ok(None);
     };
+    let absent_id = match known.get("home_account_id") {
+        Some(Value::Null) => Some(false),
+        Some(Value::String(s)) if s.is_empty() => Some(true),
+        _ => None,
+    };
     Ok(T::deserialize(Value::Object(known)).ok().map(|mut t| {
         *t.unknown_fields() = unknown;
-        t
+        Read {
+            entity: t,
+            repeated,
+            absent_id,
+        }
     }))
 }
 
@@ -746,6 +840,8 @@ impl io::Write for StringWriter<'_> {
 /// Writes MSAL Python's layout into a `String`, field by field.
 struct Writer {
     out: String,
+    /// Whether the section being written writes an absent home account id as `""`.
+    empty_id: bool,
 }
 
 impl Writer {
@@ -759,6 +855,61 @@ impl Writer {
         self.out.push('"');
         escape_into(s, &mut self.out);
         self.out.push('"');
+    }
+
+    /// The text an entry was read from (an object), laid out member by member as the
+    /// writer lays out an entity's members (so that it comes out as the entity would where
+    /// they agree).
+    fn entry_text(&mut self, raw: &str) {
+        let start = self.out.len();
+        if self.members_of(raw).is_none() {
+            // Not an object after all: written as any other text.
+            self.out.truncate(start);
+            raw::write(raw, 2, &mut self.out);
+        }
+    }
+
+    /// True when writing `entity` does not give back the `text` it was read from.
+    fn differs<T: WriteJson>(entity: &T, text: &str) -> bool {
+        let mut written = Writer {
+            out: String::with_capacity(text.len() + 256),
+            empty_id: false,
+        };
+        let mut read = Writer {
+            out: String::with_capacity(text.len() + 256),
+            empty_id: false,
+        };
+        read.entry_text(text);
+        entity.write_json(&mut written, 3).is_err() || written.out != read.out
+    }
+
+    fn members_of(&mut self, text: &str) -> Option<()> {
+        let mut lex = Lex::new(text);
+        lex.ws();
+        if lex.peek() != Some(b'{') {
+            return None;
+        }
+        lex.i += 1;
+        self.out.push('{');
+        let mut first = true;
+        lex.ws();
+        if lex.peek() != Some(b'}') {
+            loop {
+                let name = raw::canonical_name(lex.string().ok()?);
+                lex.expect(b':').ok()?;
+                let value = lex.value(4).ok()?;
+                self.canonical_key(&mut first, 3, &name);
+                raw::write(value, 3, &mut self.out);
+                lex.ws();
+                match lex.peek() {
+                    Some(b',') => lex.i += 1,
+                    Some(b'}') => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.close(first, 2);
+        Some(())
     }
 
     /// Text read from a document, as the value of a member at `depth`.
@@ -877,6 +1028,17 @@ fn nullable(v: &Option<String>) -> Field<'_> {
     v.as_deref().map_or(Field::Null, Field::Str)
 }
 
+impl Writer {
+    /// A home account id, absent written in the section's dialect.
+    fn home_id<'a>(&self, v: &'a Option<String>) -> Field<'a> {
+        match v.as_deref() {
+            Some(id) => Field::Str(id),
+            None if self.empty_id => Field::Str(""),
+            None => Field::Null,
+        }
+    }
+}
+
 fn optional(v: &Option<String>) -> Field<'_> {
     v.as_deref().map_or(Field::Skip, Field::Str)
 }
@@ -899,7 +1061,7 @@ impl WriteJson for AccessTokenEntity {
             &[
                 ("credential_type", Field::Str(&self.credential_type)),
                 ("secret", Field::Str(&self.secret)),
-                ("home_account_id", nullable(&self.home_account_id)),
+                ("home_account_id", w.home_id(&self.home_account_id)),
                 ("environment", Field::Str(&self.environment)),
                 ("client_id", nullable(&self.client_id)),
                 ("target", Field::Str(&self.target)),
@@ -930,7 +1092,7 @@ impl WriteJson for RefreshTokenEntity {
             &[
                 ("credential_type", Field::Str(&self.credential_type)),
                 ("secret", Field::Str(&self.secret)),
-                ("home_account_id", nullable(&self.home_account_id)),
+                ("home_account_id", w.home_id(&self.home_account_id)),
                 ("environment", Field::Str(&self.environment)),
                 ("client_id", nullable(&self.client_id)),
                 ("target", Field::Str(&self.target)),
@@ -958,7 +1120,7 @@ impl WriteJson for IdTokenEntity {
             &[
                 ("credential_type", Field::Str(&self.credential_type)),
                 ("secret", Field::Str(&self.secret)),
-                ("home_account_id", nullable(&self.home_account_id)),
+                ("home_account_id", w.home_id(&self.home_account_id)),
                 ("environment", Field::Str(&self.environment)),
                 ("realm", Field::Str(&self.realm)),
                 ("client_id", nullable(&self.client_id)),
@@ -978,7 +1140,7 @@ impl WriteJson for AccountEntity {
         w.fields(
             depth,
             &[
-                ("home_account_id", nullable(&self.home_account_id)),
+                ("home_account_id", w.home_id(&self.home_account_id)),
                 ("environment", Field::Str(&self.environment)),
                 ("realm", Field::Str(&self.realm)),
                 ("local_account_id", nullable(&self.local_account_id)),
@@ -1025,8 +1187,8 @@ impl Document {
                     k.len()
                         + 16
                         + match e {
-                            Entry::Known(t) => t.size_hint(),
-                            Entry::Opaque(raw) => raw.as_str().len(),
+                            Entry::Known(_, Some(raw)) | Entry::Opaque(raw) => raw.as_str().len(),
+                            Entry::Known(t, None) => t.size_hint(),
                         }
                 })
                 .sum()
@@ -1049,13 +1211,19 @@ impl Document {
 
     /// Serialises the document as MSAL Python writes it.
     pub(crate) fn to_json(&self) -> Result<String> {
-        fn section<T: WriteJson>(w: &mut Writer, entries: &Entries<T>) -> Result<()> {
+        fn section<T: WriteJson>(
+            w: &mut Writer,
+            entries: &Entries<T>,
+            absent: AbsentIds,
+        ) -> Result<()> {
+            w.empty_id = absent.writes_empty();
             w.out.push('{');
             let mut first = true;
             for (key, entry) in entries {
                 w.key(&mut first, 2, key);
                 match entry {
-                    Entry::Known(t) => t.write_json(w, 3)?,
+                    Entry::Known(t, None) => t.write_json(w, 3)?,
+                    Entry::Known(_, Some(raw)) => w.entry_text(raw.as_str()),
                     Entry::Opaque(raw) => w.raw(raw, 2),
                 }
             }
@@ -1064,19 +1232,23 @@ impl Document {
         }
         let mut w = Writer {
             out: String::with_capacity(self.size_hint()),
+            empty_id: false,
         };
         w.out.push('{');
         let mut first = true;
         for (name, s) in &self.layout {
             w.canonical_key(&mut first, 1, name);
             match s {
-                Section::Known(kind) => match kind {
-                    Kind::AccessToken => section(&mut w, &self.access_tokens)?,
-                    Kind::RefreshToken => section(&mut w, &self.refresh_tokens)?,
-                    Kind::IdToken => section(&mut w, &self.id_tokens)?,
-                    Kind::Account => section(&mut w, &self.accounts)?,
-                    Kind::AppMetadata => section(&mut w, &self.app_metadata)?,
-                },
+                Section::Known(kind) => {
+                    let absent = self.absent_ids[kind.index()];
+                    match kind {
+                        Kind::AccessToken => section(&mut w, &self.access_tokens, absent)?,
+                        Kind::RefreshToken => section(&mut w, &self.refresh_tokens, absent)?,
+                        Kind::IdToken => section(&mut w, &self.id_tokens, absent)?,
+                        Kind::Account => section(&mut w, &self.accounts, absent)?,
+                        Kind::AppMetadata => section(&mut w, &self.app_metadata, absent)?,
+                    }
+                }
                 Section::Unknown(u) => w.raw(&u.raw, 1),
             }
         }
@@ -1158,7 +1330,7 @@ impl Document {
         fn copy<T>(to: &mut Entries<T>, from: &Entries<T>) {
             for (k, e) in from {
                 let e = match e {
-                    Entry::Known(t) => Entry::Known(Arc::clone(t)),
+                    Entry::Known(t, raw) => Entry::Known(Arc::clone(t), raw.clone()),
                     Entry::Opaque(v) => Entry::Opaque(v.clone()),
                 };
                 to.insert(k.clone(), e);
@@ -1174,6 +1346,9 @@ impl Document {
                     }
                 }
             }
+        }
+        for (mine, theirs) in self.absent_ids.iter_mut().zip(other.absent_ids) {
+            mine.add(theirs);
         }
         copy(&mut self.access_tokens, &other.access_tokens);
         copy(&mut self.refresh_tokens, &other.refresh_tokens);

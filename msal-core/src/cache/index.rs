@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::schema::{AccessTokenEntity, AccountEntity, RefreshTokenEntity};
+use crate::authority::known_aliases;
 use crate::result::Account;
 use crate::scope::{ScopeSet, scope_hash};
 
@@ -356,6 +357,17 @@ fn answers(r: &AtRecord, q: &AtQuery<'_>) -> bool {
         && opt_eq_ci(at.ext_cache_key.as_deref(), q.ext_cache_key)
         && covers(&at.target, q.scopes)
         && r.partition.is_live()
+}
+
+/// How good an answer is: a valid hit (the later expiry the better), then a stale match, then
+/// an expired hit, then nothing.
+fn lookup_rank(l: &AtLookup, valid_after: u64) -> (u8, u64) {
+    match l {
+        AtLookup::Hit(at) if at.expires_on > valid_after => (3, at.expires_on),
+        AtLookup::Stale => (2, 0),
+        AtLookup::Hit(at) => (1, at.expires_on),
+        AtLookup::Miss => (0, 0),
+    }
 }
 
 /// Index changes computed without a lock, applied shard by shard.
@@ -811,11 +823,49 @@ impl Index {
     /// The exact bucket is tried first: a valid, fresh match there ranks above anything the
     /// whole bucket could hold (every exact match is filed there, in the same order), so it is
     /// the answer. Otherwise the whole bucket is scanned.
+    ///
+    /// Tokens cached under another alias of the query's cloud answer it too (MSAL .NET, Go,
+    /// Java and Node write the public cloud's as `login.windows.net`; msal/token_cache.py
+    /// and msal/application.py match every alias of the authority): the query's own
+    /// environment is asked first and, only when it has no valid match, each alias in turn.
+    /// A valid, fresh token expiring last wins; a stale match is reported over an expired one
+    /// (the store may hold better).
     pub(crate) fn find_at(
         &self,
         q: &AtQuery<'_>,
         valid_after: u64,
         fresh: impl Fn(&PartitionMeta) -> bool,
+    ) -> AtLookup {
+        let first = self.find_at_in(q, valid_after, &fresh);
+        if matches!(&first, AtLookup::Hit(at) if at.expires_on > valid_after) {
+            return first;
+        }
+        let Some(aliases) = known_aliases(q.environment) else {
+            return first;
+        };
+        let mut best = first;
+        for alias in aliases
+            .iter()
+            .filter(|a| !a.eq_ignore_ascii_case(q.environment))
+        {
+            let q = AtQuery {
+                environment: alias,
+                ..*q
+            };
+            let other = self.find_at_in(&q, valid_after, &fresh);
+            if lookup_rank(&other, valid_after) > lookup_rank(&best, valid_after) {
+                best = other;
+            }
+        }
+        best
+    }
+
+    /// [`find_at`](Self::find_at) in the query's environment alone.
+    fn find_at_in(
+        &self,
+        q: &AtQuery<'_>,
+        valid_after: u64,
+        fresh: &impl Fn(&PartitionMeta) -> bool,
     ) -> AtLookup {
         let ext = q.ext_cache_key.unwrap_or("");
         let bucket = self.at_bucket(q.owner, q.environment, q.client_id, q.realm, ext);

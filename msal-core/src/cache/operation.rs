@@ -140,7 +140,11 @@ fn remove_ats(doc: &mut Document, ch: &mut Changes, doomed: impl Fn(&AccessToken
         .filter_map(|(k, e)| e.known().filter(|at| doomed(at)).map(|_| k.clone()))
         .collect();
     for key in keys {
-        if let Some(Entry::Known(at)) = doc.access_tokens.shift_remove(&key) {
+        if let Some(at) = doc
+            .access_tokens
+            .shift_remove(&key)
+            .and_then(Entry::into_known)
+        {
             ch.access_tokens.push((key, Some(at), None));
         }
     }
@@ -236,7 +240,11 @@ impl Operation {
                     })
                     .collect();
                 for key in rts {
-                    if let Some(Entry::Known(rt)) = doc.refresh_tokens.shift_remove(&key) {
+                    if let Some(rt) = doc
+                        .refresh_tokens
+                        .shift_remove(&key)
+                        .and_then(Entry::into_known)
+                    {
                         ch.refresh_tokens.push((key, Some(rt), None));
                     }
                 }
@@ -262,7 +270,7 @@ impl Operation {
                     })
                     .collect();
                 for key in accounts {
-                    if let Some(Entry::Known(a)) = doc.accounts.shift_remove(&key) {
+                    if let Some(a) = doc.accounts.shift_remove(&key).and_then(Entry::into_known) {
                         ch.accounts.push((key, Some(a), None));
                     }
                 }

@@ -33,7 +33,10 @@ pub struct AccessTokenEntity {
     pub target: String,
     /// The tenant path segment of the token endpoint (`organizations`, a GUID, `adfs`, ...).
     pub realm: String,
-    /// The token type, `Bearer` unless the identity provider said otherwise.
+    /// The token type, `Bearer` unless the identity provider said otherwise (also when the
+    /// entry has none, as MSAL .NET, Go, Java and Node may write it: msal/token_cache.py
+    /// never queries it for bearer tokens).
+    #[serde(default = "bearer")]
     pub token_type: String,
     /// When the token was cached, in seconds since the Unix epoch.
     #[serde(with = "timestamp")]
@@ -88,7 +91,11 @@ pub struct RefreshTokenEntity {
     /// The application's client id.
     #[serde(default, deserialize_with = "nullable_id")]
     pub client_id: Option<String>,
-    /// The scopes of the request that obtained it, sorted and space-separated.
+    /// The scopes of the request that obtained it, sorted and space-separated; `""` when the
+    /// entry has none (MSAL Node writes refresh tokens without one; a refresh token is found
+    /// by account, environment and client or family, never by target, as in
+    /// msal/token_cache.py).
+    #[serde(default)]
     pub target: String,
     /// When the token was written, in seconds since the Unix epoch.
     #[serde(
@@ -127,7 +134,8 @@ pub struct IdTokenEntity {
     pub home_account_id: Option<String>,
     /// The authority host.
     pub environment: String,
-    /// The tenant path segment of the token endpoint.
+    /// The tenant path segment of the token endpoint (`""` when the entry has none).
+    #[serde(default)]
     pub realm: String,
     /// The application's client id.
     #[serde(default, deserialize_with = "nullable_id")]
@@ -152,7 +160,9 @@ pub struct AccountEntity {
     pub home_account_id: Option<String>,
     /// The authority host.
     pub environment: String,
-    /// The tenant path segment of the token endpoint.
+    /// The tenant path segment of the token endpoint; `""` when the entry has none (MSAL .NET
+    /// writes AD FS accounts so).
+    #[serde(default)]
     pub realm: String,
     /// The user's object id in the realm (`oid`, else `sub`); `null` when the response had no
     /// ID token.
@@ -313,6 +323,11 @@ impl fmt::Debug for IdTokenEntity {
             .field("raw_extra", &self.raw_extra)
             .finish()
     }
+}
+
+/// The token type of an access token entry without one.
+fn bearer() -> String {
+    "Bearer".to_owned()
 }
 
 /// Reads an id that other MSALs may write as `""` when absent: `null`, missing and `""` are

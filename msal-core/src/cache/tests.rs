@@ -878,10 +878,25 @@ fn foreign_file_with_empty_home_account_id_is_found_by_app_query() {
         .as_object()
         .and_then(|m| m.values().next())
         .expect("one AT");
-    assert_eq!(at["home_account_id"], Value::Null);
-    assert_eq!(at["cached_at"], "1700000000");
-    assert_eq!(at["extended_expires_on"], "1800000000");
-    assert_eq!(at["x_foreign_field"], json!({"keep": ["me", 1]}));
+    // The entry is untouched: written back as it was read (its `""`, its numbers, its
+    // order), so that the MSAL that wrote it still finds it.
+    let input: Value = serde_json::from_str(foreign).expect("json");
+    let original = input["AccessToken"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .expect("one AT");
+    assert_eq!(at, original);
+    assert_eq!(at["home_account_id"], "");
+    assert_eq!(at["cached_at"], 1700000000);
+    assert_eq!(
+        at.as_object().expect("object").keys().collect::<Vec<_>>(),
+        original
+            .as_object()
+            .expect("object")
+            .keys()
+            .collect::<Vec<_>>()
+    );
+    assert!(out.contains("\"extended_expires_on\": 1800000000.0"));
 }
 
 #[test]
@@ -1022,6 +1037,11 @@ fn every_reading_rejects_what_json_rejects_and_agrees_on_the_rest() {
             r#"{"Account": {"k": {"environment": "e", "realm": "r", "authority_type": "MSSTS", "realm": "s"}}}"#,
             r#"{"Account": {"k": {"environment": "e", "realm": "r", "authority_type": "MSSTS", "z": 1, "z": [2]}}}"#,
             r#" { "X" : { } , "Y" : [ ] } "#,
+            // Other MSALs' dialects: their order, `""` ids, `null` optional fields, missing
+            // optional fields, timestamps with leading zeros.
+            r#"{"AccessToken": {"k": {"home_account_id": "", "environment": "e", "credential_type": "AccessToken", "client_id": "c", "secret": "s", "realm": "r", "target": "t", "cached_at": "01", "expires_on": "2", "extended_expires_on": "3"}}}"#,
+            r#"{"RefreshToken": {"k": {"home_account_id": "u.t", "environment": "e", "credential_type": "RefreshToken", "client_id": "c", "secret": "s", "family_id": null, "last_modification_time": null}}}"#,
+            r#"{"Account": {"k": {"home_account_id": "u", "environment": "e", "authority_type": "ADFS", "local_account_id": "u", "username": "n"}}, "AppMetadata": {"m": {"client_id": "", "environment": "e", "family_id": null, "x": 1, "x": 2}}}"#,
         ]
         .map(String::from),
     );
@@ -2102,5 +2122,130 @@ fn deep_values_are_saved_in_linear_size() {
             .to_json()
             .expect("writes"),
         out
+    );
+}
+
+#[test]
+fn tokens_under_an_alias_of_the_cloud_answer_and_the_best_wins() {
+    // MSAL Node writes the public cloud as login.windows.net.
+    let at = |env: &str, secret: &str, expires_on: u64| {
+        json!({
+            "credential_type": "AccessToken", "secret": secret, "home_account_id": null,
+            "environment": env, "client_id": CID, "target": "s1", "realm": "contoso",
+            "token_type": "Bearer", "cached_at": "1", "expires_on": expires_on.to_string(),
+            "extended_expires_on": expires_on.to_string()
+        })
+    };
+    let s = scopes(&["s1"]);
+    let now = 1_700_000_000;
+    let lookup = |cache: &TokenCache, env: &str| match cache.lookup(
+        &AtQuery {
+            owner: AtOwner::Home(None),
+            environment: env,
+            client_id: CID,
+            realm: "contoso",
+            ext_cache_key: None,
+            scopes: &s,
+        },
+        now,
+    ) {
+        AtLookup::Hit(at) => Some(at.secret.clone()),
+        _ => None,
+    };
+    let cache = TokenCache::new();
+    let doc = json!({"AccessToken": {"a": at("login.windows.net", "alias", now + 3600)}});
+    cache.deserialize(&doc.to_string()).expect("loads");
+    assert_eq!(
+        lookup(&cache, "login.microsoftonline.com").as_deref(),
+        Some("alias")
+    );
+    assert_eq!(lookup(&cache, "sts.windows.net").as_deref(), Some("alias"));
+    // Another cloud, or a host without aliases, does not share it.
+    assert_eq!(lookup(&cache, "login.microsoftonline.us"), None);
+    assert_eq!(lookup(&cache, "login.contoso.com"), None);
+
+    // An expired token in the query's own environment loses to a valid one of an alias; a
+    // valid one of its own is served without looking further.
+    let cache = TokenCache::new();
+    let doc = json!({"AccessToken": {
+        "a": at("login.microsoftonline.com", "own-expired", now - 10),
+        "b": at("login.windows.net", "alias-valid", now + 3600),
+    }});
+    cache.deserialize(&doc.to_string()).expect("loads");
+    assert_eq!(
+        lookup(&cache, "login.microsoftonline.com").as_deref(),
+        Some("alias-valid")
+    );
+    let cache = TokenCache::new();
+    let doc = json!({"AccessToken": {
+        "a": at("login.microsoftonline.com", "own-valid", now + 600),
+        "b": at("login.windows.net", "alias-later", now + 3600),
+    }});
+    cache.deserialize(&doc.to_string()).expect("loads");
+    assert_eq!(
+        lookup(&cache, "login.microsoftonline.com").as_deref(),
+        Some("own-valid")
+    );
+}
+
+#[test]
+fn entries_in_the_writers_shape_keep_no_text_and_others_keep_theirs() {
+    // MSAL Python's own file: every entry comes out of the writer (no copy of its text).
+    let doc = Document::parse(USER_CACHE).expect("reads");
+    let kept = |d: &Document| {
+        d.access_tokens
+            .values()
+            .filter(|e| matches!(e, Entry::Known(_, Some(_))))
+            .count()
+            + d.refresh_tokens
+                .values()
+                .filter(|e| matches!(e, Entry::Known(_, Some(_))))
+                .count()
+            + d.accounts
+                .values()
+                .filter(|e| matches!(e, Entry::Known(_, Some(_))))
+                .count()
+            + d.id_tokens
+                .values()
+                .filter(|e| matches!(e, Entry::Known(_, Some(_))))
+                .count()
+            + d.app_metadata
+                .values()
+                .filter(|e| matches!(e, Entry::Known(_, Some(_))))
+                .count()
+    };
+    assert_eq!(kept(&doc), 0);
+    assert_eq!(doc.to_json().expect("writes"), USER_CACHE.trim_end());
+    // The complete reading (taken for escape sequences, numbers, ...) keeps none either.
+    let complete = Document::parse_complete_only(USER_CACHE).expect("reads");
+    assert_eq!(kept(&complete), 0);
+    // The same entries, each changed the way another MSAL writes: every one keeps its text.
+    let mut v: Value = serde_json::from_str(USER_CACHE).expect("json");
+    let mut n = 0;
+    for section in [
+        "AccessToken",
+        "RefreshToken",
+        "IdToken",
+        "Account",
+        "AppMetadata",
+    ] {
+        if let Some(m) = v[section].as_object_mut() {
+            for e in m.values_mut() {
+                // The first member moved last: out of the writer's order.
+                let o = e.as_object_mut().expect("entry");
+                let first = o.keys().next().cloned().expect("a member");
+                let value = o.shift_remove(&first).expect("member");
+                o.insert(first, value);
+                n += 1;
+            }
+        }
+    }
+    let text = serde_json::to_string(&v).expect("json");
+    let doc = Document::parse(&text).expect("reads");
+    assert_eq!(kept(&doc), n);
+    let again = Document::parse(&doc.to_json().expect("writes")).expect("reads");
+    assert_eq!(
+        again.to_json().expect("writes"),
+        doc.to_json().expect("writes")
     );
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::Map;
 
 use super::raw::{self, Lex, RawJson, RawMembers};
-use super::{Document, Entries, Entry, Kind, Section, Unknown};
+use super::{AbsentIds, Document, Entries, Entry, Kind, Section, Unknown};
 use crate::cache::index::{Hints, Index};
 use crate::cache::schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
@@ -78,7 +78,7 @@ pub(super) fn read(json: &str, mut sink: Option<&mut HintSink<'_>>) -> Option<Do
             match Kind::from_name(&name) {
                 Some(kind) => {
                     doc.mark(kind);
-                    match kind {
+                    let absent = match kind {
                         Kind::AccessToken => {
                             section(&mut sc, &mut doc.access_tokens, access_token, &mut sink)?
                         }
@@ -90,7 +90,8 @@ pub(super) fn read(json: &str, mut sink: Option<&mut HintSink<'_>>) -> Option<Do
                         Kind::AppMetadata => {
                             section(&mut sc, &mut doc.app_metadata, app_metadata, &mut sink)?
                         }
-                    }
+                    };
+                    doc.absent_ids[kind.index()] = absent;
                 }
                 None => {
                     let value = sc.value(2)?;
@@ -217,28 +218,12 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An id: `null`, `""` and absent are all `None`.
-    fn id(&mut self) -> Option<Option<String>> {
-        Some(self.optional()?.filter(|s| !s.is_empty()))
-    }
-
-    fn timestamp(&mut self) -> Option<u64> {
-        self.string().and_then(parse_timestamp_str)
-    }
-
-    fn optional_timestamp(&mut self) -> Option<Option<u64>> {
-        if self.null() {
-            Some(None)
-        } else {
-            self.timestamp().map(Some)
-        }
-    }
-
     /// Reads an object's members: `known` reads the value of a member it knows (returning
     /// `Some(true)`), or declines (`Some(false)`), and the value goes to `extra`.
     fn object(
         &mut self,
         extra: &mut RawMembers,
+        repeated: &mut bool,
         mut known: impl FnMut(&mut Scan<'a>, &'a str) -> Option<bool>,
     ) -> Option<()> {
         self.eat(b'{')?;
@@ -252,7 +237,9 @@ impl<'a> Scan<'a> {
                 // Members of entries are at level 4.
                 let value = self.value(4)?;
                 // A repeated unknown name keeps its first place and takes the last value.
-                extra.insert(raw::canonical_name_of_text(name), value);
+                *repeated |= extra
+                    .insert(raw::canonical_name_of_text(name), value)
+                    .is_some();
             }
             if !self.more(b'}')? {
                 return Some(());
@@ -270,26 +257,106 @@ fn once<T>(slot: &mut Option<T>, value: T) -> Option<bool> {
     Some(true)
 }
 
+/// Whether an entry is in the shape the writer gives it — its known members in the writer's
+/// order and form, then its unknown ones — so that writing the entity gives back its text;
+/// and how it wrote an absent home account id.
+#[derive(Default)]
+struct Shape {
+    /// Something the writer would write otherwise was seen.
+    differs: bool,
+    /// The place (in the writer's order) after the last known member seen.
+    next: u8,
+    /// An unknown member was seen (known members must all come before).
+    unknown_seen: bool,
+    /// An unknown member name was repeated.
+    repeated: bool,
+    /// `Some(true)` for `"home_account_id": ""`, `Some(false)` for `null`.
+    absent_id: Option<bool>,
+}
+
+impl Shape {
+    /// A known member at `place` of the writer's order.
+    fn at(&mut self, place: u8) {
+        self.differs |= self.unknown_seen || place < self.next;
+        self.next = place + 1;
+    }
+
+    /// An unknown member (never a known one after it); declines to read its value.
+    fn decline(&mut self) -> bool {
+        self.unknown_seen = true;
+        false
+    }
+
+    /// An id (`null`, `""` or a value): the writer writes `""` as `null`.
+    fn id(&mut self, v: Option<String>) -> Option<String> {
+        self.differs |= v.as_deref() == Some("");
+        v.filter(|s| !s.is_empty())
+    }
+
+    /// The home account id, whose absent form is also counted.
+    fn home_id(&mut self, v: Option<String>) -> Option<String> {
+        self.absent_id = match v.as_deref() {
+            None => Some(false),
+            Some("") => Some(true),
+            Some(_) => None,
+        };
+        self.id(v)
+    }
+
+    /// An optional member the writer leaves out when absent: `null` differs.
+    fn skipped<T>(&mut self, v: Option<T>) -> Option<T> {
+        self.differs |= v.is_none();
+        v
+    }
+
+    /// A timestamp's text: the writer writes plain decimal digits.
+    fn timestamp(&mut self, s: &str) -> Option<u64> {
+        let b = s.as_bytes();
+        self.differs |= b.is_empty()
+            || !b.iter().all(u8::is_ascii_digit)
+            || (b.len() > 1 && b.first() == Some(&b'0'));
+        parse_timestamp_str(s)
+    }
+
+    /// A member the writer always writes was missing.
+    fn require(&mut self, present: bool) {
+        self.differs |= !present;
+    }
+
+    /// The text to keep for the entry read from `text`: none when the writer gives it back.
+    fn keep(&self, text: &str) -> Option<RawJson> {
+        (self.differs && !self.repeated).then(|| RawJson::new(text))
+    }
+}
+
 fn section<'a, T: Hinted>(
     sc: &mut Scan<'a>,
     entries: &mut Entries<T>,
-    entity: fn(&mut Scan<'a>) -> Option<T>,
+    entity: fn(&mut Scan<'a>, &mut Shape) -> Option<T>,
     sink: &mut Option<&mut HintSink<'_>>,
-) -> Option<()> {
+) -> Option<AbsentIds> {
+    let mut absent = AbsentIds::default();
     sc.eat(b'{')?;
     if sc.eat_if(b'}') {
-        return Some(());
+        return Some(absent);
     }
     let mut repeated = false;
     loop {
         let key = sc.string()?;
         sc.eat(b':')?;
-        let t = Arc::new(entity(sc)?);
+        sc.ws();
+        let start = sc.i;
+        let mut shape = Shape::default();
+        let t = Arc::new(entity(sc, &mut shape)?);
+        let text = shape.keep(sc.s.get(start..sc.i)?);
+        absent.count(shape.absent_id);
         if let Some(sink) = sink.as_deref_mut() {
             T::hint(sink, &t);
         }
         // A repeated key keeps its first place and takes the last value, as in Python.
-        repeated |= entries.insert(key.to_owned(), Entry::Known(t)).is_some();
+        repeated |= entries
+            .insert(key.to_owned(), Entry::Known(t, text))
+            .is_some();
         if !sc.more(b'}')? {
             break;
         }
@@ -298,10 +365,19 @@ fn section<'a, T: Hinted>(
         // The hints no longer follow the section's order.
         T::forget(sink);
     }
-    Some(())
+    Some(absent)
 }
 
-fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
+/// `null` or a timestamp's text.
+fn optional_timestamp(sc: &mut Scan<'_>, sh: &mut Shape) -> Option<Option<u64>> {
+    if sc.null() {
+        Some(None)
+    } else {
+        sc.string().and_then(|s| sh.timestamp(s)).map(Some)
+    }
+}
+
+fn access_token(sc: &mut Scan<'_>, sh: &mut Shape) -> Option<AccessTokenEntity> {
     let (mut credential_type, mut secret, mut home_account_id, mut environment) =
         (None, None, None, None);
     let (mut client_id, mut target, mut realm, mut token_type) = (None, None, None, None);
@@ -309,24 +385,73 @@ fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
     let (mut key_id, mut ext_cache_key, mut refresh_on, mut user_assertion_hash) =
         (None, None, None, None);
     let mut extra = RawMembers::default();
-    sc.object(&mut extra, |sc, name| match name {
-        "credential_type" => once(&mut credential_type, sc.owned()?),
-        "secret" => once(&mut secret, sc.owned()?),
-        "home_account_id" => once(&mut home_account_id, sc.id()?),
-        "environment" => once(&mut environment, sc.owned()?),
-        "client_id" => once(&mut client_id, sc.id()?),
-        "target" => once(&mut target, sc.owned()?),
-        "realm" => once(&mut realm, sc.owned()?),
-        "token_type" => once(&mut token_type, sc.owned()?),
-        "cached_at" => once(&mut cached_at, sc.timestamp()?),
-        "expires_on" => once(&mut expires_on, sc.timestamp()?),
-        "extended_expires_on" => once(&mut extended_expires_on, sc.timestamp()?),
-        "key_id" => once(&mut key_id, sc.optional()?),
-        "ext_cache_key" => once(&mut ext_cache_key, sc.optional()?),
-        "refresh_on" => once(&mut refresh_on, sc.optional_timestamp()?),
-        "user_assertion_hash" => once(&mut user_assertion_hash, sc.optional()?),
-        _ => Some(false),
+    let mut repeated = false;
+    sc.object(&mut extra, &mut repeated, |sc, name| match name {
+        "credential_type" => {
+            sh.at(0);
+            once(&mut credential_type, sc.owned()?)
+        }
+        "secret" => {
+            sh.at(1);
+            once(&mut secret, sc.owned()?)
+        }
+        "home_account_id" => {
+            sh.at(2);
+            once(&mut home_account_id, sh.home_id(sc.optional()?))
+        }
+        "environment" => {
+            sh.at(3);
+            once(&mut environment, sc.owned()?)
+        }
+        "client_id" => {
+            sh.at(4);
+            once(&mut client_id, sh.id(sc.optional()?))
+        }
+        "target" => {
+            sh.at(5);
+            once(&mut target, sc.owned()?)
+        }
+        "realm" => {
+            sh.at(6);
+            once(&mut realm, sc.owned()?)
+        }
+        "token_type" => {
+            sh.at(7);
+            once(&mut token_type, sc.owned()?)
+        }
+        "cached_at" => {
+            sh.at(8);
+            once(&mut cached_at, sh.timestamp(sc.string()?)?)
+        }
+        "expires_on" => {
+            sh.at(9);
+            once(&mut expires_on, sh.timestamp(sc.string()?)?)
+        }
+        "extended_expires_on" => {
+            sh.at(10);
+            once(&mut extended_expires_on, sh.timestamp(sc.string()?)?)
+        }
+        "key_id" => {
+            sh.at(11);
+            once(&mut key_id, sh.skipped(sc.optional()?))
+        }
+        "ext_cache_key" => {
+            sh.at(12);
+            once(&mut ext_cache_key, sh.skipped(sc.optional()?))
+        }
+        "refresh_on" => {
+            sh.at(13);
+            let v = optional_timestamp(sc, sh)?;
+            once(&mut refresh_on, sh.skipped(v))
+        }
+        "user_assertion_hash" => {
+            sh.at(14);
+            once(&mut user_assertion_hash, sh.skipped(sc.optional()?))
+        }
+        _ => Some(sh.decline()),
     })?;
+    sh.repeated = repeated;
+    sh.require(home_account_id.is_some() && client_id.is_some() && token_type.is_some());
     Some(AccessTokenEntity {
         credential_type: credential_type?,
         secret: secret?,
@@ -335,7 +460,7 @@ fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
         client_id: client_id.flatten(),
         target: target?,
         realm: realm?,
-        token_type: token_type?,
+        token_type: token_type.unwrap_or_else(|| "Bearer".to_owned()),
         cached_at: cached_at?,
         expires_on: expires_on?,
         extended_expires_on: extended_expires_on?,
@@ -348,31 +473,62 @@ fn access_token(sc: &mut Scan<'_>) -> Option<AccessTokenEntity> {
     })
 }
 
-fn refresh_token(sc: &mut Scan<'_>) -> Option<RefreshTokenEntity> {
+fn refresh_token(sc: &mut Scan<'_>, sh: &mut Shape) -> Option<RefreshTokenEntity> {
     let (mut credential_type, mut secret, mut home_account_id, mut environment) =
         (None, None, None, None);
     let (mut client_id, mut target, mut last_modification_time) = (None, None, None);
     let (mut family_id, mut user_assertion_hash) = (None, None);
     let mut extra = RawMembers::default();
-    sc.object(&mut extra, |sc, name| match name {
-        "credential_type" => once(&mut credential_type, sc.owned()?),
-        "secret" => once(&mut secret, sc.owned()?),
-        "home_account_id" => once(&mut home_account_id, sc.id()?),
-        "environment" => once(&mut environment, sc.owned()?),
-        "client_id" => once(&mut client_id, sc.id()?),
-        "target" => once(&mut target, sc.owned()?),
-        "last_modification_time" => once(&mut last_modification_time, sc.optional_timestamp()?),
-        "family_id" => once(&mut family_id, sc.optional()?),
-        "user_assertion_hash" => once(&mut user_assertion_hash, sc.optional()?),
-        _ => Some(false),
+    let mut repeated = false;
+    sc.object(&mut extra, &mut repeated, |sc, name| match name {
+        "credential_type" => {
+            sh.at(0);
+            once(&mut credential_type, sc.owned()?)
+        }
+        "secret" => {
+            sh.at(1);
+            once(&mut secret, sc.owned()?)
+        }
+        "home_account_id" => {
+            sh.at(2);
+            once(&mut home_account_id, sh.home_id(sc.optional()?))
+        }
+        "environment" => {
+            sh.at(3);
+            once(&mut environment, sc.owned()?)
+        }
+        "client_id" => {
+            sh.at(4);
+            once(&mut client_id, sh.id(sc.optional()?))
+        }
+        "target" => {
+            sh.at(5);
+            once(&mut target, sc.owned()?)
+        }
+        "last_modification_time" => {
+            sh.at(6);
+            let v = optional_timestamp(sc, sh)?;
+            once(&mut last_modification_time, sh.skipped(v))
+        }
+        "family_id" => {
+            sh.at(7);
+            once(&mut family_id, sh.skipped(sc.optional()?))
+        }
+        "user_assertion_hash" => {
+            sh.at(8);
+            once(&mut user_assertion_hash, sh.skipped(sc.optional()?))
+        }
+        _ => Some(sh.decline()),
     })?;
+    sh.repeated = repeated;
+    sh.require(home_account_id.is_some() && client_id.is_some() && target.is_some());
     Some(RefreshTokenEntity {
         credential_type: credential_type?,
         secret: secret?,
         home_account_id: home_account_id.flatten(),
         environment: environment?,
         client_id: client_id.flatten(),
-        target: target?,
+        target: target.unwrap_or_default(),
         last_modification_time: last_modification_time.flatten(),
         family_id: family_id.flatten(),
         user_assertion_hash: user_assertion_hash.flatten(),
@@ -381,50 +537,100 @@ fn refresh_token(sc: &mut Scan<'_>) -> Option<RefreshTokenEntity> {
     })
 }
 
-fn id_token(sc: &mut Scan<'_>) -> Option<IdTokenEntity> {
+fn id_token(sc: &mut Scan<'_>, sh: &mut Shape) -> Option<IdTokenEntity> {
     let (mut credential_type, mut secret, mut home_account_id) = (None, None, None);
     let (mut environment, mut realm, mut client_id) = (None, None, None);
     let mut extra = RawMembers::default();
-    sc.object(&mut extra, |sc, name| match name {
-        "credential_type" => once(&mut credential_type, sc.owned()?),
-        "secret" => once(&mut secret, sc.owned()?),
-        "home_account_id" => once(&mut home_account_id, sc.id()?),
-        "environment" => once(&mut environment, sc.owned()?),
-        "realm" => once(&mut realm, sc.owned()?),
-        "client_id" => once(&mut client_id, sc.id()?),
-        _ => Some(false),
+    let mut repeated = false;
+    sc.object(&mut extra, &mut repeated, |sc, name| match name {
+        "credential_type" => {
+            sh.at(0);
+            once(&mut credential_type, sc.owned()?)
+        }
+        "secret" => {
+            sh.at(1);
+            once(&mut secret, sc.owned()?)
+        }
+        "home_account_id" => {
+            sh.at(2);
+            once(&mut home_account_id, sh.home_id(sc.optional()?))
+        }
+        "environment" => {
+            sh.at(3);
+            once(&mut environment, sc.owned()?)
+        }
+        "realm" => {
+            sh.at(4);
+            once(&mut realm, sc.owned()?)
+        }
+        "client_id" => {
+            sh.at(5);
+            once(&mut client_id, sh.id(sc.optional()?))
+        }
+        _ => Some(sh.decline()),
     })?;
+    sh.repeated = repeated;
+    sh.require(home_account_id.is_some() && client_id.is_some() && realm.is_some());
     Some(IdTokenEntity {
         credential_type: credential_type?,
         secret: secret?,
         home_account_id: home_account_id.flatten(),
         environment: environment?,
-        realm: realm?,
+        realm: realm.unwrap_or_default(),
         client_id: client_id.flatten(),
         extra: Map::new(),
         raw_extra: extra,
     })
 }
 
-fn account(sc: &mut Scan<'_>) -> Option<AccountEntity> {
+fn account(sc: &mut Scan<'_>, sh: &mut Shape) -> Option<AccountEntity> {
     let (mut home_account_id, mut environment, mut realm) = (None, None, None);
     let (mut local_account_id, mut username, mut authority_type, mut account_source) =
         (None, None, None, None);
     let mut extra = RawMembers::default();
-    sc.object(&mut extra, |sc, name| match name {
-        "home_account_id" => once(&mut home_account_id, sc.id()?),
-        "environment" => once(&mut environment, sc.owned()?),
-        "realm" => once(&mut realm, sc.owned()?),
-        "local_account_id" => once(&mut local_account_id, sc.optional()?),
-        "username" => once(&mut username, sc.owned()?),
-        "authority_type" => once(&mut authority_type, sc.owned()?),
-        "account_source" => once(&mut account_source, sc.optional()?),
-        _ => Some(false),
+    let mut repeated = false;
+    sc.object(&mut extra, &mut repeated, |sc, name| match name {
+        "home_account_id" => {
+            sh.at(0);
+            once(&mut home_account_id, sh.home_id(sc.optional()?))
+        }
+        "environment" => {
+            sh.at(1);
+            once(&mut environment, sc.owned()?)
+        }
+        "realm" => {
+            sh.at(2);
+            once(&mut realm, sc.owned()?)
+        }
+        "local_account_id" => {
+            sh.at(3);
+            once(&mut local_account_id, sc.optional()?)
+        }
+        "username" => {
+            sh.at(4);
+            once(&mut username, sc.owned()?)
+        }
+        "authority_type" => {
+            sh.at(5);
+            once(&mut authority_type, sc.owned()?)
+        }
+        "account_source" => {
+            sh.at(6);
+            once(&mut account_source, sh.skipped(sc.optional()?))
+        }
+        _ => Some(sh.decline()),
     })?;
+    sh.repeated = repeated;
+    sh.require(
+        home_account_id.is_some()
+            && realm.is_some()
+            && local_account_id.is_some()
+            && username.is_some(),
+    );
     Some(AccountEntity {
         home_account_id: home_account_id.flatten(),
         environment: environment?,
-        realm: realm?,
+        realm: realm.unwrap_or_default(),
         local_account_id: local_account_id.flatten(),
         username: username.unwrap_or_default(),
         authority_type: authority_type?,
@@ -434,15 +640,27 @@ fn account(sc: &mut Scan<'_>) -> Option<AccountEntity> {
     })
 }
 
-fn app_metadata(sc: &mut Scan<'_>) -> Option<AppMetadataEntity> {
+fn app_metadata(sc: &mut Scan<'_>, sh: &mut Shape) -> Option<AppMetadataEntity> {
     let (mut client_id, mut environment, mut family_id) = (None, None, None);
     let mut extra = RawMembers::default();
-    sc.object(&mut extra, |sc, name| match name {
-        "client_id" => once(&mut client_id, sc.id()?),
-        "environment" => once(&mut environment, sc.owned()?),
-        "family_id" => once(&mut family_id, sc.optional()?),
-        _ => Some(false),
+    let mut repeated = false;
+    sc.object(&mut extra, &mut repeated, |sc, name| match name {
+        "client_id" => {
+            sh.at(0);
+            once(&mut client_id, sh.id(sc.optional()?))
+        }
+        "environment" => {
+            sh.at(1);
+            once(&mut environment, sc.owned()?)
+        }
+        "family_id" => {
+            sh.at(2);
+            once(&mut family_id, sh.skipped(sc.optional()?))
+        }
+        _ => Some(sh.decline()),
     })?;
+    sh.repeated = repeated;
+    sh.require(client_id.is_some());
     Some(AppMetadataEntity {
         client_id: client_id.flatten(),
         environment: environment?,
