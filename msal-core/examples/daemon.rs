@@ -44,9 +44,14 @@ async fn main() -> msal_core::Result<()> {
         debug_assert_eq!(r.source(), TokenSource::Cache);
     }
     println!(
-        "  {:<48} {:>9.3} µs per call",
+        "  {:<48} {:>9.3} µs per call{}",
         format!("{n} more calls, all from the cache"),
-        t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        t.elapsed().as_secs_f64() * 1e6 / f64::from(n),
+        if cfg!(debug_assertions) {
+            " (debug build; `cargo xtask bench` measures release)"
+        } else {
+            " (release build)"
+        }
     );
 
     let other = common::env("AZURE_OTHER_TENANT_ID")?;

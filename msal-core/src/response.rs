@@ -6,7 +6,7 @@
 //! managed identity endpoints send) follow MSAL Python's `int(...)` in `msal/token_cache.py`
 //! `add()`: a number or a numeric string is used (a float is truncated toward zero), a negative
 //! lifetime yields an already expired token, and anything else (`"soon"`, `{}`, `true`) is an
-//! [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse) before anything is
+//! [`ErrorKind::InvalidResponse`] before anything is
 //! cached. Unlike Python's unbounded integers, values saturate at the ends of `i64` and a
 //! lifetime is clamped to [`MAX_TOKEN_LIFETIME`](crate::MAX_TOKEN_LIFETIME) where it
 //! is applied, so no arithmetic on them can overflow.

@@ -13,6 +13,10 @@
 //! (Entra answers AADSTS70011), and resources that are not an absolute `https://` or `api://`
 //! URI without query or fragment, or a GUID.
 //!
+//! The scope names themselves are not checked against a list of permissions:
+//! `#[scope("User.Raed")]` compiles, and Entra rejects it at run time. A misspelt variant
+//! (`Graph::UserRaed`) is an ordinary rustc error.
+//!
 //! Set `MSAL_MACROS_DEBUG=1` while building to print every expansion to stderr (cargo does not
 //! track the variable: touch the file that uses the macro to see it again).
 //!

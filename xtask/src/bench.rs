@@ -5,7 +5,8 @@
 //! reused while unchanged), start a private `redis-server` on a free loopback port, run the Rust
 //! benchmark (`cargo bench -p msal-tests --bench cache`, optimised) and MSAL Python's
 //! (`tests/benches/python/bench_msal.py`), read their JSON results and print the table.
-//! Everything generated lives under `target/bench/` (`target/bench/quick/` for `--quick`).
+//! Everything generated lives under `bench/` in cargo's target directory (`bench/quick/` for
+//! `--quick`).
 
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
@@ -18,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::conformance::ensure_venv;
-use crate::util::{apt_install, cargo, exec, have, root};
+use crate::util::{apt_install, cargo, exec, have, root, target_dir};
 
 /// The sizes of one run.
 struct Sizes {
@@ -58,11 +59,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let load_before = loadavg();
     let dir = if quick {
-        root().join("target").join("bench").join("quick")
+        target_dir()?.join("bench").join("quick")
     } else {
-        root().join("target").join("bench")
+        target_dir()?.join("bench")
     };
-    std::fs::create_dir_all(&dir).context("creating target/bench")?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let python = ensure_venv()?;
     let scripts = root().join("tests").join("benches").join("python");
 

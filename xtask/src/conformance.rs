@@ -1,5 +1,5 @@
 //! `cargo xtask conformance`: prepares the real peers (MSAL Python and msal-extensions from
-//! PyPI, in a venv under `target/`) and runs the data-driven conformance harness of the
+//! PyPI, in a venv under cargo's target directory) and runs the data-driven conformance harness of the
 //! `msal-tests` crate, whose last line is `N passed, N failed, N skipped`.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{apt_install, cargo, exec, have, root};
+use crate::util::{apt_install, cargo, exec, have, target_dir};
 
 /// The peers, pinned: the MSAL Python and msal-extensions releases the conformance suite was verified against.
 const PYTHON_PACKAGES: [&str; 2] = ["msal==1.39.0", "msal-extensions==1.3.1"];
@@ -33,7 +33,7 @@ pub(crate) fn run(filter: Option<&str>) -> Result<()> {
 
 /// A venv with MSAL Python, created once and reused while its package list is unchanged.
 pub(crate) fn ensure_venv() -> Result<PathBuf> {
-    let dir = root().join("target").join("conformance").join("venv");
+    let dir = target_dir()?.join("conformance").join("venv");
     let python = dir.join("bin").join("python");
     let marker = dir.join(".msal-rs-packages");
     let wanted = PYTHON_PACKAGES.join("\n");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::util::{cargo, exec, root};
+use crate::util::{build_executables, target_dir};
 
 /// Kills the emulator when the demo ends, however it ends.
 struct EmulatorProcess(Child);
@@ -23,9 +23,10 @@ impl Drop for EmulatorProcess {
 }
 
 pub(crate) fn run() -> Result<()> {
-    eprintln!("demo: building the emulator and the examples");
-    exec(cargo().args([
-        "build",
+    eprintln!("demo: building the emulator and the examples (debug profile)");
+    // Debug, as the tests are built, so that a fresh machine builds the workspace once; the
+    // daemon says so next to its timing (`cargo xtask bench` measures the optimised build).
+    let built = build_executables(&[
         "--quiet",
         "-p",
         "msal-tests",
@@ -34,10 +35,15 @@ pub(crate) fn run() -> Result<()> {
         "-p",
         "msal-core",
         "--examples",
-    ]))?;
-    let target = root().join("target").join("debug");
-    let state = root().join("target").join("demo");
-    let mut child = Command::new(target.join("msal-emulator"))
+    ])?;
+    let exe = |name: &str| -> Result<&std::path::Path> {
+        built
+            .get(name)
+            .map(std::path::PathBuf::as_path)
+            .with_context(|| format!("cargo built no executable named {name}"))
+    };
+    let state = target_dir()?.join("demo");
+    let mut child = Command::new(exe("msal-emulator")?)
         .arg("--state-dir")
         .arg(&state)
         .stdin(Stdio::piped())
@@ -103,7 +109,7 @@ pub(crate) fn run() -> Result<()> {
     };
 
     println!();
-    let mut daemon = Command::new(target.join("examples").join("daemon"));
+    let mut daemon = Command::new(exe("daemon")?);
     emulator_env(&mut daemon);
     daemon
         .env("AZURE_CLIENT_ID", str_of(secret_app, "client_id")?)
@@ -127,7 +133,7 @@ pub(crate) fn run() -> Result<()> {
         .context("manifest: users")?;
     let user_token = mint_user_token(admin, tenant("contoso")?, alice, &str_of(api, "client_id")?)?;
     println!("(a front end signed {alice} in and called the web API with a token for it)");
-    let mut obo = Command::new(target.join("examples").join("web_api_obo"));
+    let mut obo = Command::new(exe("web_api_obo")?);
     emulator_env(&mut obo);
     obo.env("AZURE_CLIENT_ID", str_of(api, "client_id")?)
         .env("AZURE_CLIENT_SECRET", str_of(api, "secret")?)
@@ -137,7 +143,7 @@ pub(crate) fn run() -> Result<()> {
 
     println!();
     let web = app("web app")?;
-    let mut web_app = Command::new(target.join("examples").join("web_app"));
+    let mut web_app = Command::new(exe("web_app")?);
     emulator_env(&mut web_app);
     web_app
         .env("AZURE_CLIENT_ID", str_of(web, "client_id")?)
@@ -154,7 +160,7 @@ pub(crate) fn run() -> Result<()> {
 
     println!();
     let public = app("public client")?;
-    let mut cli = Command::new(target.join("examples").join("cli"));
+    let mut cli = Command::new(exe("cli")?);
     emulator_env(&mut cli);
     cli.env("AZURE_CLIENT_ID", str_of(public, "client_id")?)
         .env("AZURE_TENANT_ID", tenant("contoso")?)

@@ -4,8 +4,8 @@
 //! the input it saved.
 //!
 //! Each target reads the hand-written seeds in `fuzz/corpus/<target>/` and the inputs in
-//! `fuzz/regressions/<target>/`, and grows a working corpus in `target/fuzz/corpus/<target>/`
-//! (kept between runs, never committed). Crashing inputs go to `fuzz/artifacts/<target>/`
+//! `fuzz/regressions/<target>/`, and grows a working corpus in `fuzz/corpus/<target>/` of the
+//! workspace's target directory (kept between runs, never committed). Crashing inputs go to `fuzz/artifacts/<target>/`
 //! (git-ignored); `fuzz/README.md` says how to keep one as a regression.
 
 use std::path::{Path, PathBuf};
@@ -165,9 +165,12 @@ fn ensure_cargo_fuzz() -> Result<()> {
 }
 
 fn run_one(root: &Path, target: &str, seconds: u64, flags: &[String]) -> Result<Outcome> {
-    let work = root.join("target/fuzz/corpus").join(target);
+    let work = crate::util::target_dir()?
+        .join("fuzz")
+        .join("corpus")
+        .join(target);
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let logs = root.join("target/fuzz/logs");
+    let logs = crate::util::target_dir()?.join("fuzz").join("logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let log = logs.join(format!("{target}.log"));
     let artifacts = root.join("fuzz/artifacts").join(target);

@@ -10,6 +10,8 @@
 //!   targets of `fuzz/` for N seconds each (default 60) and reports executions per target;
 //!   installs cargo-fuzz first if it is missing.
 //!
+//! - `cargo xtask tidy`, `cargo xtask doc`: CI's dependency checks and its rustdoc step alone.
+//!
 //! Heavy logic lives in the crates these commands run; this crate only sequences them.
 
 mod bench;
@@ -21,7 +23,7 @@ mod util;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <demo | ci | conformance [FILTER] | bench [--quick] | fuzz [--seconds N] [--target NAME] [--sanitizer none] | tidy>";
+const USAGE: &str = "usage: cargo xtask <demo | ci | conformance [FILTER] | bench [--quick] | fuzz [--seconds N] [--target NAME] [--sanitizer none] | tidy | doc>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("conformance") => conformance::run(args.get(1).map(String::as_str)),
         Some("tidy") => ci::tidy(),
+        Some("doc") => ci::doc(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         _ => {

@@ -1,8 +1,11 @@
-//! Small helpers: the workspace root, running commands with a clear echo, timing steps, and
-//! installing system packages when they are missing.
+//! Small helpers: the workspace root and target directory, running commands with a clear echo,
+//! building and locating executables, timing steps, and installing missing system packages (as
+//! root only).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -51,43 +54,96 @@ pub(crate) fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Installs Debian packages with apt-get, saying so; fails with a clear message when that is
-/// not possible.
+/// Installs missing Debian packages: with apt-get when running as root, saying so; otherwise
+/// fails with the exact command to run (xtask never runs `sudo` or `apt-get` unasked).
 pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<()> {
-    eprintln!(
-        "xtask: {why}: installing {} with apt-get",
-        packages.join(" ")
-    );
+    let list = packages.join(" ");
     if !have("apt-get") {
+        bail!("{why}, and apt-get is not available: install {list} with your package manager");
+    }
+    if !is_root() {
         bail!(
-            "{why}, and apt-get is not available: install {} yourself",
-            packages.join(" ")
+            "{why}, and {list} {} not installed: install {} with\n    sudo apt-get update && sudo apt-get install -y {list}\nthen run this command again (xtask runs apt-get itself only as root)",
+            if packages.len() == 1 { "is" } else { "are" },
+            if packages.len() == 1 { "it" } else { "them" },
         );
     }
-    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
-    let mut update = Command::new(sudo.first().copied().unwrap_or("apt-get"));
-    if !sudo.is_empty() {
-        update.arg("apt-get");
-    }
-    update.args(["-qq", "update"]);
-    exec(&mut update)?;
-    let mut install = Command::new(sudo.first().copied().unwrap_or("apt-get"));
-    if !sudo.is_empty() {
-        install.arg("apt-get");
-    }
-    install
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .args(["-qq", "install", "-y"])
-        .args(packages);
-    exec(&mut install)
+    eprintln!("xtask: {why}: running as root, so installing {list} with apt-get");
+    exec(Command::new("apt-get").args(["-qq", "update"]))?;
+    exec(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["-qq", "install", "-y"])
+            .args(packages),
+    )
 }
 
+/// True when the effective user is root (`id -u` prints 0).
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// The directory cargo builds into, as cargo itself resolves it (`CARGO_TARGET_DIR`,
+/// `build.target-dir` in a `.cargo/config.toml`, or `target/` of the workspace): asked once
+/// with `cargo metadata` and remembered.
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(d) = DIR.get() {
+        return Ok(d.clone());
+    }
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("could not start `cargo metadata`")?;
+    if !out.status.success() {
+        bail!("`cargo metadata` failed ({})", out.status);
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing `cargo metadata`")?;
+    let dir = meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` names no target_directory")?;
+    Ok(DIR.get_or_init(|| dir).clone())
+}
+
+/// Runs `cargo build` with `args` and returns the executables it built (or found fresh), by
+/// target name, from cargo's own `compiler-artifact` messages: wherever the target directory
+/// is and whatever the profile, these are the files cargo wrote.
+pub(crate) fn build_executables(args: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut cmd = cargo();
+    cmd.arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    eprintln!("$ {}", describe(&cmd));
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not start `{}`", describe(&cmd)))?;
+    if !out.status.success() {
+        bail!("`{}` failed ({})", describe(&cmd), out.status);
+    }
+    let mut found = BTreeMap::new();
+    for line in out.stdout.split(|b| *b == b'\n') {
+        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        if let (Some(name), Some(exe)) =
+            (msg["target"]["name"].as_str(), msg["executable"].as_str())
+        {
+            found.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    Ok(found)
 }
 
 /// Times named steps and prints a summary.

@@ -92,7 +92,7 @@ fn start(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
     }))
 }
 
-/// `POST …/oauth2/v2.0/devicecode` (`client_id`, `scope`, [`claims`]).
+/// `POST …/oauth2/v2.0/devicecode` (`client_id`, `scope`, optionally `claims`).
 pub(crate) fn handle_authorization(
     state: &EmuState,
     req: &Incoming,

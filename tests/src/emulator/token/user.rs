@@ -2,10 +2,11 @@
 //! the checks on the user, and the token response.
 //!
 //! Response shape (Entra ID and CIAM), in this order: `token_type`, `scope`, `expires_in`,
-//! `ext_expires_in`, [`refresh_in`], `access_token`, [`refresh_token`], [`foci`], [`id_token`],
-//! [`client_info`]. `scope` follows [`Delegated::sign_in_scope`]. `refresh_token` when
-//! `offline_access` was asked (always for the refresh grant), `id_token` when `openid` was,
-//! `client_info` when the request says `client_info=1`, `foci` when the client is in a family.
+//! `ext_expires_in`, `refresh_in`?, `access_token`, `refresh_token`?, `foci`?, `id_token`?,
+//! `client_info`? (`?`: only sometimes). `scope` follows [`Delegated::sign_in_scope`].
+//! `refresh_token` when `offline_access` was asked (always for the refresh grant), `id_token`
+//! when `openid` was, `client_info` when the request says `client_info=1`, `foci` when the
+//! client is in a family.
 //! B2C answers `not_before`, `expires_on`, `resource`, `id_token_expires_in` and
 //! `refresh_token_expires_in` instead of `ext_expires_in`; ADFS answers `token_type: bearer`,
 //! `resource`, `refresh_token_expires_in` and never `client_info`.
