@@ -28,7 +28,7 @@ pub(crate) fn run() -> Result<()> {
         "build",
         "--quiet",
         "-p",
-        "msal-tests",
+        "msal-emulator",
         "--bin",
         "msal-emulator",
         "-p",
