@@ -1,15 +1,14 @@
-//! Emulator: faults, clock, request recording, admin API, and the `msal-emulator` binary.
+//! Emulator: faults, clock, request recording and the admin API (the `msal-emulator` binary is
+//! tested in its package, `tests/emulator/tests/binary.rs`).
 
 mod emulator_support;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use emulator_support::*;
 use msal_tests::emulator::seeds::*;
 use msal_tests::emulator::{
-    FaultMatch, FaultRule, Manifest, RequestFilter, UserRegistration, UserTokenRequest,
+    FaultMatch, FaultRule, RequestFilter, UserRegistration, UserTokenRequest,
 };
 use serde_json::json;
 
@@ -352,105 +351,6 @@ async fn users_and_minted_tokens() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(admin.manifest().await.unwrap(), *emu.manifest());
-}
-
-fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the emulator did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn spawn_binary(args: &[&str]) -> (std::process::Child, Manifest) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_msal-emulator"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn msal-emulator");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let manifest: Manifest = serde_json::from_str(line.trim()).expect("one JSON manifest line");
-    (child, manifest)
-}
-
-#[tokio::test]
-async fn binary_prints_a_manifest_and_serves() {
-    let (mut child, m) = spawn_binary(&[]);
-    assert!(m.https_addr.starts_with("127.0.0.1:"));
-    assert!(m.admin_url.starts_with("http://127.0.0.1:"));
-    assert!(m.hosts.iter().any(|h| h == PUBLIC_HOST));
-    assert_eq!(m.seeds.tenants[0].id, CONTOSO_TENANT_ID);
-    let secret_app = m
-        .seeds
-        .apps
-        .iter()
-        .find(|a| a.client_id == SECRET_APP_CLIENT_ID)
-        .unwrap();
-    assert_eq!(secret_app.secret.as_deref(), Some(SECRET_APP_SECRET));
-    let cert_app = m
-        .seeds
-        .apps
-        .iter()
-        .find(|a| a.client_id == CERT_APP_CLIENT_ID)
-        .unwrap();
-    let cert_path = cert_app.certificate_path.clone().unwrap();
-    assert_eq!(std::fs::read_to_string(&cert_path).unwrap(), APP_CERT_PEM);
-    assert_eq!(
-        m.seeds
-            .users
-            .iter()
-            .find(|u| u.username == ALICE_USERNAME)
-            .unwrap()
-            .oid,
-        ALICE_OID
-    );
-    assert_eq!(m.seeds.authorities.adfs, "https://fs.contoso.com/adfs");
-
-    // Serve a token through the manifest alone.
-    let ca = std::fs::read(&m.ca_pem_path).unwrap();
-    let addr: std::net::SocketAddr = m.https_addr.parse().unwrap();
-    let mut b =
-        reqwest::Client::builder().tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()]);
-    for h in &m.hosts {
-        b = b.resolve(h, addr);
-    }
-    let c = b.build().unwrap();
-    let a = post_form(&c, &contoso_token(), &secret_cc()).await;
-    assert_eq!(a.status, 200, "{}", a.text);
-    let admin = msal_tests::emulator::AdminClient::new(m.admin_url.clone());
-    assert_eq!(admin.manifest().await.unwrap(), m);
-
-    // End of stdin stops it, and its temporary state directory goes away.
-    drop(child.stdin.take());
-    assert!(wait_exit(&mut child).success());
-    assert!(!std::path::Path::new(&m.ca_pem_path).exists());
-}
-
-#[cfg(unix)]
-#[tokio::test]
-async fn binary_stops_on_sigterm_and_keeps_a_given_state_dir() {
-    let dir = std::env::temp_dir().join(format!(
-        "msal-emulator-test-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let (mut child, m) = spawn_binary(&["--ignore-stdin", "--state-dir", dir.to_str().unwrap()]);
-    assert_eq!(std::path::Path::new(&m.ca_pem_path), dir.join("ca.pem"));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(wait_exit(&mut child).success());
-    assert!(dir.join("ca.pem").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

@@ -29,7 +29,7 @@ pub(crate) fn run() -> Result<()> {
     let built = build_executables(&[
         "--quiet",
         "-p",
-        "msal-tests",
+        "msal-emulator",
         "--bin",
         "msal-emulator",
         "-p",

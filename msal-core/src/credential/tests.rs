@@ -13,12 +13,12 @@ use serde_json::Value;
 
 use super::*;
 
-const APP_KEY: &str = include_str!("../../../tests/fixtures/certs/app-cert.key.pem");
-const APP_RSA: &str = include_str!("../../../tests/fixtures/certs/app-cert.rsa.pem");
-const APP_ENC: &str = include_str!("../../../tests/fixtures/certs/app-cert.key.enc.pem");
-const APP_CRT: &str = include_str!("../../../tests/fixtures/certs/app-cert.crt.pem");
-const OTHER_KEY: &str = include_str!("../../../tests/fixtures/certs/other-cert.key.pem");
-const OTHER_CRT: &str = include_str!("../../../tests/fixtures/certs/other-cert.crt.pem");
+const APP_KEY: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.key.pem");
+const APP_RSA: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.rsa.pem");
+const APP_ENC: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.key.enc.pem");
+const APP_CRT: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.crt.pem");
+const OTHER_KEY: &str = include_str!("../../../tests/emulator/fixtures/certs/other-cert.key.pem");
+const OTHER_CRT: &str = include_str!("../../../tests/emulator/fixtures/certs/other-cert.crt.pem");
 const PASSPHRASE: &str = "p@ss+/=&%word";
 
 const CLIENT_ID: &str = "00000000-0000-0000-0000-000000000001";

@@ -292,6 +292,88 @@ impl ReqwestHttpClientBuilder {
         self
     }
 
+    /// Points this client at a running [msal-emulator](https://docs.rs/msal-emulator), the local
+    /// Entra ID emulator for offline tests, in one step: every host name it serves resolves to
+    /// its HTTPS address, only its test CA is trusted (not the platform's store), and no proxy
+    /// is used.
+    ///
+    /// `manifest` is the emulator's manifest, the JSON line `msal-emulator` prints on stdout
+    /// (or `Emulator::manifest_json()` in process, or `GET /admin/manifest`). Read are
+    /// `manifest_version` (1), `https_addr` (a loopback `ip:port`), `hosts` and `ca_pem`; other
+    /// fields are ignored. Fails with [`ErrorKind::Configuration`] when the text is not such a
+    /// manifest, when its version is not 1, or when the address is not on loopback (a manifest
+    /// can never send Microsoft's host names elsewhere).
+    ///
+    /// Never use this outside tests: it replaces the real identity provider with the emulator.
+    ///
+    /// ```
+    /// use msal_core::http::ReqwestHttpClient;
+    ///
+    /// # fn main() -> msal_core::Result<()> {
+    /// # let manifest = r#"{"manifest_version":1,"https_addr":"127.0.0.1:8443","hosts":["login.microsoftonline.com"],"ca_pem":"-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n"}"#;
+    /// // `manifest`: the line `msal-emulator` printed.
+    /// let builder = ReqwestHttpClient::builder().trust_emulator(manifest)?;
+    /// # let _ = builder;
+    /// # Ok(()) }
+    /// ```
+    pub fn trust_emulator(mut self, manifest: &str) -> Result<Self> {
+        /// The fields of the manifest (version 1) this reads.
+        #[derive(serde::Deserialize)]
+        struct EmulatorManifest {
+            manifest_version: Option<u64>,
+            https_addr: String,
+            hosts: Vec<String>,
+            ca_pem: String,
+        }
+        let bad = |what: &str| Error::new(ErrorKind::Configuration, what.to_owned());
+        let m: EmulatorManifest = serde_json::from_str(manifest.trim()).map_err(|e| {
+            Error::with_source(
+                ErrorKind::Configuration,
+                "the text is not an msal-emulator manifest (one JSON object with manifest_version, https_addr, hosts and ca_pem)",
+                e,
+            )
+        })?;
+        match m.manifest_version {
+            Some(1) => {}
+            Some(v) => {
+                return Err(Error::new(
+                    ErrorKind::Configuration,
+                    format!(
+                        "the emulator manifest has manifest_version {v}; this msal-core reads version 1"
+                    ),
+                ));
+            }
+            None => return Err(bad("the emulator manifest has no manifest_version")),
+        }
+        let addr: SocketAddr = m
+            .https_addr
+            .parse()
+            .map_err(|_| bad("the emulator manifest's https_addr is not an ip:port address"))?;
+        if !addr.ip().is_loopback() {
+            return Err(bad(
+                "the emulator manifest's https_addr is not a loopback address",
+            ));
+        }
+        if m.hosts.is_empty() || m.hosts.iter().any(|h| h.trim().is_empty()) {
+            return Err(bad(
+                "the emulator manifest lists no hosts, or an empty host name",
+            ));
+        }
+        if !m.ca_pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(bad(
+                "the emulator manifest's ca_pem holds no PEM certificate",
+            ));
+        }
+        for host in m.hosts {
+            self = self.resolve(host, addr);
+        }
+        self.proxy = None;
+        Ok(self
+            .add_root_certificate_pem(m.ca_pem)
+            .only_added_roots(true)
+            .proxy_from_env(false))
+    }
+
     /// Builds the client. Fails on an unparseable root certificate or proxy URL, or when the
     /// TLS configuration cannot be set up.
     pub fn build(self) -> Result<ReqwestHttpClient> {
@@ -674,5 +756,122 @@ mod tests {
         assert!(!format!("{b:?}").contains("s3cr3t"));
         let c = b.build().expect("builds");
         assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}
+
+#[cfg(test)]
+mod emulator_manifest_tests {
+    use super::*;
+
+    /// A real self-signed certificate (the test app's), standing in for the emulator's CA.
+    const CA: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.crt.pem");
+
+    fn manifest(version: &str, addr: &str, hosts: &str, ca: &str) -> String {
+        let mut m = serde_json::json!({
+            "https_addr": addr,
+            "admin_url": "http://127.0.0.1:9",
+            "hosts": serde_json::from_str::<serde_json::Value>(hosts).expect("hosts JSON"),
+            "ca_pem": ca,
+            "seeds": {"apps": [{"secret": "not read"}]},
+        });
+        if !version.is_empty() {
+            m["manifest_version"] = serde_json::from_str(version).expect("version JSON");
+        }
+        m.to_string()
+    }
+
+    #[test]
+    fn a_version_1_manifest_resolves_every_host_and_trusts_only_its_ca() {
+        let text = manifest(
+            "1",
+            "127.0.0.1:4443",
+            r#"["login.microsoftonline.com","login.windows.net","localhost"]"#,
+            CA,
+        );
+        let b = ReqwestHttpClient::builder()
+            .proxy("http://proxy.example:3128")
+            .timeout(Duration::from_secs(5))
+            .trust_emulator(&format!("{text}\n"))
+            .expect("a version 1 manifest is accepted");
+        let addr: SocketAddr = "127.0.0.1:4443".parse().expect("addr");
+        assert_eq!(
+            b.resolve,
+            [
+                ("login.microsoftonline.com".to_owned(), addr),
+                ("login.windows.net".to_owned(), addr),
+                ("localhost".to_owned(), addr),
+            ]
+        );
+        assert_eq!(b.roots, [CA.as_bytes().to_vec()]);
+        assert!(b.only_added_roots);
+        assert!(!b.proxy_from_env);
+        assert!(
+            b.proxy.is_none(),
+            "a proxy would bypass the resolver overrides"
+        );
+        assert_eq!(b.timeout, Duration::from_secs(5), "other settings stay");
+        let client = b.build().expect("the client builds with the CA");
+        assert!(client.direct.is_none(), "never proxies");
+    }
+
+    #[test]
+    fn anything_but_a_loopback_version_1_manifest_is_a_configuration_error() {
+        let hosts = r#"["login.microsoftonline.com"]"#;
+        let cases = [
+            ("not JSON".to_owned(), "not an msal-emulator manifest"),
+            ("[]".to_owned(), "not an msal-emulator manifest"),
+            (
+                r#"{"manifest_version":1,"https_addr":"127.0.0.1:1","hosts":[]}"#.to_owned(),
+                "not an msal-emulator manifest",
+            ),
+            (
+                manifest("", "127.0.0.1:1", hosts, CA),
+                "no manifest_version",
+            ),
+            (
+                manifest("2", "127.0.0.1:1", hosts, CA),
+                "manifest_version 2",
+            ),
+            (
+                manifest("\"1\"", "127.0.0.1:1", hosts, CA),
+                "not an msal-emulator manifest",
+            ),
+            (
+                manifest("1", "10.1.2.3:443", hosts, CA),
+                "not a loopback address",
+            ),
+            (manifest("1", "localhost:443", hosts, CA), "not an ip:port"),
+            (manifest("1", "127.0.0.1:1", "[]", CA), "no hosts"),
+            (manifest("1", "127.0.0.1:1", r#"[" "]"#, CA), "no hosts"),
+            (
+                manifest("1", "127.0.0.1:1", hosts, ""),
+                "no PEM certificate",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = ReqwestHttpClient::builder()
+                .trust_emulator(&text)
+                .expect_err(&text);
+            assert_eq!(err.kind(), ErrorKind::Configuration, "{text}");
+            assert!(
+                err.to_string().contains(expected),
+                "{text}: {err} lacks {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_manifest_with_a_broken_ca_fails_at_build() {
+        let text = manifest(
+            "1",
+            "[::1]:4443",
+            r#"["login.microsoftonline.com"]"#,
+            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+        );
+        let b = ReqwestHttpClient::builder()
+            .trust_emulator(&text)
+            .expect("IPv6 loopback is loopback");
+        let err = b.build().expect_err("the CA does not parse");
+        assert_eq!(err.kind(), ErrorKind::Configuration);
     }
 }

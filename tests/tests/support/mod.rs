@@ -60,15 +60,15 @@ impl Env {
         let emulator = Emulator::start(EmulatorConfig::default())
             .await
             .expect("the emulator starts");
-        let mut b = ReqwestHttpClient::builder()
-            .add_root_certificate_pem(emulator.ca_pem())
-            .only_added_roots(true)
-            .proxy_from_env(false);
-        for h in emulator.hosts() {
-            b = b.resolve(*h, emulator.https_addr());
-        }
+        // The one step users take (`trust_emulator`): every emulator host resolves to it,
+        // only its CA is trusted, no proxy.
+        let inner = ReqwestHttpClient::builder()
+            .trust_emulator(&emulator.manifest_json())
+            .expect("the emulator's manifest is accepted")
+            .build()
+            .expect("the HTTP client builds");
         let transport = Arc::new(EmulatorTransport {
-            inner: b.build().expect("the HTTP client builds"),
+            inner,
             hosts: emulator.hosts().iter().map(|h| h.to_string()).collect(),
             sent: AtomicUsize::new(0),
         });

@@ -251,24 +251,24 @@ pub const ID_TOKEN_LIFETIME: u64 = 3600;
 // ---------------------------------------------------------------- fixed keys
 
 /// The test app certificate (registered on the cert app and the middle-tier API).
-pub const APP_CERT_PEM: &str = include_str!("../../fixtures/certs/app-cert.crt.pem");
+pub const APP_CERT_PEM: &str = include_str!("../fixtures/certs/app-cert.crt.pem");
 /// Its private key, PKCS#8.
-pub const APP_KEY_PKCS8_PEM: &str = include_str!("../../fixtures/certs/app-cert.key.pem");
+pub const APP_KEY_PKCS8_PEM: &str = include_str!("../fixtures/certs/app-cert.key.pem");
 /// Its private key, PKCS#1.
-pub const APP_KEY_PKCS1_PEM: &str = include_str!("../../fixtures/certs/app-cert.rsa.pem");
+pub const APP_KEY_PKCS1_PEM: &str = include_str!("../fixtures/certs/app-cert.rsa.pem");
 /// Its private key, encrypted PKCS#8.
-pub const APP_KEY_ENCRYPTED_PEM: &str = include_str!("../../fixtures/certs/app-cert.key.enc.pem");
+pub const APP_KEY_ENCRYPTED_PEM: &str = include_str!("../fixtures/certs/app-cert.key.enc.pem");
 /// The passphrase of [`APP_KEY_ENCRYPTED_PEM`].
 pub const APP_KEY_PASSPHRASE: &str = "p@ss+/=&%word";
 /// An unrelated certificate (negative tests).
-pub const OTHER_CERT_PEM: &str = include_str!("../../fixtures/certs/other-cert.crt.pem");
+pub const OTHER_CERT_PEM: &str = include_str!("../fixtures/certs/other-cert.crt.pem");
 /// The unrelated certificate's private key, PKCS#8.
-pub const OTHER_KEY_PEM: &str = include_str!("../../fixtures/certs/other-cert.key.pem");
+pub const OTHER_KEY_PEM: &str = include_str!("../fixtures/certs/other-cert.key.pem");
 /// The certificate of the key the emulator signs tokens with.
 pub const EMULATOR_SIGNING_CERT_PEM: &str =
-    include_str!("../../fixtures/certs/emulator-signing.crt.pem");
+    include_str!("../fixtures/certs/emulator-signing.crt.pem");
 pub(crate) const EMULATOR_SIGNING_KEY_PEM: &str =
-    include_str!("../../fixtures/certs/emulator-signing.key.pem");
+    include_str!("../fixtures/certs/emulator-signing.key.pem");
 
 /// The fixture files written into the state directory: (file name, contents).
 pub(crate) const FIXTURE_FILES: &[(&str, &str)] = &[

@@ -3,10 +3,10 @@
 use serde_json::Value;
 
 use super::{JWT_ASSERTION_TYPE, TokenRequest};
-use crate::emulator::der::CertInfo;
-use crate::emulator::jwt::{self, Jwt};
-use crate::emulator::respond::OAuthError;
-use crate::emulator::state::App;
+use crate::der::CertInfo;
+use crate::jwt::{self, Jwt};
+use crate::respond::OAuthError;
+use crate::state::App;
 
 /// How the client proved its identity (`appidacr`: 0, 1, 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

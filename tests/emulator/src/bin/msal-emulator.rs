@@ -1,16 +1,61 @@
 //! `msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--state-dir DIR] [--ignore-stdin]`
 //!
 //! Starts the Entra ID emulator, prints its manifest as ONE JSON line on stdout, then serves
-//! until SIGTERM/SIGINT or end of stdin (unless `--ignore-stdin`).
+//! until SIGTERM/SIGINT or end of stdin (unless `--ignore-stdin`). `--help` prints the manifest
+//! and admin API tables of the crate's README.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use msal_tests::emulator::{Emulator, EmulatorConfig};
+use msal_emulator::{Emulator, EmulatorConfig};
 
 const USAGE: &str = "usage: msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--state-dir DIR] [--ignore-stdin]";
 
-fn parse_args() -> Result<(EmulatorConfig, bool), String> {
+const ABOUT: &str = "\
+msal-emulator: a local Microsoft Entra ID emulator for offline tests (real HTTPS on 127.0.0.1
+under Microsoft's host names, a JSON admin API).
+
+Options (every port 0 = ephemeral, the default; everything binds 127.0.0.1):
+  --https-port N    the HTTPS port serving every host name
+  --admin-port N    the admin API port (plain HTTP)
+  --imds-port N     the emulated Azure Instance Metadata Service port (plain HTTP)
+  --state-dir DIR   write ca.pem and the fixture keys there, and keep them (default: a temporary
+                    directory, removed on exit)
+  --ignore-stdin    do not stop at the end of stdin (stop on SIGTERM or Ctrl-C only)
+  -h, --help        print this help and exit
+
+Once listening it prints ONE line on stdout, the manifest (a JSON object, \"manifest_version\": 1),
+then serves until SIGTERM, Ctrl-C or the end of stdin. A program using msal-core trusts it in one
+step: ReqwestHttpClient::builder().trust_emulator(&manifest_line)?. Other clients: resolve every
+name in `hosts` to `https_addr` and trust only `ca_pem`.
+";
+
+/// The part of the README between `<!-- {name}:start -->` and `<!-- {name}:end -->`.
+fn readme_section(name: &str) -> &'static str {
+    const README: &str = include_str!("../../README.md");
+    let start = format!("<!-- {name}:start -->");
+    let end = format!("<!-- {name}:end -->");
+    README
+        .split_once(start.as_str())
+        .and_then(|(_, rest)| rest.split_once(end.as_str()))
+        .map_or("", |(section, _)| section.trim())
+}
+
+fn help() -> String {
+    format!(
+        "{USAGE}\n\n{ABOUT}\n{}\n\n{}\n",
+        readme_section("manifest"),
+        readme_section("admin-api")
+    )
+}
+
+/// What the command line asks for.
+enum Command {
+    Serve(EmulatorConfig, bool),
+    Help,
+}
+
+fn parse_args() -> Result<Command, String> {
     let mut config = EmulatorConfig::default();
     let mut ignore_stdin = false;
     let mut args = std::env::args().skip(1);
@@ -37,11 +82,11 @@ fn parse_args() -> Result<(EmulatorConfig, bool), String> {
             }
             "--state-dir" => config.state_dir = Some(PathBuf::from(value()?)),
             "--ignore-stdin" => ignore_stdin = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
+            "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    Ok((config, ignore_stdin))
+    Ok(Command::Serve(config, ignore_stdin))
 }
 
 /// Resolves when stdin reaches end of file (read on a plain thread, which never blocks exit).
@@ -85,7 +130,12 @@ fn terminate() -> impl std::future::Future<Output = ()> {
 #[tokio::main]
 async fn main() {
     let (config, ignore_stdin) = match parse_args() {
-        Ok(c) => c,
+        Ok(Command::Serve(config, ignore_stdin)) => (config, ignore_stdin),
+        Ok(Command::Help) => {
+            let mut out = std::io::stdout().lock();
+            let written = out.write_all(help().as_bytes()).and_then(|()| out.flush());
+            std::process::exit(if written.is_ok() { 0 } else { 1 });
+        }
         Err(msg) => {
             eprintln!("{msg}");
             std::process::exit(2);
@@ -99,13 +149,7 @@ async fn main() {
         }
     };
     let stop = terminate();
-    let line = match serde_json::to_string(emulator.manifest()) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("msal-emulator: cannot serialise the manifest: {e}");
-            std::process::exit(1);
-        }
-    };
+    let line = emulator.manifest_json();
     {
         let mut out = std::io::stdout().lock();
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {

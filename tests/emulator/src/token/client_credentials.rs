@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 use super::TokenRequest;
 use super::client_auth;
 use super::issue::{self, AppToken};
-use crate::emulator::authority::TenantSel;
-use crate::emulator::respond::OAuthError;
+use crate::authority::TenantSel;
+use crate::respond::OAuthError;
 
 /// Parses the optional `claims` form field: it must be a JSON object.
 pub(super) fn parse_claims(ctx: &TokenRequest<'_>) -> Result<Option<Value>, OAuthError> {

@@ -631,7 +631,7 @@ pub(crate) fn logout(state: &EmuState, req: &Incoming) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::model::AppRegistration;
+    use crate::model::AppRegistration;
 
     fn app(public: bool, uris: &[&str]) -> App {
         App::from_registration(&AppRegistration {

@@ -1,8 +1,8 @@
 //! Parsing delegated scopes (`openid profile offline_access` plus one resource's scopes).
 
-use crate::emulator::respond::OAuthError;
-use crate::emulator::seeds;
-use crate::emulator::state::{Registry, Resource};
+use crate::respond::OAuthError;
+use crate::seeds;
+use crate::state::{Registry, Resource};
 
 /// The parsed `scope` of a delegated grant.
 #[derive(Debug, Clone)]

@@ -210,7 +210,7 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::seeds;
+    use crate::seeds;
 
     fn signer() -> Signer {
         Signer::new(

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::emulator::ids;
-use crate::emulator::jwt::{Signer, b64url};
+use crate::ids;
+use crate::jwt::{Signer, b64url};
 
 /// `expires_in`, `ext_expires_in` and (for lifetimes of 2 h or more) `refresh_in`.
 pub(crate) fn lifetime_fields(out: &mut Map<String, Value>, lifetime: u64) {

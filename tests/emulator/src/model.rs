@@ -5,15 +5,30 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The [`Manifest::manifest_version`] this emulator writes.
+///
+/// It changes only when a field is removed or changes meaning; fields are added without a
+/// change (readers ignore the fields they do not know).
+pub const MANIFEST_VERSION: u32 = 1;
+
 /// What a running emulator tells its callers: printed as one JSON line by the binary and served
 /// at `GET /admin/manifest`.
+///
+/// To trust a running emulator from a program using msal-core, hand the whole JSON text to
+/// `msal_core::http::ReqwestHttpClientBuilder::trust_emulator`: it reads `manifest_version`,
+/// `https_addr`, `hosts` and `ca_pem`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The version of this format, [`MANIFEST_VERSION`] (`1`).
+    pub manifest_version: u32,
     /// `127.0.0.1:P`: the HTTPS port serving every host name.
     pub https_addr: String,
     /// `http://127.0.0.1:Q`: the admin API.
     pub admin_url: String,
-    /// Path of the test CA certificate (PEM) that clients must trust.
+    /// The test CA certificate (PEM) that clients must trust: the emulator's HTTPS certificate
+    /// is issued by it for every name in `hosts`. A fresh CA each start.
+    pub ca_pem: String,
+    /// Path of the same CA certificate, written into the state directory.
     pub ca_pem_path: String,
     /// Every host name served (map each to `https_addr` in the client's resolver).
     pub hosts: Vec<String>,

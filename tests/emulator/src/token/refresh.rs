@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::issue::UserClaims;
 use super::user::{self, SignIn};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
-use crate::emulator::clock::format_timestamp;
-use crate::emulator::respond::OAuthError;
-use crate::emulator::state::{RefreshTokenRecord, RtStatus};
+use crate::clock::format_timestamp;
+use crate::respond::OAuthError;
+use crate::state::{RefreshTokenRecord, RtStatus};
 
 fn malformed() -> OAuthError {
     OAuthError::invalid_grant(

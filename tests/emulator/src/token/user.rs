@@ -17,12 +17,12 @@ use super::TokenRequest;
 use super::client_auth::Client;
 use super::issue::{self, IdFlavor, IdToken, UserClaims, UserToken};
 use super::scopes::Delegated;
-use crate::emulator::hosts::HostKind;
-use crate::emulator::ids;
-use crate::emulator::model::InteractionSetting;
-use crate::emulator::respond::OAuthError;
-use crate::emulator::seeds;
-use crate::emulator::state::{RefreshTokenRecord, RtStatus, User};
+use crate::hosts::HostKind;
+use crate::ids;
+use crate::model::InteractionSetting;
+use crate::respond::OAuthError;
+use crate::seeds;
+use crate::state::{RefreshTokenRecord, RtStatus, User};
 
 /// Lifetime reported for B2C and ADFS refresh tokens (14 days).
 const RT_LIFETIME: u64 = 14 * 24 * 3600;

@@ -4,10 +4,10 @@ use serde_json::Value;
 
 use super::user::{self, SignIn};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
-use crate::emulator::ids;
-use crate::emulator::respond::OAuthError;
-use crate::emulator::seeds;
-use crate::emulator::state::AuthCode;
+use crate::ids;
+use crate::respond::OAuthError;
+use crate::seeds;
+use crate::state::AuthCode;
 
 fn invalid_code(detail: &str) -> OAuthError {
     OAuthError::invalid_grant(

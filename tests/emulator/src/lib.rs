@@ -1,19 +1,15 @@
-//! A local Microsoft Entra ID emulator: HTTPS on every authority host name (dispatching on the
-//! `Host` header), a plain-HTTP admin API, a settable clock, fault injection and request
-//! recording. Independent of msal-core: its JWT and key code is its own.
+#![doc = include_str!("../README.md")]
 //!
-//! It serves discovery, the token endpoint (client credentials, on-behalf-of, authorization
-//! code, refresh token, password, device code), the device authorization endpoint, authorize
-//! (no sign-in page: the hinted or default user signs in at once; `prompt`, consent and
-//! interaction switches through the admin API), logout and user realm discovery, for Entra ID,
-//! B2C, CIAM and ADFS authorities, on the central, alias and regional (`{region}.login.microsoft.com`)
-//! hosts; the recorded requests say which host each arrived at. A plain-HTTP Azure Instance
-//! Metadata Service ([`Emulator::imds_url`]) answers region auto-detection. See [`seeds`] for the
-//! users and apps.
+//! ## The Rust API
 //!
-//! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
-//! use msal_tests::emulator::{Emulator, EmulatorConfig};
+//! [`Emulator::start`] runs it in process; [`Emulator::admin`] is an [`AdminClient`] with one
+//! method per admin route, taking and returning the [`model`] types; [`seeds`] names the seeded
+//! tenants, apps, users and keys. [`Emulator::http_client_builder`] gives a plain reqwest client
+//! that reaches it (for a browser stand-in or any other client):
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> anyhow::Result<()> {
+//! use msal_emulator::{Emulator, EmulatorConfig};
 //! let emu = Emulator::start(EmulatorConfig::default()).await?;
 //! let client = emu.http_client_builder()?.build()?;
 //! let doc = client
@@ -59,9 +55,10 @@ pub use admin_client::AdminClient;
 pub use model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
     DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultMatch, FaultRule,
-    ImdsMode, ImdsSettings, InteractionSetting, Manifest, MintedToken, RecordedRequest,
-    RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities, SeedCertificates,
-    SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
+    ImdsMode, ImdsSettings, InteractionSetting, MANIFEST_VERSION, Manifest, MintedToken,
+    RecordedRequest, RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities,
+    SeedCertificates, SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration,
+    UserTokenRequest,
 };
 
 /// How to start the emulator.
@@ -260,8 +257,10 @@ impl Emulator {
             seeds::EMULATOR_SIGNING_CERT_PEM,
         )?;
         let manifest = Manifest {
+            manifest_version: MANIFEST_VERSION,
             https_addr: https_addr.to_string(),
             admin_url: admin_url.clone(),
+            ca_pem: tls.ca_pem.clone(),
             ca_pem_path: path_string(&ca_pem_path),
             hosts: seeds::HOSTS.iter().map(|h| h.to_string()).collect(),
             imds_url: imds_url.clone(),
@@ -332,6 +331,13 @@ impl Emulator {
         &self.state.manifest
     }
 
+    /// The manifest as one line of JSON, as the binary prints it: what
+    /// `msal_core::http::ReqwestHttpClientBuilder::trust_emulator` reads.
+    pub fn manifest_json(&self) -> String {
+        // A struct of strings, numbers, booleans and lists: serialising it cannot fail.
+        serde_json::to_string(&self.state.manifest).unwrap_or_default()
+    }
+
     /// A typed admin API client.
     pub fn admin(&self) -> AdminClient {
         AdminClient::new(self.admin_url.clone())
@@ -365,5 +371,54 @@ impl Drop for Emulator {
         if self.remove_state_dir {
             let _ = std::fs::remove_dir_all(&self.state_dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod docs_tests {
+    use std::collections::BTreeSet;
+
+    /// (method, path) of every row of the README's admin API table.
+    fn documented() -> BTreeSet<(String, String)> {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("<!-- admin-api:start -->")
+            .expect("start marker");
+        let end = readme.find("<!-- admin-api:end -->").expect("end marker");
+        readme[start..end]
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.split('|').map(str::trim).skip(1);
+                let method = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                let path = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((method.to_owned(), path.to_owned()))
+            })
+            .collect()
+    }
+
+    /// (method, path) of every route the admin router serves, read from its source.
+    fn served() -> BTreeSet<(String, String)> {
+        let source = include_str!("admin.rs");
+        let router = &source[source.find("Router::new()").expect("the router")..];
+        let router = &router[..router.find(".fallback(").expect("the fallback")];
+        let mut out = BTreeSet::new();
+        for route in router.split(".route(").skip(1) {
+            let path = route.split('"').nth(1).expect("a quoted path");
+            for method in ["get", "post", "delete", "put", "patch"] {
+                let calls = route.matches(&format!("{method}(")).count();
+                let named = route.matches(&format!("_{method}(")).count();
+                if calls > named {
+                    out.insert((method.to_ascii_uppercase(), path.to_owned()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_documents_every_admin_route_and_no_other() {
+        let served = served();
+        assert!(served.len() >= 30, "the router was read: {served:?}");
+        assert_eq!(documented(), served);
     }
 }

@@ -145,7 +145,7 @@ impl CertInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::seeds;
+    use crate::seeds;
 
     #[test]
     fn parses_fixture_certificates() {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::user::{self, SignIn};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
-use crate::emulator::respond::OAuthError;
+use crate::respond::OAuthError;
 
 fn bad_credentials(extra: &str) -> OAuthError {
     OAuthError::invalid_grant(

@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 
 use super::user::{self, SignIn};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
-use crate::emulator::authority::Authority;
-use crate::emulator::frontend::Incoming;
-use crate::emulator::hosts::HostKind;
-use crate::emulator::ids;
-use crate::emulator::respond::{self, OAuthError};
-use crate::emulator::seeds;
-use crate::emulator::state::{DeviceCode, DeviceStatus, EmuState};
+use crate::authority::Authority;
+use crate::frontend::Incoming;
+use crate::hosts::HostKind;
+use crate::ids;
+use crate::respond::{self, OAuthError};
+use crate::seeds;
+use crate::state::{DeviceCode, DeviceStatus, EmuState};
 
 /// Polls this much earlier than `interval` are still on time.
 const POLL_GRACE_SECS: f64 = 0.5;
@@ -142,7 +142,7 @@ pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
     let now = ctx.now;
     let (user, auth_time, scope) = {
         let mut guard = ctx.state.lock();
-        let reg: &mut crate::emulator::state::Registry = &mut guard;
+        let reg: &mut crate::state::Registry = &mut guard;
         let forced = reg.device_config.force_slow_down;
         let idx = reg
             .device_codes

@@ -5,11 +5,11 @@ use serde_json::{Map, Value};
 
 use super::issue::{self, IdFlavor, IdToken, UserClaims, UserToken};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
-use crate::emulator::ids;
-use crate::emulator::jwt::OwnTokenError;
-use crate::emulator::respond::OAuthError;
-use crate::emulator::seeds::ID_TOKEN_LIFETIME;
-use crate::emulator::state::{RefreshTokenRecord, RtStatus};
+use crate::ids;
+use crate::jwt::OwnTokenError;
+use crate::respond::OAuthError;
+use crate::seeds::ID_TOKEN_LIFETIME;
+use crate::state::{RefreshTokenRecord, RtStatus};
 
 fn invalid_grant(code: u32, msg: impl Into<String>) -> OAuthError {
     OAuthError::bad("invalid_grant", code, msg)

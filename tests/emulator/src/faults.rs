@@ -106,7 +106,7 @@ pub(crate) fn response(rule: &FaultRule) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::model::FaultMatch;
+    use crate::model::FaultMatch;
 
     #[test]
     fn counts_down() {
