@@ -129,6 +129,15 @@ pub(crate) enum CaseKind {
         /// scopes are those of msal-rs's silent call.
         sign_in: Step,
     },
+    /// MSAL Node and msal-rs take turns (`phases`) over one token cache file; every step's
+    /// token comes from where it is expected, with one token request per step expected from
+    /// the identity provider and none for cache hits (see `node.rs`).
+    NodeCacheFile {
+        /// The apps (steps name them by index).
+        apps: Vec<crate::node::NodeApp>,
+        /// The turns, in order.
+        phases: Vec<crate::node::Phase>,
+    },
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -419,11 +428,15 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Loads the cases; names must be unique.
+/// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
-    let path = crate_dir().join("fixtures/conformance/cases.json");
-    let cases: Vec<Case> = serde_json::from_str(&read(&path)?)
-        .with_context(|| format!("parsing {}", path.display()))?;
+    let mut cases: Vec<Case> = Vec::new();
+    for file in ["cases.json", "node_cases.json"] {
+        let path = crate_dir().join("fixtures/conformance").join(file);
+        let more: Vec<Case> = serde_json::from_str(&read(&path)?)
+            .with_context(|| format!("parsing {}", path.display()))?;
+        cases.extend(more);
+    }
     let mut seen = std::collections::BTreeSet::new();
     for c in &cases {
         anyhow::ensure!(

@@ -6,10 +6,13 @@
 //! and for the user flows (auth code with PKCE, device code, username/password, silent
 //! refresh, FOCI) with MSAL Python as a second client of the emulator; and one token cache
 //! file shared by msal-rs and MSAL Python with msal-extensions (concurrent writers, each
-//! reading the other's tokens, a sign-out seen by the other).
+//! reading the other's tokens, a sign-out seen by the other). MSAL Node 7.2.1 is a second
+//! cache peer (`tests/fixtures/conformance/node_cases.json`, see `node.rs`): a cache file
+//! written by one serves the other from the cache, in both directions.
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
-//! `MSAL_CONFORMANCE_PYTHON`. Prints one line per case (`PASS name`, `FAIL name: reason`,
+//! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node with npm and sets `MSAL_CONFORMANCE_NODE`
+//! (without it the Node cases are skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`, `FAIL name: reason`,
 //! `SKIP name: reason`); the last line is `N passed, N failed, N skipped`. Cases listed in
 //! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
 
@@ -18,6 +21,7 @@ mod cases;
 mod emu;
 mod file_interop;
 mod flows;
+mod node;
 mod python;
 mod rust_side;
 mod selfcheck;
@@ -33,12 +37,14 @@ use std::time::Instant;
 
 use cases::{Case, CaseKind};
 use emu::Emu;
+use node::Node;
 use python::Python;
 
 /// What the suite shares between cases.
 struct Suite {
     emu: Emu,
     python: Python,
+    node: Node,
 }
 
 enum Outcome {
@@ -106,6 +112,9 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
             read,
             direction,
         } => user_flows::user_cache_interop_case(emu, py, apps, write, read, *direction).await,
+        CaseKind::NodeCacheFile { apps, phases } => {
+            node::cache_file_case(&case.name, emu, &suite.node, apps, phases).await
+        }
     }
 }
 
@@ -121,6 +130,21 @@ async fn outcome(suite: &Arc<Suite>, case: &Case) -> Outcome {
         Err(e) if e.is_panic() => Outcome::Fail(format!("panicked: {e}")),
         Err(e) => Outcome::Fail(format!("task failed: {e}")),
     }
+}
+
+/// A Node case without MSAL Node installed: skipped, or failed when `MSAL_REQUIRE_PEERS=1`.
+fn node_missing(suite: &Suite, case: &Case) -> Option<Outcome> {
+    if !matches!(case.kind, CaseKind::NodeCacheFile { .. }) {
+        return None;
+    }
+    let reason = suite.node.missing()?;
+    Some(
+        if std::env::var_os("MSAL_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+            Outcome::Fail(format!("MSAL_REQUIRE_PEERS=1 but {reason}"))
+        } else {
+            Outcome::Skip(format!("skipped: {reason}"))
+        },
+    )
 }
 
 fn print_line(line: &str) {
@@ -144,13 +168,17 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
     let suite = Arc::new(Suite {
         emu: Emu::start().await?,
         python: Python::from_env(),
+        node: Node::from_env(),
     });
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for case in selected {
         let started = Instant::now();
         let result = match skips.reason(&case.name) {
             Some(reason) => Outcome::Skip(reason.to_string()),
-            None => outcome(&suite, case).await,
+            None => match node_missing(&suite, case) {
+                Some(o) => o,
+                None => outcome(&suite, case).await,
+            },
         };
         match result {
             Outcome::Pass => {

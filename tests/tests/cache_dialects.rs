@@ -491,6 +491,7 @@ async fn a_node_file_shared_through_the_file_store_keeps_working_for_node() {
         Some("Bearer"),
     );
     let graph = node_app_token(NODE_ENV, &realm, &target, "node-graph", Some("Bearer"));
+    let graph_key = graph.0.clone();
     let file = doc(&[
         ("Account", vec![]),
         ("IdToken", vec![]),
@@ -512,8 +513,10 @@ async fn a_node_file_shared_through_the_file_store_keeps_working_for_node() {
     assert_eq!(r.source(), TokenSource::Cache);
     assert_eq!(r.access_token().secret(), "node-graph");
     assert_eq!(env.token_requests().await.len(), sent_before);
-    // A new token is written to the file: MSAL Node's entries stay as they were, and the new
-    // one is in MSAL Node's dialect.
+    // A new token is written to the file: it replaces MSAL Node's token of the same slot
+    // (left next to it, MSAL Node would find two matches: acquireTokenByClientCredential then
+    // fails with multiple_matching_tokens), MSAL Node's other entries stay as they were, and
+    // the new one is in MSAL Node's dialect.
     let r = app
         .acquire_token_for_client(GRAPH_DEFAULT)
         .force_refresh(true)
@@ -523,7 +526,11 @@ async fn a_node_file_shared_through_the_file_store_keeps_working_for_node() {
     let saved = std::fs::read_to_string(&path).expect("read");
     let before = entries(&file);
     let after = entries(&saved);
-    for (section, key, entry) in &before {
+    assert!(
+        !after.iter().any(|(_, k, _)| *k == graph_key),
+        "the replaced token is gone: {saved}"
+    );
+    for (section, key, entry) in before.iter().filter(|(_, k, _)| *k != graph_key) {
         let kept = after
             .iter()
             .find(|(s, k, _)| s == section && k == key)

@@ -1,5 +1,6 @@
 //! `cargo xtask conformance`: prepares the real peers (MSAL Python and msal-extensions from
-//! PyPI, in a venv under cargo's target directory) and runs the data-driven conformance harness of the
+//! PyPI, in a venv under cargo's target directory; MSAL Node from npm, there too) and runs the
+//! data-driven conformance harness of the
 //! `msal-tests` crate, whose last line is `N passed, N failed, N skipped`.
 
 use std::path::PathBuf;
@@ -7,13 +8,14 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{apt_install, cargo, exec, have, target_dir};
+use crate::util::{apt_install, cargo, exec, have, root, target_dir};
 
 /// The peers, pinned: the MSAL Python and msal-extensions releases the conformance suite was verified against.
 const PYTHON_PACKAGES: [&str; 2] = ["msal==1.39.0", "msal-extensions==1.3.1"];
 
 pub(crate) fn run(filter: Option<&str>) -> Result<()> {
     let python = ensure_venv()?;
+    let node = ensure_node()?;
     let mut cmd = cargo();
     cmd.args([
         "test",
@@ -24,7 +26,8 @@ pub(crate) fn run(filter: Option<&str>) -> Result<()> {
         "conformance",
         "--",
     ])
-    .env("MSAL_CONFORMANCE_PYTHON", &python);
+    .env("MSAL_CONFORMANCE_PYTHON", &python)
+    .env("MSAL_CONFORMANCE_NODE", &node);
     if let Some(f) = filter {
         cmd.arg(f);
     }
@@ -81,4 +84,63 @@ pub(crate) fn ensure_venv() -> Result<PathBuf> {
         bail!("the venv at {} has no python", dir.display());
     }
     Ok(python)
+}
+
+/// MSAL Node (`@azure/msal-node`, pinned by `tests/conformance/node/package-lock.json`),
+/// installed with `npm ci` under `target/conformance/node`, once, and reused while the lock
+/// file is unchanged. Returns the directory holding its `node_modules`.
+pub(crate) fn ensure_node() -> Result<PathBuf> {
+    let src = root().join("tests").join("conformance").join("node");
+    let dir = target_dir()?.join("conformance").join("node");
+    let marker = dir.join(".msal-rs-lock");
+    let lock = std::fs::read_to_string(src.join("package-lock.json"))
+        .context("reading tests/conformance/node/package-lock.json")?;
+    let installed = dir.join("node_modules").join("@azure").join("msal-node");
+    if installed.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == lock) {
+        return Ok(dir);
+    }
+    for tool in ["node", "npm"] {
+        if !have(tool) {
+            bail!(
+                "`{tool}` is not installed: MSAL Node needs Node.js 20 or later with npm \
+                 (e.g. `sudo apt-get install nodejs npm`, or https://nodejs.org)"
+            );
+        }
+    }
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .context("running node --version")?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < 20 {
+        bail!("MSAL Node 7 needs Node.js 20 or later; `node --version` says {version:?}");
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(src.join(file), dir.join(file)).with_context(|| format!("copying {file}"))?;
+    }
+    eprintln!(
+        "xtask: installing MSAL Node with `npm ci` in {}",
+        dir.display()
+    );
+    exec(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+            .current_dir(&dir),
+    )
+    .context("npm ci failed (is the npm registry reachable?)")?;
+    if !installed.exists() {
+        bail!(
+            "npm ci did not install @azure/msal-node in {}",
+            dir.display()
+        );
+    }
+    std::fs::write(&marker, lock).context("writing the MSAL Node marker")?;
+    Ok(dir)
 }

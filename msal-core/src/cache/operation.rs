@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::document::{Document, Entry, Kind};
 use super::entries::NewEntries;
 use super::schema::{AccessTokenEntity, AccountEntity, RefreshTokenEntity};
+use crate::authority::known_aliases;
 
 /// The top-level section holding msal-rs's bookkeeping.
 pub(crate) const BOOKKEEPING: &str = "MsalRs";
@@ -150,6 +151,35 @@ fn remove_ats(doc: &mut Document, ch: &mut Changes, doomed: impl Fn(&AccessToken
     }
 }
 
+/// Whether `old` holds the same token as `new` under another alias of its cloud: same
+/// account (or both app tokens), client, realm, token type, extended cache key, key id and
+/// scopes (compared as sets, case-insensitively). MSAL Node writes the public cloud's tokens as
+/// `login.windows.net`; left next to a newer one of the same slot under `login.microsoftonline
+/// .com`, MSAL Node finds two matches and drops both (msal-common's `CacheManager.getAccessToken`
+/// removes every match when there are several; its `saveAccessToken` likewise removes the
+/// tokens of other aliases that the new one replaces). The new token answers every lookup
+/// the old one did (lookups match every alias of the cloud).
+fn superseded_alias(old: &AccessTokenEntity, new: &AccessTokenEntity) -> bool {
+    fn scopes(target: &str) -> std::collections::BTreeSet<String> {
+        target
+            .split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+    !old.environment.eq_ignore_ascii_case(&new.environment)
+        && known_aliases(&new.environment)
+            .is_some_and(|g| g.iter().any(|h| h.eq_ignore_ascii_case(&old.environment)))
+        && old.home_account_id == new.home_account_id
+        && old.client_id == new.client_id
+        && old.realm.eq_ignore_ascii_case(&new.realm)
+        && old.token_type.eq_ignore_ascii_case(&new.token_type)
+        && old.ext_cache_key.as_deref().unwrap_or("") == new.ext_cache_key.as_deref().unwrap_or("")
+        && old.key_id == new.key_id
+        && old.user_assertion_hash == new.user_assertion_hash
+        && old.extra.get("requested_claims_hash") == new.extra.get("requested_claims_hash")
+        && scopes(&old.target) == scopes(&new.target)
+}
+
 impl Operation {
     /// Applies the operation to `doc` at time `now` (Unix seconds); expired access tokens are
     /// swept on the way. Returns what changed.
@@ -176,6 +206,7 @@ impl Operation {
                     return ch;
                 }
                 if let Some(at) = &entries.access_token {
+                    remove_ats(doc, &mut ch, |old| superseded_alias(old, at));
                     put_at(doc, &mut ch, Arc::clone(at));
                 }
                 if let Some(a) = &entries.account {

@@ -2249,3 +2249,54 @@ fn entries_in_the_writers_shape_keep_no_text_and_others_keep_theirs() {
         doc.to_json().expect("writes")
     );
 }
+
+#[test]
+fn a_new_access_token_replaces_the_same_one_under_another_alias() {
+    // MSAL Node's entry for the same app token, under login.windows.net; MSAL Node drops every
+    // match when it finds two, so the superseded one must go.
+    let now = 1_700_000_000;
+    let at = |env: &str, realm: &str, target: &str, secret: &str| {
+        json!({
+            "home_account_id": "", "environment": env, "credential_type": "AccessToken",
+            "client_id": CID, "secret": secret, "realm": realm, "target": target,
+            "cached_at": now.to_string(), "expires_on": (now + 3600).to_string(),
+            "extended_expires_on": (now + 3600).to_string(), "token_type": "Bearer"
+        })
+    };
+    let doc = json!({"AccessToken": {
+        "same-slot": at("login.windows.net", "contoso", "S1 s2", "old"),
+        "other-scopes": at("login.windows.net", "contoso", "s1", "keep-1"),
+        "other-realm": at("login.windows.net", "fabrikam", "s1 s2", "keep-2"),
+        "other-cloud": at("login.microsoftonline.us", "contoso", "s1 s2", "keep-3"),
+    }});
+    let cache = TokenCache::new();
+    cache.deserialize(&doc.to_string()).expect("loads");
+    let s = scopes(&["s1", "s2"]);
+    let r = response(
+        json!({"access_token": "new", "expires_in": 3600, "token_type": "Bearer", "scope": "s1 s2"}),
+    );
+    let e = event(
+        "login.microsoftonline.com",
+        "contoso",
+        &s,
+        &r,
+        "client_credentials",
+        now,
+    );
+    block_on(cache.write(
+        &PartitionKey::whole(),
+        Operation::Add {
+            entries: NewEntries::from_event(&e),
+            based_on: None,
+        },
+        now,
+    ))
+    .expect("added");
+    let out: Value = serde_json::from_str(&cache.serialize().expect("writes")).expect("json");
+    let ats = out["AccessToken"].as_object().expect("section");
+    let mut secrets: Vec<&str> = ats.values().filter_map(|v| v["secret"].as_str()).collect();
+    secrets.sort_unstable();
+    assert_eq!(secrets, ["keep-1", "keep-2", "keep-3", "new"]);
+    // The entries kept are unchanged (MSAL Node's "" home account stays "").
+    assert_eq!(ats["other-scopes"], doc["AccessToken"]["other-scopes"]);
+}
