@@ -103,9 +103,7 @@ pub(crate) fn run() -> Result<()> {
     };
 
     let emulator_env = |cmd: &mut Command| {
-        cmd.env("MSAL_EMULATOR_ADDR", addr)
-            .env("MSAL_EMULATOR_HOSTS", hosts.join(","))
-            .env("MSAL_EMULATOR_CA", ca);
+        cmd.env("MSAL_EMULATOR_MANIFEST", line.trim());
     };
 
     println!();

@@ -34,39 +34,15 @@ pub(crate) fn env(name: &str) -> Result<String> {
     })
 }
 
-/// The HTTP client: with `MSAL_EMULATOR_ADDR`, `MSAL_EMULATOR_HOSTS` and `MSAL_EMULATOR_CA`
-/// set, Microsoft's host names resolve to the local emulator and only its test CA is trusted.
+/// The HTTP client: with `MSAL_EMULATOR_MANIFEST` set (the line `msal-emulator` printed),
+/// Microsoft's host names resolve to the local emulator and only its test CA is trusted
+/// (`ReqwestHttpClient::builder().trust_emulator`, the one step a user's own tests take).
 pub(crate) fn http_client() -> Result<ReqwestHttpClient> {
-    let mut builder = ReqwestHttpClient::builder();
-    if let (Ok(addr), Ok(hosts), Ok(ca)) = (
-        std::env::var("MSAL_EMULATOR_ADDR"),
-        std::env::var("MSAL_EMULATOR_HOSTS"),
-        std::env::var("MSAL_EMULATOR_CA"),
-    ) {
-        let addr: SocketAddr = addr.parse().map_err(|_| {
-            Error::new(
-                ErrorKind::Configuration,
-                "MSAL_EMULATOR_ADDR is not host:port",
-            )
-        })?;
-        if !addr.ip().is_loopback() {
-            return Err(Error::new(
-                ErrorKind::Configuration,
-                "the emulator must be on loopback",
-            ));
-        }
-        for host in hosts.split(',').filter(|h| !h.is_empty()) {
-            builder = builder.resolve(host, addr);
-        }
-        let pem = std::fs::read(&ca).map_err(|e| {
-            Error::with_source(ErrorKind::Configuration, "cannot read MSAL_EMULATOR_CA", e)
-        })?;
-        builder = builder
-            .add_root_certificate_pem(pem)
-            .only_added_roots(true)
-            .proxy_from_env(false);
+    let builder = ReqwestHttpClient::builder();
+    match std::env::var("MSAL_EMULATOR_MANIFEST") {
+        Ok(manifest) => builder.trust_emulator(&manifest)?.build(),
+        Err(_) => builder.build(),
     }
-    builder.build()
 }
 
 /// Prints one step's outcome: where the token came from, how long it took.
@@ -80,29 +56,28 @@ pub(crate) fn report(step: &str, started: Instant, r: &AuthenticationResult) {
     );
 }
 
-/// A plain HTTP client standing in for the user's browser in the demo (same emulator routing
-/// as [`http_client`]); it never follows redirects, as the demo reads them itself.
+/// A plain HTTP client standing in for the user's browser in the demo (the same emulator
+/// routing as [`http_client`], from the manifest); it never follows redirects, as the demo
+/// reads them itself.
 #[allow(dead_code)]
 pub(crate) fn browser() -> Result<reqwest::Client> {
     let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
-    if let (Ok(addr), Ok(hosts), Ok(ca)) = (
-        std::env::var("MSAL_EMULATOR_ADDR"),
-        std::env::var("MSAL_EMULATOR_HOSTS"),
-        std::env::var("MSAL_EMULATOR_CA"),
-    ) {
-        let addr: SocketAddr = addr.parse().map_err(|_| {
-            Error::new(
-                ErrorKind::Configuration,
-                "MSAL_EMULATOR_ADDR is not host:port",
-            )
-        })?;
-        for host in hosts.split(',').filter(|h| !h.is_empty()) {
-            b = b.resolve(host, addr);
+    if let Ok(line) = std::env::var("MSAL_EMULATOR_MANIFEST") {
+        let bad = |what: &str| Error::new(ErrorKind::Configuration, format!("manifest: {what}"));
+        let manifest: serde_json::Value =
+            serde_json::from_str(&line).map_err(|_| bad("not JSON"))?;
+        let addr: SocketAddr = manifest["https_addr"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .filter(|a: &SocketAddr| a.ip().is_loopback())
+            .ok_or_else(|| bad("https_addr is not a loopback host:port"))?;
+        for host in manifest["hosts"].as_array().into_iter().flatten() {
+            if let Some(h) = host.as_str() {
+                b = b.resolve(h, addr);
+            }
         }
-        let pem = std::fs::read(&ca).map_err(|e| {
-            Error::with_source(ErrorKind::Configuration, "cannot read MSAL_EMULATOR_CA", e)
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        let pem = manifest["ca_pem"].as_str().ok_or_else(|| bad("ca_pem"))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
             .map_err(|e| Error::with_source(ErrorKind::Configuration, "bad CA", e))?;
         b = b.tls_certs_only(certs).no_proxy();
     }
