@@ -13,7 +13,9 @@
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node with npm and sets `MSAL_CONFORMANCE_NODE`
 //! (without it the Node cases are skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`, `FAIL name: reason`,
-//! `SKIP name: reason`); the last line is `N passed, N failed, N skipped`. Cases listed in
+//! `SKIP name: reason`), then one `{peer}: N passed, N failed, N skipped` line per peer (MSAL
+//! Python, msal-extensions, MSAL Node, the harness's self-checks); the last line is the total,
+//! `N passed, N failed, N skipped`. Cases listed in
 //! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
 
 mod cache_cmp;
@@ -158,6 +160,36 @@ fn indent(reason: &str) -> String {
     reason.trim_end().replace('\n', "\n    ")
 }
 
+/// The peer a case checks msal-rs against, for the report's per-peer lines.
+fn peer(kind: &CaseKind) -> &'static str {
+    match kind {
+        CaseKind::NodeCacheFile { .. } => "MSAL Node",
+        CaseKind::FileWriters { .. } | CaseKind::FileSignOut { .. } => "msal-extensions",
+        CaseKind::SelfCheck { .. } | CaseKind::LoopbackGuard { .. } => "harness self-checks",
+        // Wire and cache comparisons run MSAL Python beside msal-rs; the key vectors were
+        // computed with it.
+        _ => "MSAL Python",
+    }
+}
+
+/// Passed, failed and skipped cases.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
 async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
     let cases = cases::load_cases()?;
     let skips = cases::load_skips()?;
@@ -171,7 +203,16 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
         node: Node::from_env(),
     });
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut per_peer: Vec<(&'static str, Tally)> = Vec::new();
     for case in selected {
+        let peer = peer(&case.kind);
+        let slot = match per_peer.iter().position(|(p, _)| *p == peer) {
+            Some(i) => i,
+            None => {
+                per_peer.push((peer, Tally::default()));
+                per_peer.len() - 1
+            }
+        };
         let started = Instant::now();
         let result = match skips.reason(&case.name) {
             Some(reason) => Outcome::Skip(reason.to_string()),
@@ -183,14 +224,17 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
         match result {
             Outcome::Pass => {
                 passed += 1;
+                per_peer[slot].1.passed += 1;
                 print_line(&format!("PASS {}", case.name));
             }
             Outcome::Fail(reason) => {
                 failed += 1;
+                per_peer[slot].1.failed += 1;
                 print_line(&format!("FAIL {}: {}", case.name, indent(&reason)));
             }
             Outcome::Skip(reason) => {
                 skipped += 1;
+                per_peer[slot].1.skipped += 1;
                 print_line(&format!("SKIP {}: {}", case.name, indent(&reason)));
             }
         }
@@ -199,6 +243,9 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
             case.name,
             started.elapsed().as_secs_f64()
         );
+    }
+    for (peer, tally) in &per_peer {
+        print_line(&format!("{peer}: {tally}"));
     }
     Ok((passed, failed, skipped))
 }
