@@ -29,20 +29,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The case's directory, emptied.
 fn case_dir(name: &str) -> anyhow::Result<PathBuf> {
-    let safe: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("conformance-file-interop")
-        .join(safe);
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("emptying {}", dir.display())),
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+    crate::child::case_dir("conformance-file-interop", name)
 }
 
 /// Runs `body` in the case's directory; removes the directory when it passes, and names it in

@@ -20,6 +20,7 @@
 
 mod cache_cmp;
 mod cases;
+mod child;
 mod emu;
 mod file_interop;
 mod flows;

@@ -14,10 +14,8 @@
 //! Without `MSAL_CONFORMANCE_NODE` the cases are skipped ("MSAL Node not installed"), or fail
 //! when `MSAL_REQUIRE_PEERS=1`.
 
-use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use anyhow::{Context as _, bail, ensure};
 use msal_cache_file::FileCache;
@@ -27,13 +25,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::cases::{AppSpec, CredentialKind, SeedClient, Source, crate_dir};
+use crate::child::{self, tail};
 use crate::emu::Emu;
 use crate::rust_side::{self, LoopbackOnly};
 use crate::user_rust;
 use crate::wire;
-
-/// How long one MSAL Node job may take.
-const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The environment variable naming the directory `@azure/msal-node` is installed in.
 pub(crate) const NODE_DIR_VAR: &str = "MSAL_CONFORMANCE_NODE";
@@ -213,79 +209,22 @@ struct NodeCall {
     error_description: Option<String>,
 }
 
-fn tail(s: &str) -> &str {
-    let start = s.len().saturating_sub(2000);
-    let start = (start..s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(s.len());
-    &s[start..]
-}
-
-/// Runs `node script` with the job on stdin; stdout and stderr are drained on threads; the
-/// child is killed after [`JOB_TIMEOUT`].
+/// Runs `node script` with the job on stdin ([`child::run_job`]).
 fn run_child(dir: &Path, script: &Path, input: &[u8]) -> anyhow::Result<(String, String)> {
-    let mut child = Command::new("node")
-        .arg(script)
+    let mut cmd = Command::new("node");
+    cmd.arg(script)
         .env(NODE_DIR_VAR, dir)
         // MSAL Node reads no proxy settings from the environment, but be sure.
         .env_remove("HTTPS_PROXY")
         .env_remove("https_proxy")
         .env_remove("NODE_OPTIONS")
-        .env_remove("NODE_EXTRA_CA_CERTS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting node")?;
-    let drain = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().context("no stdout pipe")?));
-    let err = drain(Box::new(child.stderr.take().context("no stderr pipe")?));
-    {
-        let mut stdin = child.stdin.take().context("no stdin pipe")?;
-        stdin.write_all(input).context("writing the job")?;
-    }
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if started.elapsed() > JOB_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("MSAL Node's job took longer than {JOB_TIMEOUT:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    if !status.success() {
-        bail!("node exited with {status}; stderr: {}", tail(&stderr));
-    }
-    Ok((stdout, stderr))
+        .env_remove("NODE_EXTRA_CA_CERTS");
+    child::run_job(cmd, "MSAL Node", input)
 }
 
 /// The case's directory, emptied.
 fn case_dir(name: &str) -> anyhow::Result<PathBuf> {
-    let safe: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("conformance-node")
-        .join(safe);
-    match std::fs::remove_dir_all(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("emptying {}", dir.display())),
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+    child::case_dir("conformance-node", name)
 }
 
 /// Every entry of the file, as `(section, key) → value` (none when there is no file yet).

@@ -1,10 +1,8 @@
 //! MSAL Python's side of a case: a job for `python/msal_harness.py`, run as a child process
 //! of the venv's interpreter (`MSAL_CONFORMANCE_PYTHON`, set by `cargo xtask conformance`).
 
-use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use anyhow::{Context as _, bail};
 use msal_tests::emulator::{RecordedRequest, seeds};
@@ -12,11 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::cases::{Api, AppSpec, CallSpec, CredentialKind, Op, Step, UserAppSpec, crate_dir};
+use crate::child::{self, tail};
 use crate::emu::{self, Emu};
 use crate::user_rust::{self, StepRun};
-
-/// How long one MSAL Python job may take.
-const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A request the Python shim sent (before rewriting to loopback).
 #[derive(Debug, Clone, Deserialize)]
@@ -122,63 +118,16 @@ impl Python {
     }
 }
 
-fn tail(s: &str) -> &str {
-    let start = s.len().saturating_sub(2000);
-    let start = (start..s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(s.len());
-    &s[start..]
-}
-
-/// Runs the interpreter with the job on stdin; stdout and stderr are drained on threads so a
-/// large cache cannot block the child; the child is killed after [`JOB_TIMEOUT`].
+/// Runs the interpreter with the job on stdin ([`child::run_job`]).
 fn run_child(python: &PathBuf, script: &PathBuf, input: &[u8]) -> anyhow::Result<(String, String)> {
-    let mut child = Command::new(python)
-        .arg(script)
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
         // No region: MSAL Python would otherwise probe IMDS (169.254.169.254).
         .env_remove("REGION_NAME")
         .env_remove("MSAL_FORCE_REGION")
         .env("PYTHONIOENCODING", "utf-8")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", python.display()))?;
-    let drain = |mut r: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().context("no stdout pipe")?));
-    let err = drain(Box::new(child.stderr.take().context("no stderr pipe")?));
-    {
-        let mut stdin = child.stdin.take().context("no stdin pipe")?;
-        stdin.write_all(input).context("writing the job")?;
-    }
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        if started.elapsed() > JOB_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("MSAL Python's job took longer than {JOB_TIMEOUT:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    if !status.success() {
-        bail!(
-            "MSAL Python exited with {status}; stderr: {}",
-            tail(&stderr)
-        );
-    }
-    Ok((stdout, stderr))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    child::run_job(cmd, "MSAL Python", input)
 }
 
 /// MSAL Python's `client_credential` for `spec`.

@@ -4,8 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::core::{AppCore, AppSettings};
-use super::options::DangerousOptions;
+use super::core::{AppCore, AppSettings, app_builder_setters, debug_settings};
 use crate::authority::region::{Region, process_env};
 use crate::authority::{Authority, AzureRegion};
 use crate::cache::TokenCache;
@@ -13,7 +12,6 @@ use crate::credential::ClientCredential;
 use crate::error::Result;
 use crate::flow::client_credentials::AcquireTokenForClient;
 use crate::flow::obo::AcquireTokenOnBehalfOf;
-use crate::http::HttpClient;
 use crate::scope::IntoScopes;
 
 /// Configures a [`ConfidentialClient`]: [`ConfidentialClient::builder`] takes what every
@@ -46,83 +44,13 @@ use crate::scope::IntoScopes;
 /// missing `ClientCredential`, and the builder a user holds has one type whatever was set.
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ConfidentialClientBuilder {
-    client_id: String,
+    settings: AppSettings,
     credential: ClientCredential,
-    authority: Authority,
-    cache: Option<TokenCache>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    client_capabilities: Vec<String>,
-    app_name: Option<String>,
-    app_version: Option<String>,
-    instance_discovery: bool,
-    dangerous: DangerousOptions,
-    throttle_state: Option<crate::http::ThrottleState>,
     azure_region: Option<AzureRegion>,
 }
 
 impl ConfidentialClientBuilder {
-    /// The authority tokens come from (default: `common`; daemons should name their tenant).
-    pub fn authority(mut self, authority: Authority) -> Self {
-        self.authority = authority;
-        self
-    }
-
-    /// The token cache; share one [`TokenCache`] between apps to share tokens (default: a
-    /// private in-memory cache).
-    pub fn cache(mut self, cache: TokenCache) -> Self {
-        self.cache = Some(cache);
-        self
-    }
-
-    /// The HTTP client (default: [`ReqwestHttpClient`](crate::http::ReqwestHttpClient) with
-    /// the platform trust store).
-    pub fn http_client(mut self, client: impl HttpClient) -> Self {
-        self.http_client = Some(Arc::new(client));
-        self
-    }
-
-    /// Client capabilities announced on every request, e.g. `["CP1"]` for continuous access
-    /// evaluation.
-    pub fn client_capabilities(
-        mut self,
-        capabilities: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sent as `x-app-name` for Entra's logs.
-    pub fn app_name(mut self, name: impl Into<String>) -> Self {
-        self.app_name = Some(name.into());
-        self
-    }
-
-    /// Sent as `x-app-ver` for Entra's logs.
-    pub fn app_version(mut self, version: impl Into<String>) -> Self {
-        self.app_version = Some(version.into());
-        self
-    }
-
-    /// Whether unknown Entra hosts are checked (and aliases learnt) through instance discovery
-    /// (default true). Turn off for air-gapped or Azure Stack authorities.
-    pub fn instance_discovery(mut self, enabled: bool) -> Self {
-        self.instance_discovery = enabled;
-        self
-    }
-
-    /// Switches that weaken guarantees; see [`DangerousOptions`].
-    pub fn dangerous(mut self, dangerous: DangerousOptions) -> Self {
-        self.dangerous = dangerous;
-        self
-    }
-
-    /// The client-side throttling state (Retry-After and repeated-failure memory); share one
-    /// between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across
-    /// runs (default: a private one).
-    pub fn throttle_state(mut self, state: crate::http::ThrottleState) -> Self {
-        self.throttle_state = Some(state);
-        self
-    }
+    app_builder_setters!();
 
     /// The Azure region whose token service `acquire_token_for_client` uses (ESTS-R); see
     /// [`AzureRegion`]. Unset: `MSAL_FORCE_REGION` from the environment if set, else none. An
@@ -138,23 +66,11 @@ impl ConfidentialClientBuilder {
         let region = Region::configure(
             self.azure_region,
             process_env(),
-            self.dangerous.imds_endpoint.as_deref(),
+            self.settings.dangerous.imds_endpoint.as_deref(),
         )?;
         Ok(ConfidentialClient {
             inner: Arc::new(Inner {
-                core: AppCore::new(AppSettings {
-                    client_id: self.client_id,
-                    authority: self.authority,
-                    cache: self.cache,
-                    http_client: self.http_client,
-                    client_capabilities: self.client_capabilities,
-                    app_name: self.app_name,
-                    app_version: self.app_version,
-                    instance_discovery: self.instance_discovery,
-                    dangerous: self.dangerous,
-                    throttle_state: self.throttle_state,
-                    confidential: true,
-                })?,
+                core: AppCore::new(self.settings)?,
                 credential: self.credential,
                 region,
             }),
@@ -164,14 +80,9 @@ impl ConfidentialClientBuilder {
 
 impl fmt::Debug for ConfidentialClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfidentialClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("credential", &self.credential)
-            .field("authority", &self.authority)
-            .field("cache", &self.cache.is_some())
-            .field("http_client", &self.http_client.is_some())
-            .field("client_capabilities", &self.client_capabilities)
-            .field("instance_discovery", &self.instance_discovery)
+        let mut d = f.debug_struct("ConfidentialClientBuilder");
+        debug_settings(&mut d, &self.settings);
+        d.field("credential", &self.credential)
             .field("azure_region", &self.azure_region)
             .finish_non_exhaustive()
     }
@@ -217,17 +128,8 @@ impl ConfidentialClient {
         credential: ClientCredential,
     ) -> ConfidentialClientBuilder {
         ConfidentialClientBuilder {
-            client_id: client_id.into(),
+            settings: AppSettings::new(client_id.into(), true),
             credential,
-            authority: Authority::default(),
-            cache: None,
-            http_client: None,
-            client_capabilities: Vec::new(),
-            app_name: None,
-            app_version: None,
-            instance_discovery: true,
-            dangerous: DangerousOptions::default(),
-            throttle_state: None,
             azure_region: None,
         }
     }

@@ -69,6 +69,108 @@ pub(crate) struct AppSettings {
     pub(crate) confidential: bool,
 }
 
+impl AppSettings {
+    /// The defaults both app builders start from: the `common` authority, a private cache and
+    /// HTTP client, instance discovery on.
+    pub(crate) fn new(client_id: String, confidential: bool) -> AppSettings {
+        AppSettings {
+            client_id,
+            authority: Authority::default(),
+            cache: None,
+            http_client: None,
+            client_capabilities: Vec::new(),
+            app_name: None,
+            app_version: None,
+            instance_discovery: true,
+            dangerous: DangerousOptions::default(),
+            throttle_state: None,
+            confidential,
+        }
+    }
+}
+
+/// The setters both app builders have, over their `settings: AppSettings` field.
+macro_rules! app_builder_setters {
+    () => {
+        /// The authority tokens come from (default: `common`; daemons should name their
+        /// tenant).
+        pub fn authority(mut self, authority: $crate::Authority) -> Self {
+            self.settings.authority = authority;
+            self
+        }
+
+        /// The token cache; share one [`TokenCache`](crate::TokenCache) between apps to share
+        /// tokens and sign-ins (FOCI siblings) (default: a private in-memory cache).
+        pub fn cache(mut self, cache: $crate::TokenCache) -> Self {
+            self.settings.cache = Some(cache);
+            self
+        }
+
+        /// The HTTP client (default: [`ReqwestHttpClient`](crate::http::ReqwestHttpClient)
+        /// with the platform trust store).
+        pub fn http_client(mut self, client: impl $crate::http::HttpClient) -> Self {
+            self.settings.http_client = Some(std::sync::Arc::new(client));
+            self
+        }
+
+        /// Client capabilities announced on every request, e.g. `["CP1"]` for continuous
+        /// access evaluation.
+        pub fn client_capabilities(
+            mut self,
+            capabilities: impl IntoIterator<Item = impl Into<String>>,
+        ) -> Self {
+            self.settings.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+            self
+        }
+
+        /// Sent as `x-app-name` for Entra's logs.
+        pub fn app_name(mut self, name: impl Into<String>) -> Self {
+            self.settings.app_name = Some(name.into());
+            self
+        }
+
+        /// Sent as `x-app-ver` for Entra's logs.
+        pub fn app_version(mut self, version: impl Into<String>) -> Self {
+            self.settings.app_version = Some(version.into());
+            self
+        }
+
+        /// Whether unknown Entra hosts are checked (and aliases learnt) through instance
+        /// discovery (default true). Turn off for air-gapped or Azure Stack authorities.
+        pub fn instance_discovery(mut self, enabled: bool) -> Self {
+            self.settings.instance_discovery = enabled;
+            self
+        }
+
+        /// Switches that weaken guarantees; see
+        /// [`DangerousOptions`](crate::DangerousOptions).
+        pub fn dangerous(mut self, dangerous: $crate::DangerousOptions) -> Self {
+            self.settings.dangerous = dangerous;
+            self
+        }
+
+        /// The client-side throttling state (Retry-After and repeated-failure memory); share
+        /// one between apps, or [`export`](crate::http::ThrottleState::export) it to keep it
+        /// across runs (default: a private one).
+        pub fn throttle_state(mut self, state: $crate::http::ThrottleState) -> Self {
+            self.settings.throttle_state = Some(state);
+            self
+        }
+    };
+}
+pub(crate) use app_builder_setters;
+
+/// The settings both builders' `Debug` show (never a secret: the credential is shown by the
+/// confidential builder through its own redacting `Debug`).
+pub(crate) fn debug_settings(d: &mut fmt::DebugStruct<'_, '_>, s: &AppSettings) {
+    d.field("client_id", &s.client_id)
+        .field("authority", &s.authority)
+        .field("cache", &s.cache.is_some())
+        .field("http_client", &s.http_client.is_some())
+        .field("client_capabilities", &s.client_capabilities)
+        .field("instance_discovery", &s.instance_discovery);
+}
+
 impl AppCore {
     /// Checks the settings and builds the shared core. No I/O.
     pub(crate) fn new(s: AppSettings) -> Result<AppCore> {

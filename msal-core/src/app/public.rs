@@ -4,12 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::core::{AppCore, AppSettings};
-use super::options::DangerousOptions;
+use super::core::{AppCore, AppSettings, app_builder_setters, debug_settings};
 use crate::authority::Authority;
 use crate::cache::TokenCache;
 use crate::error::Result;
-use crate::http::HttpClient;
 
 /// Configures a [`PublicClient`]: [`PublicClient::builder`] takes its client id, the setters
 /// the rest, and [`build`](PublicClientBuilder::build) checks the whole and builds it. A plain,
@@ -26,113 +24,26 @@ use crate::http::HttpClient;
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct PublicClientBuilder {
-    client_id: String,
-    authority: Authority,
-    cache: Option<TokenCache>,
-    http_client: Option<Arc<dyn HttpClient>>,
-    client_capabilities: Vec<String>,
-    app_name: Option<String>,
-    app_version: Option<String>,
-    instance_discovery: bool,
-    dangerous: DangerousOptions,
-    throttle_state: Option<crate::http::ThrottleState>,
+    settings: AppSettings,
 }
 
 impl PublicClientBuilder {
-    /// The authority users sign in at (default: `common`).
-    pub fn authority(mut self, authority: Authority) -> Self {
-        self.authority = authority;
-        self
-    }
-
-    /// The token cache; share one [`TokenCache`] between apps to share sign-ins (FOCI
-    /// siblings) (default: a private in-memory cache).
-    pub fn cache(mut self, cache: TokenCache) -> Self {
-        self.cache = Some(cache);
-        self
-    }
-
-    /// The HTTP client (default: [`ReqwestHttpClient`](crate::http::ReqwestHttpClient) with
-    /// the platform trust store).
-    pub fn http_client(mut self, client: impl HttpClient) -> Self {
-        self.http_client = Some(Arc::new(client));
-        self
-    }
-
-    /// Client capabilities announced on every request, e.g. `["CP1"]` for continuous access
-    /// evaluation.
-    pub fn client_capabilities(
-        mut self,
-        capabilities: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sent as `x-app-name` for Entra's logs.
-    pub fn app_name(mut self, name: impl Into<String>) -> Self {
-        self.app_name = Some(name.into());
-        self
-    }
-
-    /// Sent as `x-app-ver` for Entra's logs.
-    pub fn app_version(mut self, version: impl Into<String>) -> Self {
-        self.app_version = Some(version.into());
-        self
-    }
-
-    /// Whether unknown Entra hosts are checked (and aliases learnt) through instance discovery
-    /// (default true).
-    pub fn instance_discovery(mut self, enabled: bool) -> Self {
-        self.instance_discovery = enabled;
-        self
-    }
-
-    /// Switches that weaken guarantees; see [`DangerousOptions`].
-    pub fn dangerous(mut self, dangerous: DangerousOptions) -> Self {
-        self.dangerous = dangerous;
-        self
-    }
-
-    /// The client-side throttling state (Retry-After and repeated-failure memory); share one
-    /// between apps, or [`export`](crate::http::ThrottleState::export) it to keep it across
-    /// runs (default: a private one).
-    pub fn throttle_state(mut self, state: crate::http::ThrottleState) -> Self {
-        self.throttle_state = Some(state);
-        self
-    }
+    app_builder_setters!();
 
     /// Checks the configuration and builds the client. Does no I/O: discovery happens on the
     /// first request.
     pub fn build(self) -> Result<PublicClient> {
         Ok(PublicClient {
-            inner: Arc::new(AppCore::new(AppSettings {
-                client_id: self.client_id,
-                authority: self.authority,
-                cache: self.cache,
-                http_client: self.http_client,
-                client_capabilities: self.client_capabilities,
-                app_name: self.app_name,
-                app_version: self.app_version,
-                instance_discovery: self.instance_discovery,
-                dangerous: self.dangerous,
-                throttle_state: self.throttle_state,
-                confidential: false,
-            })?),
+            inner: Arc::new(AppCore::new(self.settings)?),
         })
     }
 }
 
 impl fmt::Debug for PublicClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicClientBuilder")
-            .field("client_id", &self.client_id)
-            .field("authority", &self.authority)
-            .field("cache", &self.cache.is_some())
-            .field("http_client", &self.http_client.is_some())
-            .field("client_capabilities", &self.client_capabilities)
-            .field("instance_discovery", &self.instance_discovery)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("PublicClientBuilder");
+        debug_settings(&mut d, &self.settings);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -161,16 +72,7 @@ impl PublicClient {
     /// registration. See [`PublicClientBuilder`] for the rest.
     pub fn builder(client_id: impl Into<String>) -> PublicClientBuilder {
         PublicClientBuilder {
-            client_id: client_id.into(),
-            authority: Authority::default(),
-            cache: None,
-            http_client: None,
-            client_capabilities: Vec::new(),
-            app_name: None,
-            app_version: None,
-            instance_discovery: true,
-            dangerous: DangerousOptions::default(),
-            throttle_state: None,
+            settings: AppSettings::new(client_id.into(), false),
         }
     }
 

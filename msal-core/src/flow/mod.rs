@@ -17,6 +17,8 @@ pub(crate) mod user;
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use crate::app::core::{AppCore, AppRef};
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::{
@@ -27,7 +29,7 @@ use crate::credential::{ClientAuth, ClientAuthRequest};
 use crate::error::{Error, Result};
 use crate::http::telemetry::RefreshReason;
 use crate::http::token_request::{Form, TokenRequest};
-use crate::response::{ClientInfo, TokenResponse, check_id_token, decode_jwt_claims};
+use crate::response::{ClientInfo, TokenResponse, check_id_token};
 use crate::result::{Account, AuthenticationResult};
 use crate::scope::ScopeSet;
 
@@ -227,17 +229,20 @@ impl<'a> Applying<'a> {
 /// (by `client_info`, or the ID token's `sub` without it): caching it under the requesting
 /// account would hand one user's tokens to another. MSAL does not check this; it costs one
 /// comparison.
-fn check_same_account(rt: &RefreshTokenEntity, response: &TokenResponse) -> Result<()> {
+fn check_same_account(
+    rt: &RefreshTokenEntity,
+    response: &TokenResponse,
+    id_token_claims: Option<&Map<String, Value>>,
+) -> Result<()> {
     let Some(expected) = rt.home_account_id.as_deref().filter(|h| !h.is_empty()) else {
         return Ok(());
     };
     let answered = match response.client_info.as_deref().and_then(ClientInfo::parse) {
         Some(ci) => Some(ci.home_account_id()),
-        None => response
-            .id_token
-            .as_deref()
-            .and_then(decode_jwt_claims)
-            .and_then(|c| c.get("sub").and_then(|v| v.as_str()).map(str::to_owned)),
+        None => id_token_claims
+            .and_then(|c| c.get("sub"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     };
     match answered.filter(|h| !h.is_empty()) {
         Some(h) if h != expected => Err(Error::new(
@@ -254,9 +259,6 @@ pub(crate) async fn apply_response(
     response: &TokenResponse,
     a: Applying<'_>,
 ) -> Result<AuthenticationResult> {
-    if let Some(rt) = a.refreshed.and_then(|r| r.token) {
-        check_same_account(rt, response)?;
-    }
     // The ID token is checked before anything is cached (see `check_id_token`); AD FS
     // issuers are not compared (their discovery documents and tokens are not known to agree).
     let issuer = a.meta.issuer.as_deref().filter(|_| !a.meta.is_adfs);
@@ -264,6 +266,9 @@ pub(crate) async fn apply_response(
         Some(t) => Some(check_id_token(t, &core.client_id, issuer)?),
         None => None,
     };
+    if let Some(rt) = a.refreshed.and_then(|r| r.token) {
+        check_same_account(rt, response, claims.as_ref())?;
+    }
     let data = a.request.form.plain_fields();
     let now = unix_seconds(core.now());
     let event = TokenEvent {
