@@ -73,6 +73,7 @@ pub mod credential;
 pub mod error;
 pub mod flow;
 pub mod http;
+pub mod managed_identity;
 pub mod scope;
 
 mod response;
@@ -95,6 +96,7 @@ pub use flow::device_code::DeviceCodeFlow;
 pub use flow::state::{
     AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
 };
+pub use managed_identity::{ManagedIdentity, ManagedIdentityClient};
 pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 

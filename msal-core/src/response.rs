@@ -135,7 +135,8 @@ pub(crate) enum WireSeconds {
 }
 
 impl WireSeconds {
-    fn value(self) -> Option<i64> {
+    /// The number, if it is one.
+    pub(crate) fn value(self) -> Option<i64> {
         match self {
             WireSeconds::Value(v) => Some(v),
             WireSeconds::Invalid => None,

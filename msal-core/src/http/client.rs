@@ -443,6 +443,16 @@ impl ReqwestHttpClient {
         ReqwestHttpClientBuilder::default()
     }
 
+    /// Wraps a reqwest client configured elsewhere (e.g. with a pinned certificate), which
+    /// must never use a proxy for the requests it is given.
+    pub(crate) fn from_reqwest(client: reqwest::Client) -> ReqwestHttpClient {
+        ReqwestHttpClient {
+            client,
+            direct: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
     /// The client for `request`: the proxy-free one for local targets and [`BypassProxy`].
     fn client_for(&self, request: &http::Request<Vec<u8>>) -> Result<reqwest::Client> {
         match &self.direct {
