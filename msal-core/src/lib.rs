@@ -34,6 +34,9 @@
 //! - [`ConfidentialClient`]: client credentials ([`acquire_token_for_client`]) with a secret, a
 //!   certificate or an assertion ([`ClientCredential`]), and on-behalf-of
 //!   ([`acquire_token_on_behalf_of`]), both served from the cache first.
+//! - [`ManagedIdentityClient`]: tokens for the managed identity of the Azure resource the code
+//!   runs on (IMDS, App Service, Azure ML, Service Fabric, Azure Arc, Cloud Shell), detected
+//!   from the environment and cached; see [`managed_identity`].
 //! - Every `acquire_*` method returns a request builder: set per-request options (tenant,
 //!   claims challenge, force refresh, correlation id, extra parameters), then `.await` it.
 //! - [`Authority`]: Entra ID tenants and clouds, B2C, AD FS, CIAM, generic OIDC; discovery is

@@ -196,6 +196,50 @@ pub(crate) fn run() -> Result<()> {
     let _ = approver.join();
     cli_result?;
 
+    println!();
+    let endpoints = &manifest["managed_identity"];
+    let user_mi = seeds["managed_identities"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["system_assigned"] == false))
+        .context("manifest: no user-assigned managed identity")?;
+    for (style, vars) in [
+        (
+            "App Service",
+            vec![
+                (
+                    "IDENTITY_ENDPOINT",
+                    str_of(endpoints, "app_service_endpoint")?,
+                ),
+                ("IDENTITY_HEADER", str_of(endpoints, "identity_header")?),
+            ],
+        ),
+        (
+            "an Azure VM (IMDS)",
+            vec![(
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+                str_of(endpoints, "imds_host")?,
+            )],
+        ),
+    ] {
+        println!("(running as if on {style})");
+        let mut mi = Command::new(exe("managed_identity")?);
+        for var in [
+            "IDENTITY_ENDPOINT",
+            "IDENTITY_HEADER",
+            "IDENTITY_SERVER_THUMBPRINT",
+            "IMDS_ENDPOINT",
+            "MSI_ENDPOINT",
+            "MSI_SECRET",
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            "AZUREPS_HOST_ENVIRONMENT",
+        ] {
+            mi.env_remove(var);
+        }
+        mi.envs(vars)
+            .env("AZURE_CLIENT_ID", str_of(user_mi, "client_id")?);
+        run_example(&mut mi, "managed_identity")?;
+    }
+
     let stats = http(admin, "GET", "/admin/stats", None)?;
     println!(
         "\nemulator saw {} token requests and {} discovery requests in all",
