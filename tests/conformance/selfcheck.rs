@@ -89,6 +89,7 @@ fn token_post(python: bool, assertion: &str) -> RecordedRequest {
         ]),
         body: String::new(),
         status: 200,
+        source: None,
     }
 }
 
@@ -103,6 +104,7 @@ fn discovery_get(path: &str) -> RecordedRequest {
         form: Vec::new(),
         body: String::new(),
         status: 200,
+        source: None,
     }
 }
 

@@ -13,11 +13,14 @@ use serde_json::{Value, json};
 
 use super::authority::Authority;
 use super::faults::ActiveFault;
+use super::mi::ArcKey;
+use super::mi::faults::ActiveMiFault;
+use super::mi::settings;
 use super::model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
     DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule, ImdsSettings,
-    InteractionSetting, MintedToken, RefreshTokenSettings, RequestFilter, RevokeResult, Stats,
-    UserRegistration, UserTokenRequest,
+    InteractionSetting, ManagedIdentityFault, ManagedIdentitySettings, MintedToken,
+    RefreshTokenSettings, RequestFilter, RevokeResult, Stats, UserRegistration, UserTokenRequest,
 };
 use super::recording;
 use super::respond;
@@ -47,6 +50,14 @@ pub(crate) fn router(state: Arc<EmuState>) -> Router {
         .route("/admin/stats", get(stats))
         .route("/admin/discovery", get(get_discovery).post(set_discovery))
         .route("/admin/imds", get(get_imds).post(set_imds))
+        .route(
+            "/admin/managed-identity",
+            get(mi_settings).post(replace_mi_settings),
+        )
+        .route(
+            "/admin/managed-identity/faults",
+            get(mi_faults).post(add_mi_faults).delete(clear_mi_faults),
+        )
         .route("/admin/users/{username}/consent", post(set_consent))
         .route("/admin/users/{username}/interaction", post(set_interaction))
         .route("/admin/users/{username}/auth_time", post(set_auth_time))
@@ -102,7 +113,7 @@ async fn manifest(State(s): Shared) -> Response {
 }
 
 async fn reset(State(s): Shared) -> Response {
-    {
+    let old_mi = {
         let mut reg = s.lock();
         reg.requests.clear();
         reg.faults.clear();
@@ -112,7 +123,9 @@ async fn reset(State(s): Shared) -> Response {
         reg.strict_rotation = false;
         reg.device_config = DeviceConfig::default();
         reg.sessions.clear();
-    }
+        std::mem::take(&mut reg.managed_identity)
+    };
+    old_mi.arc_keys.iter().for_each(ArcKey::remove_file);
     s.clock.reset();
     done()
 }
@@ -209,7 +222,7 @@ async fn mint_user_token(State(s): Shared, body: Bytes) -> Response {
     })
 }
 
-fn filter_from_query(query: Option<&str>) -> RequestFilter {
+fn filter_from_query(query: Option<&str>) -> Result<RequestFilter, String> {
     let mut f = RequestFilter::default();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let v = Some(v.into_owned()).filter(|v| !v.is_empty());
@@ -217,14 +230,26 @@ fn filter_from_query(query: Option<&str>) -> RequestFilter {
             "host" => f.host = v,
             "path_contains" => f.path_contains = v,
             "grant_type" => f.grant_type = v,
+            "source" => {
+                f.source = match v {
+                    Some(v) => Some(
+                        serde_json::from_value(Value::String(v.clone()))
+                            .map_err(|_| format!("unknown source '{v}'"))?,
+                    ),
+                    None => None,
+                };
+            }
             _ => {}
         }
     }
-    f
+    Ok(f)
 }
 
 async fn list_requests(State(s): Shared, RawQuery(query): RawQuery) -> Response {
-    let filter = filter_from_query(query.as_deref());
+    let filter = match filter_from_query(query.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return bad(&e),
+    };
     let selected = recording::select(&s.lock().requests, &filter);
     ok(&selected)
 }
@@ -322,6 +347,67 @@ async fn set_imds(State(s): Shared, body: Bytes) -> Response {
     }
     s.lock().imds = settings.clone();
     ok(&settings)
+}
+
+// ---------------------------------------------------------------- managed identity
+
+async fn mi_settings(State(s): Shared) -> Response {
+    let settings = s.lock().managed_identity.settings.clone();
+    ok(&settings)
+}
+
+async fn replace_mi_settings(State(s): Shared, body: Bytes) -> Response {
+    let settings: ManagedIdentitySettings = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    let mut reg = s.lock();
+    if let Err(e) = settings::validate(&reg, &settings) {
+        return bad(&e);
+    }
+    reg.managed_identity.settings = settings.clone();
+    ok(&settings)
+}
+
+async fn mi_faults(State(s): Shared) -> Response {
+    let rules: Vec<ManagedIdentityFault> = s
+        .lock()
+        .managed_identity
+        .faults
+        .iter()
+        .map(ActiveMiFault::listed)
+        .collect();
+    ok(&rules)
+}
+
+/// One rule or a list of them.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<ManagedIdentityFault>),
+    One(Box<ManagedIdentityFault>),
+}
+
+async fn add_mi_faults(State(s): Shared, body: Bytes) -> Response {
+    let rules = match parse::<OneOrMany>(&body) {
+        Ok(OneOrMany::Many(v)) => v,
+        Ok(OneOrMany::One(r)) => vec![*r],
+        Err(e) => return *e,
+    };
+    let mut active = Vec::with_capacity(rules.len());
+    for rule in rules {
+        match ActiveMiFault::new(rule) {
+            Ok(f) => active.push(f),
+            Err(e) => return bad(&e),
+        }
+    }
+    s.lock().managed_identity.faults.extend(active);
+    done()
+}
+
+async fn clear_mi_faults(State(s): Shared) -> Response {
+    s.lock().managed_identity.faults.clear();
+    done()
 }
 
 // ---------------------------------------------------------------- user sign-in switches

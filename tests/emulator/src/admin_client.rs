@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
     DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule, ImdsMode,
-    ImdsSettings, InteractionSetting, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
+    ImdsSettings, InteractionSetting, ManagedIdentityFault, ManagedIdentitySettings,
+    ManagedIdentitySource, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
     RequestFilter, RevokeResult, Stats, UserInfo, UserRegistration, UserTokenRequest,
 };
 
@@ -101,8 +102,9 @@ impl AdminClient {
     }
 
     /// `POST /admin/reset`: clears recorded requests, faults, stats and the clock offset; resets
-    /// the refresh token, device code and IMDS settings; signs every browser session out. Issued
-    /// codes and tokens, registrations and per-user switches stay.
+    /// the refresh token, device code, IMDS and managed-identity settings (and drops the
+    /// managed-identity faults and Azure Arc challenges); signs every browser session out.
+    /// Issued codes and tokens, registrations and per-user switches stay.
     pub async fn reset(&self) -> anyhow::Result<()> {
         self.post::<Value>("/admin/reset", &serde_json::json!({}))
             .await
@@ -129,16 +131,18 @@ impl AdminClient {
         self.get("/admin/requests").await
     }
 
-    /// `GET /admin/requests?host=&path_contains=&grant_type=`.
+    /// `GET /admin/requests?host=&path_contains=&grant_type=&source=`.
     pub async fn requests_filtered(
         &self,
         filter: &RequestFilter,
     ) -> anyhow::Result<Vec<RecordedRequest>> {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
+        let source = filter.source.map(|s| s.name().to_string());
         for (k, v) in [
             ("host", &filter.host),
             ("path_contains", &filter.path_contains),
             ("grant_type", &filter.grant_type),
+            ("source", &source),
         ] {
             if let Some(v) = v {
                 q.append_pair(k, v);
@@ -222,6 +226,81 @@ impl AdminClient {
     /// How many IMDS requests arrived (from `GET /admin/stats`).
     pub async fn imds_requests(&self) -> anyhow::Result<u64> {
         Ok(self.stats().await?.imds_requests)
+    }
+
+    // ------------------------------------------------------------ managed identity
+
+    /// `GET /admin/managed-identity`: the identities and token settings behind every
+    /// managed-identity source.
+    pub async fn managed_identity(&self) -> anyhow::Result<ManagedIdentitySettings> {
+        self.get("/admin/managed-identity").await
+    }
+
+    /// `POST /admin/managed-identity`: replaces the identities and token settings; returns
+    /// them.
+    pub async fn set_managed_identity(
+        &self,
+        settings: &ManagedIdentitySettings,
+    ) -> anyhow::Result<ManagedIdentitySettings> {
+        self.post("/admin/managed-identity", settings).await
+    }
+
+    /// `POST /admin/managed-identity`: the lifetime of the tokens issued from now on (zero or
+    /// negative: already expired), the rest unchanged.
+    pub async fn set_managed_identity_token_lifetime(&self, secs: i64) -> anyhow::Result<()> {
+        let mut s = self.managed_identity().await?;
+        s.token_lifetime_secs = secs;
+        self.set_managed_identity(&s).await.map(drop)
+    }
+
+    /// `POST /admin/managed-identity/faults`: appends fault rules (tried in order).
+    pub async fn add_managed_identity_faults(
+        &self,
+        rules: &[ManagedIdentityFault],
+    ) -> anyhow::Result<()> {
+        self.post::<Value>("/admin/managed-identity/faults", &rules)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /admin/managed-identity/faults` with one rule.
+    pub async fn add_managed_identity_fault(
+        &self,
+        rule: &ManagedIdentityFault,
+    ) -> anyhow::Result<()> {
+        self.add_managed_identity_faults(std::slice::from_ref(rule))
+            .await
+    }
+
+    /// `GET /admin/managed-identity/faults`: the active rules (`times`: the remaining count).
+    pub async fn managed_identity_faults(&self) -> anyhow::Result<Vec<ManagedIdentityFault>> {
+        self.get("/admin/managed-identity/faults").await
+    }
+
+    /// `DELETE /admin/managed-identity/faults`.
+    pub async fn clear_managed_identity_faults(&self) -> anyhow::Result<()> {
+        self.delete("/admin/managed-identity/faults").await
+    }
+
+    /// The recorded requests to `source` ([`ManagedIdentitySource::Any`]: to every
+    /// managed-identity source), in arrival order.
+    pub async fn managed_identity_requests(
+        &self,
+        source: ManagedIdentitySource,
+    ) -> anyhow::Result<Vec<RecordedRequest>> {
+        self.requests_filtered(&RequestFilter {
+            source: Some(source),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// How many requests reached `source` (from `GET /admin/stats`).
+    pub async fn managed_identity_request_count(
+        &self,
+        source: ManagedIdentitySource,
+    ) -> anyhow::Result<u64> {
+        Ok(self.stats().await?.managed_identity.get(source))
     }
 
     /// `POST /admin/discovery`.

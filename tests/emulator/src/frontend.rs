@@ -171,6 +171,7 @@ async fn handle(State(state): State<Arc<EmuState>>, request: Request) -> Respons
         form: incoming.form,
         body: String::from_utf8_lossy(&incoming.body).into_owned(),
         status,
+        source: None,
     });
     response
 }

@@ -1,7 +1,8 @@
 //! The Azure Instance Metadata Service (IMDS), on its own plain-HTTP loopback listener as the
 //! real one is plain HTTP on `169.254.169.254`: the compute location that region
 //! auto-detection reads. Settings ([`ImdsSettings`]) come from the admin API; every request is
-//! counted and recorded with the others.
+//! counted and recorded with the others. The managed-identity token path is served by
+//! [`mi`] (its own settings and faults; [`ImdsSettings::mode`] does not apply to it).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use super::hosts;
+use super::mi;
 use super::model::{ImdsMode, ImdsSettings, RecordedRequest};
 use super::respond;
 use super::state::EmuState;
@@ -88,6 +90,10 @@ fn answer(
 }
 
 async fn handle(State(state): State<Arc<EmuState>>, request: Request) -> Response {
+    if mi::is_path(request.uri().path(), mi::IMDS_TOKEN_PATH) {
+        state.lock().stats.imds_requests += 1;
+        return mi::serve_imds(&state, request).await;
+    }
     let seq = state.next_seq();
     let (parts, _body) = request.into_parts();
     let metadata = parts
@@ -123,6 +129,7 @@ async fn handle(State(state): State<Arc<EmuState>>, request: Request) -> Respons
         form: Vec::new(),
         body: String::new(),
         status: 0,
+        source: None,
     };
     let settings = {
         let mut reg = state.lock();

@@ -33,6 +33,7 @@ mod hosts;
 mod ids;
 mod imds;
 mod jwt;
+mod mi;
 pub mod model;
 mod recording;
 mod respond;
@@ -55,10 +56,11 @@ pub use admin_client::AdminClient;
 pub use model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
     DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultMatch, FaultRule,
-    ImdsMode, ImdsSettings, InteractionSetting, MANIFEST_VERSION, Manifest, MintedToken,
-    RecordedRequest, RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities,
-    SeedCertificates, SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration,
-    UserTokenRequest,
+    ImdsMode, ImdsSettings, InteractionSetting, MANIFEST_VERSION, ManagedIdentityEndpoints,
+    ManagedIdentityFault, ManagedIdentityRegistration, ManagedIdentitySettings,
+    ManagedIdentitySource, ManagedIdentityStats, Manifest, MintedToken, RecordedRequest,
+    RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities, SeedCertificates,
+    SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
 };
 
 /// How to start the emulator.
@@ -68,10 +70,17 @@ pub struct EmulatorConfig {
     pub https_port: u16,
     /// Admin port on 127.0.0.1 (0 = ephemeral).
     pub admin_port: u16,
-    /// Plain-HTTP IMDS port on 127.0.0.1 (0 = ephemeral).
+    /// Plain-HTTP IMDS port on 127.0.0.1 (0 = ephemeral); it serves the IMDS managed-identity
+    /// token path too.
     pub imds_port: u16,
-    /// Where to write `ca.pem` and the fixture keys; a fresh temporary directory (removed when
-    /// the emulator is dropped) when `None`.
+    /// Plain-HTTP port of the other managed-identity sources (App Service, Azure Machine
+    /// Learning, Azure Arc, Cloud Shell) on 127.0.0.1 (0 = ephemeral).
+    pub managed_identity_port: u16,
+    /// HTTPS port of the Service Fabric managed-identity endpoint on 127.0.0.1 (0 = ephemeral).
+    pub service_fabric_port: u16,
+    /// Where to write `ca.pem`, the fixture keys and Azure Arc's key files (under
+    /// `arc-tokens`); a fresh temporary directory (removed when the emulator is dropped) when
+    /// `None`.
     pub state_dir: Option<PathBuf>,
 }
 
@@ -211,6 +220,43 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
             emulator_signing_cert_pem: file("emulator-signing.crt.pem"),
         },
         signing_kid: signing_kid.into(),
+        managed_identities: model::seeded_managed_identities(),
+    }
+}
+
+/// Binds a loopback listener, naming it in the error.
+async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .with_context(|| format!("binding {what} port {port}"))
+}
+
+/// The managed-identity endpoints of listeners at `imds`, `mi` and `fabric`.
+fn managed_identity_endpoints(
+    imds_url: &str,
+    mi: SocketAddr,
+    fabric: SocketAddr,
+    state_dir: &Path,
+    thumbprint: String,
+) -> ManagedIdentityEndpoints {
+    let secret = || {
+        format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    };
+    ManagedIdentityEndpoints {
+        imds_host: imds_url.to_string(),
+        app_service_endpoint: format!("http://{mi}{}", mi::APP_SERVICE_PATH),
+        identity_header: secret(),
+        azure_ml_endpoint: format!("http://{mi}{}", mi::AZURE_ML_PATH),
+        msi_secret: secret(),
+        arc_endpoint: format!("http://{mi}{}", mi::ARC_PATH),
+        arc_key_dir: path_string(&state_dir.join("arc-tokens")),
+        cloud_shell_endpoint: format!("http://{mi}{}", mi::CLOUD_SHELL_PATH),
+        service_fabric_endpoint: format!("https://{fabric}{}", mi::SERVICE_FABRIC_PATH),
+        service_fabric_thumbprint: thumbprint,
     }
 }
 
@@ -239,18 +285,26 @@ impl Emulator {
                 .with_context(|| format!("writing {name}"))?;
         }
 
-        let https = TcpListener::bind((Ipv4Addr::LOCALHOST, config.https_port))
-            .await
-            .with_context(|| format!("binding HTTPS port {}", config.https_port))?;
-        let admin = TcpListener::bind((Ipv4Addr::LOCALHOST, config.admin_port))
-            .await
-            .with_context(|| format!("binding admin port {}", config.admin_port))?;
-        let imds = TcpListener::bind((Ipv4Addr::LOCALHOST, config.imds_port))
-            .await
-            .with_context(|| format!("binding IMDS port {}", config.imds_port))?;
+        let fabric_tls =
+            mi::tls::generate().context("generating the Service Fabric certificate")?;
+
+        let https = bind(config.https_port, "HTTPS").await?;
+        let admin = bind(config.admin_port, "admin").await?;
+        let imds = bind(config.imds_port, "IMDS").await?;
+        let mi_listener = bind(config.managed_identity_port, "managed identity").await?;
+        let fabric = bind(config.service_fabric_port, "Service Fabric").await?;
         let https_addr = https.local_addr()?;
         let admin_url = format!("http://{}", admin.local_addr()?);
         let imds_url = format!("http://{}", imds.local_addr()?);
+        let managed_identity = managed_identity_endpoints(
+            &imds_url,
+            mi_listener.local_addr()?,
+            fabric.local_addr()?,
+            &state_dir,
+            fabric_tls.thumbprint,
+        );
+        std::fs::create_dir_all(&managed_identity.arc_key_dir)
+            .with_context(|| format!("creating {}", managed_identity.arc_key_dir))?;
 
         let signer = jwt::Signer::new(
             seeds::EMULATOR_SIGNING_KEY_PEM,
@@ -264,6 +318,7 @@ impl Emulator {
             ca_pem_path: path_string(&ca_pem_path),
             hosts: seeds::HOSTS.iter().map(|h| h.to_string()).collect(),
             imds_url: imds_url.clone(),
+            managed_identity,
             seeds: seeds_manifest(&state_dir, signer.kid(), &state::Registry::seeded()),
         };
         let state = Arc::new(state::EmuState::new(manifest, signer));
@@ -275,6 +330,12 @@ impl Emulator {
             ),
             server::spawn(admin, admin::router(state.clone()), None),
             server::spawn(imds, imds::router(state.clone()), None),
+            server::spawn(mi_listener, mi::router(state.clone()), None),
+            server::spawn(
+                fabric,
+                mi::service_fabric_router(state.clone()),
+                Some(fabric_tls.server_config),
+            ),
         ];
         Ok(Self {
             https_addr,
@@ -304,6 +365,12 @@ impl Emulator {
     /// auto-detection. See [`ImdsSettings`].
     pub fn imds_url(&self) -> &str {
         &self.imds_url
+    }
+
+    /// Where the managed-identity sources listen and the secrets they expect (the manifest's
+    /// `managed_identity`); [`ManagedIdentityEndpoints::env`] gives a client's environment.
+    pub fn managed_identity(&self) -> &ManagedIdentityEndpoints {
+        &self.state.manifest.managed_identity
     }
 
     /// The test CA certificate (PEM).

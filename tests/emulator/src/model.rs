@@ -5,6 +5,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod managed_identity;
+
+pub use managed_identity::{
+    DEFAULT_MANAGED_IDENTITY_TOKEN_LIFETIME, ManagedIdentityEndpoints, ManagedIdentityFault,
+    ManagedIdentityRegistration, ManagedIdentitySettings, ManagedIdentitySource,
+    ManagedIdentityStats, seeded_managed_identities,
+};
+
 /// The [`Manifest::manifest_version`] this emulator writes.
 ///
 /// It changes only when a field is removed or changes meaning; fields are added without a
@@ -36,6 +44,9 @@ pub struct Manifest {
     /// at `169.254.169.254`), for region auto-detection.
     #[serde(default)]
     pub imds_url: String,
+    /// The emulated managed-identity sources: their endpoints and secrets.
+    #[serde(default)]
+    pub managed_identity: ManagedIdentityEndpoints,
     /// The seeded tenants, apps, users, resources, authorities and key files.
     pub seeds: Seeds,
 }
@@ -57,6 +68,10 @@ pub struct Seeds {
     pub certificates: SeedCertificates,
     /// The `kid` of the key signing access and ID tokens.
     pub signing_kid: String,
+    /// The managed identities behind every managed-identity source (the defaults of
+    /// `/admin/managed-identity`).
+    #[serde(default)]
+    pub managed_identities: Vec<ManagedIdentityRegistration>,
 }
 
 /// A seeded tenant.
@@ -298,8 +313,11 @@ pub struct RecordedRequest {
     pub form: Vec<(String, String)>,
     /// The raw body (lossy UTF-8).
     pub body: String,
-    /// The response status.
+    /// The response status (0 while unanswered).
     pub status: u16,
+    /// The managed-identity source it reached, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ManagedIdentitySource>,
 }
 
 impl RecordedRequest {
@@ -340,6 +358,9 @@ pub struct RequestFilter {
     /// Only requests whose form `grant_type` equals this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
+    /// Only requests to this managed-identity source ([`ManagedIdentitySource::Any`]: to any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ManagedIdentitySource>,
 }
 
 /// `POST /admin/faults`: a fault rule applied before normal processing.
@@ -419,6 +440,9 @@ pub struct Stats {
     /// IMDS requests received (any path, answered or not).
     #[serde(default)]
     pub imds_requests: u64,
+    /// Managed-identity requests received, per source.
+    #[serde(default)]
+    pub managed_identity: ManagedIdentityStats,
 }
 
 /// `GET`/`POST /admin/imds`: what the emulated Azure Instance Metadata Service says.

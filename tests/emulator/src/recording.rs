@@ -1,6 +1,6 @@
 //! Filtering recorded requests.
 
-use super::model::{RecordedRequest, RequestFilter};
+use super::model::{ManagedIdentitySource, RecordedRequest, RequestFilter};
 
 /// Whether `r` passes `filter`.
 pub(crate) fn matches(r: &RecordedRequest, filter: &RequestFilter) -> bool {
@@ -16,6 +16,11 @@ pub(crate) fn matches(r: &RecordedRequest, filter: &RequestFilter) -> bool {
             .grant_type
             .as_deref()
             .is_none_or(|g| r.form_value("grant_type") == Some(g))
+        && filter.source.is_none_or(|s| match (s, r.source) {
+            (_, None) => false,
+            (ManagedIdentitySource::Any, Some(_)) => true,
+            (s, Some(got)) => s == got,
+        })
 }
 
 /// The recorded requests passing `filter`, in arrival order.

@@ -23,6 +23,14 @@
 //! - [`FOCI_APP_A_CLIENT_ID`] ("Office-like A") and [`FOCI_APP_B_CLIENT_ID`] ("Office-like B"):
 //!   public clients of family [`FOCI_FAMILY_ID`]: their responses carry `"foci": "1"` and either
 //!   redeems the other's refresh tokens.
+//!
+//! # Managed identities (contoso)
+//!
+//! | identity | client id | object id | resource id |
+//! |---|---|---|---|
+//! | system-assigned | [`MI_SYSTEM_CLIENT_ID`] | [`MI_SYSTEM_OBJECT_ID`] | [`MI_SYSTEM_RESOURCE_ID`] (a VM) |
+//! | user-assigned `uami-one` | [`MI_USER_ONE_CLIENT_ID`] | [`MI_USER_ONE_OBJECT_ID`] | [`MI_USER_ONE_RESOURCE_ID`] |
+//! | user-assigned `uami-two` | [`MI_USER_TWO_CLIENT_ID`] | [`MI_USER_TWO_OBJECT_ID`] | [`MI_USER_TWO_RESOURCE_ID`] |
 
 // ---------------------------------------------------------------- hosts
 
@@ -234,6 +242,32 @@ pub const FRANK_NAME: &str = "Frank Example";
 pub const FRANK_PASSWORD: &str = "Fr4nk+p@ss/=&%";
 /// The password of users added through the admin API without one.
 pub const DEFAULT_USER_PASSWORD: &str = "P@ssw0rd+/=&%";
+
+// ---------------------------------------------------------------- managed identities
+
+/// The Azure subscription the seeded managed identities live in.
+pub const MI_SUBSCRIPTION_ID: &str = "5b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+/// The system-assigned identity's client id (contoso).
+pub const MI_SYSTEM_CLIENT_ID: &str = "9a1b2c3d-0001-4e5f-8a9b-0c1d2e3f4a5b";
+/// The system-assigned identity's object id.
+pub const MI_SYSTEM_OBJECT_ID: &str = "9a1b2c3d-0002-4e5f-8a9b-0c1d2e3f4a5b";
+/// The resource id of the virtual machine the system-assigned identity belongs to.
+pub const MI_SYSTEM_RESOURCE_ID: &str = "/subscriptions/5b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/resourcegroups/rg/providers/Microsoft.Compute/virtualMachines/msal-emulator-vm";
+/// The first user-assigned identity's client id (contoso).
+pub const MI_USER_ONE_CLIENT_ID: &str = "9a1b2c3d-0011-4e5f-8a9b-0c1d2e3f4a5b";
+/// The first user-assigned identity's object id.
+pub const MI_USER_ONE_OBJECT_ID: &str = "9a1b2c3d-0012-4e5f-8a9b-0c1d2e3f4a5b";
+/// The first user-assigned identity's resource id.
+pub const MI_USER_ONE_RESOURCE_ID: &str = "/subscriptions/5b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-one";
+/// The second user-assigned identity's client id (contoso).
+pub const MI_USER_TWO_CLIENT_ID: &str = "9a1b2c3d-0021-4e5f-8a9b-0c1d2e3f4a5b";
+/// The second user-assigned identity's object id.
+pub const MI_USER_TWO_OBJECT_ID: &str = "9a1b2c3d-0022-4e5f-8a9b-0c1d2e3f4a5b";
+/// The second user-assigned identity's resource id.
+pub const MI_USER_TWO_RESOURCE_ID: &str = "/subscriptions/5b1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uami-two";
+/// `appid` of Cloud Shell's user tokens (the Azure CLI's public client id, which Cloud Shell
+/// signs in with).
+pub const CLOUD_SHELL_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 // ---------------------------------------------------------------- user flows
 

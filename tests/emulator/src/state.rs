@@ -10,6 +10,7 @@ use super::faults::ActiveFault;
 use super::hosts::{Cloud, HostKind};
 use super::ids;
 use super::jwt::Signer;
+use super::mi::settings::MiState;
 use super::model::{
     AppRegistration, ImdsSettings, InteractionSetting, Manifest, RecordedRequest, Stats, UserInfo,
 };
@@ -320,6 +321,8 @@ pub(crate) struct Registry {
     pub(crate) device_codes: Vec<DeviceCode>,
     pub(crate) device_config: DeviceConfig,
     pub(crate) strict_rotation: bool,
+    /// The managed-identity sources' identities, settings, faults and Azure Arc challenges.
+    pub(crate) managed_identity: MiState,
 }
 
 fn tenant(name: &str, id: &str, domains: &[&str], kind: TenantKind) -> Tenant {
@@ -553,6 +556,7 @@ impl Registry {
             device_codes: Vec::new(),
             device_config: DeviceConfig::default(),
             strict_rotation: false,
+            managed_identity: MiState::default(),
         }
     }
 

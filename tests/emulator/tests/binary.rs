@@ -57,6 +57,10 @@ fn help_exits_0_and_documents_the_manifest_line_and_the_admin_api() {
             "| `POST` | `/admin/faults` |",
             "| `POST` | `/admin/clock` |",
             "| `POST` | `/admin/device/{user_code}/deny` |",
+            "--managed-identity-port N",
+            "--service-fabric-port N",
+            "| `managed_identity` |",
+            "| `POST` | `/admin/managed-identity/faults` |",
         ] {
             assert!(text.contains(needle), "{flag}: no {needle:?} in\n{text}");
         }
@@ -142,8 +146,39 @@ async fn binary_stops_on_sigterm_and_keeps_a_given_state_dir() {
         "msal-emulator-test-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let (mut child, _, m) = spawn_binary(&["--ignore-stdin", "--state-dir", dir.to_str().unwrap()]);
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string()
+    };
+    let (mi_port, sf_port) = (free(), free());
+    let (mut child, _, m) = spawn_binary(&[
+        "--ignore-stdin",
+        "--state-dir",
+        dir.to_str().unwrap(),
+        "--managed-identity-port",
+        &mi_port,
+        "--service-fabric-port",
+        &sf_port,
+    ]);
     assert_eq!(std::path::Path::new(&m.ca_pem_path), dir.join("ca.pem"));
+    let mi = &m.managed_identity;
+    assert_eq!(
+        mi.app_service_endpoint,
+        format!("http://127.0.0.1:{mi_port}/msi/token")
+    );
+    assert_eq!(
+        mi.service_fabric_endpoint,
+        format!("https://127.0.0.1:{sf_port}/sf/token")
+    );
+    assert_eq!(
+        std::path::Path::new(&mi.arc_key_dir),
+        dir.join("arc-tokens")
+    );
+    assert!(dir.join("arc-tokens").is_dir());
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -1,4 +1,5 @@
-//! `msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--state-dir DIR] [--ignore-stdin]`
+//! `msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--managed-identity-port N]
+//! [--service-fabric-port N] [--state-dir DIR] [--ignore-stdin]`
 //!
 //! Starts the Entra ID emulator, prints its manifest as ONE JSON line on stdout, then serves
 //! until SIGTERM/SIGINT or end of stdin (unless `--ignore-stdin`). `--help` prints the manifest
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 
 use msal_emulator::{Emulator, EmulatorConfig};
 
-const USAGE: &str = "usage: msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--state-dir DIR] [--ignore-stdin]";
+const USAGE: &str = "usage: msal-emulator [--https-port N] [--admin-port N] [--imds-port N] [--managed-identity-port N] [--service-fabric-port N] [--state-dir DIR] [--ignore-stdin]";
 
 const ABOUT: &str = "\
 msal-emulator: a local Microsoft Entra ID emulator for offline tests (real HTTPS on 127.0.0.1
@@ -18,9 +19,15 @@ under Microsoft's host names, a JSON admin API).
 Options (every port 0 = ephemeral, the default; everything binds 127.0.0.1):
   --https-port N    the HTTPS port serving every host name
   --admin-port N    the admin API port (plain HTTP)
-  --imds-port N     the emulated Azure Instance Metadata Service port (plain HTTP)
-  --state-dir DIR   write ca.pem and the fixture keys there, and keep them (default: a temporary
-                    directory, removed on exit)
+  --imds-port N     the emulated Azure Instance Metadata Service port (plain HTTP; it serves
+                    the IMDS managed-identity token path too)
+  --managed-identity-port N
+                    the App Service, Azure Machine Learning, Azure Arc and Cloud Shell
+                    managed-identity port (plain HTTP)
+  --service-fabric-port N
+                    the Service Fabric managed-identity port (HTTPS, self-signed certificate)
+  --state-dir DIR   write ca.pem, the fixture keys and Azure Arc's key files there, and keep
+                    them (default: a temporary directory, removed on exit)
   --ignore-stdin    do not stop at the end of stdin (stop on SIGTERM or Ctrl-C only)
   -h, --help        print this help and exit
 
@@ -79,6 +86,16 @@ fn parse_args() -> Result<Command, String> {
             }
             "--imds-port" => {
                 config.imds_port = value()?.parse().map_err(|e| format!("--imds-port: {e}"))?;
+            }
+            "--managed-identity-port" => {
+                config.managed_identity_port = value()?
+                    .parse()
+                    .map_err(|e| format!("--managed-identity-port: {e}"))?;
+            }
+            "--service-fabric-port" => {
+                config.service_fabric_port = value()?
+                    .parse()
+                    .map_err(|e| format!("--service-fabric-port: {e}"))?;
             }
             "--state-dir" => config.state_dir = Some(PathBuf::from(value()?)),
             "--ignore-stdin" => ignore_stdin = true,
