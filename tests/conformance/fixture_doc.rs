@@ -55,6 +55,10 @@ pub(crate) fn is_entra_host(host: &str) -> bool {
 /// Python refuses them, msal/application.py `_decorate_scope`).
 const RESERVED_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
 
+/// The client id of the app that lists the accounts of an environment no entry names a
+/// client for.
+const ACCOUNTS_ONLY_CLIENT: &str = "00000000-0000-4000-8000-0000000000a1";
+
 /// An app both libraries build and question.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FixtureApp {
@@ -150,8 +154,8 @@ pub(crate) fn tagged(doc: &Doc) -> (Doc, Vec<(String, Tagged)>) {
 }
 
 /// The apps to ask about: for each client id and environment of a credential or app metadata
-/// entry, one app per realm seen in that environment (access tokens, ID tokens, accounts);
-/// `adfs` (AD FS) or `common` when the environment names no realm.
+/// entry (and each environment of accounts only), one app per realm seen in that environment
+/// (access tokens, ID tokens, accounts); `adfs` (AD FS) or `common` when it names no realm.
 pub(crate) fn apps(doc: &Doc) -> Vec<FixtureApp> {
     let all = entries(doc);
     let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
@@ -164,6 +168,16 @@ pub(crate) fn apps(doc: &Doc) -> Vec<FixtureApp> {
         }
         if let (Some(c), Some(env)) = (field(e, "client_id"), field(e, "environment")) {
             pairs.insert((c.to_owned(), env.to_ascii_lowercase()));
+        }
+    }
+    // Accounts are listed per environment, whatever the client: an environment with accounts
+    // and no client (a file of accounts only) is asked about through a client of its own.
+    for (section, _, e) in &all {
+        if let (&"Account", Some(env)) = (section, field(e, "environment")) {
+            let env = env.to_ascii_lowercase();
+            if !pairs.iter().any(|(_, x)| *x == env) {
+                pairs.insert((ACCOUNTS_ONLY_CLIENT.to_owned(), env));
+            }
         }
     }
     let mut out = Vec::new();
