@@ -138,6 +138,12 @@ pub(crate) enum CaseKind {
         /// The turns, in order.
         phases: Vec<crate::node::Phase>,
     },
+    /// A token cache file from another MSAL's test suite: what MSAL Python can use from it,
+    /// msal-rs must use too, and re-serializing it changes no entry (see `fixture_case.rs`).
+    MsalFixture {
+        /// Path relative to `tests/`.
+        file: String,
+    },
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -428,10 +434,11 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json`); names must be unique.
+/// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json` and the other MSALs'
+/// cache fixtures' `msal_fixture_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
     let mut cases: Vec<Case> = Vec::new();
-    for file in ["cases.json", "node_cases.json"] {
+    for file in ["cases.json", "node_cases.json", "msal_fixture_cases.json"] {
         let path = crate_dir().join("fixtures/conformance").join(file);
         let more: Vec<Case> = serde_json::from_str(&read(&path)?)
             .with_context(|| format!("parsing {}", path.display()))?;

@@ -8,13 +8,15 @@
 //! file shared by msal-rs and MSAL Python with msal-extensions (concurrent writers, each
 //! reading the other's tokens, a sign-out seen by the other). MSAL Node 7.2.1 is a second
 //! cache peer (`tests/fixtures/conformance/node_cases.json`, see `node.rs`): a cache file
-//! written by one serves the other from the cache, in both directions.
+//! written by one serves the other from the cache, in both directions. The token cache files
+//! of MSAL .NET's, Go's, Java's and Node's test suites (`msal_fixture_cases.json`, see
+//! `fixture_case.rs`) are read by MSAL Python as the oracle and by msal-rs, with no network.
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node with npm and sets `MSAL_CONFORMANCE_NODE`
 //! (without it the Node cases are skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`, `FAIL name: reason`,
 //! `SKIP name: reason`), then one `{peer}: N passed, N failed, N skipped` line per peer (MSAL
-//! Python, msal-extensions, MSAL Node, the harness's self-checks); the last line is the total,
+//! Python, msal-extensions, MSAL Node, msal fixtures, the harness's self-checks); the last line is the total,
 //! `N passed, N failed, N skipped`. Cases listed in
 //! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
 
@@ -23,6 +25,9 @@ mod cases;
 mod child;
 mod emu;
 mod file_interop;
+mod fixture_case;
+mod fixture_doc;
+mod fixture_rust;
 mod flows;
 mod node;
 mod python;
@@ -118,6 +123,7 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
         CaseKind::NodeCacheFile { apps, phases } => {
             node::cache_file_case(&case.name, emu, &suite.node, apps, phases).await
         }
+        CaseKind::MsalFixture { file } => fixture_case::fixture_case(&case.name, py, file).await,
     }
 }
 
@@ -165,6 +171,8 @@ fn indent(reason: &str) -> String {
 fn peer(kind: &CaseKind) -> &'static str {
     match kind {
         CaseKind::NodeCacheFile { .. } => "MSAL Node",
+        // MSAL Python is the oracle; the files come from the other MSALs' test suites.
+        CaseKind::MsalFixture { .. } => "msal fixtures",
         CaseKind::FileWriters { .. } | CaseKind::FileSignOut { .. } => "msal-extensions",
         CaseKind::SelfCheck { .. } | CaseKind::LoopbackGuard { .. } => "harness self-checks",
         // Wire and cache comparisons run MSAL Python beside msal-rs; the key vectors were

@@ -93,17 +93,34 @@ impl Python {
         }
     }
 
-    /// Runs one job and returns its result; a Python exception is an error.
-    pub(crate) async fn run(&self, job: &Value) -> anyhow::Result<PyResult> {
+    /// Runs `script` with `job` on stdin; returns its stdout and stderr.
+    async fn run_script(&self, script: PathBuf, job: &Value) -> anyhow::Result<(String, String)> {
         let Some(python) = self.interpreter.clone() else {
             bail!(
                 "MSAL_CONFORMANCE_PYTHON is not set: run the suite with `cargo xtask conformance`"
             );
         };
-        let script = self.script.clone();
         let input = serde_json::to_vec(job)?;
-        let (stdout, stderr) =
-            tokio::task::spawn_blocking(move || run_child(&python, &script, &input)).await??;
+        tokio::task::spawn_blocking(move || run_child(&python, &script, &input)).await?
+    }
+
+    /// Runs one job of `python/msal_fixture_oracle.py` (see `fixture_case.rs`) and returns
+    /// what it printed.
+    pub(crate) async fn run_fixture_oracle(&self, job: &Value) -> anyhow::Result<String> {
+        let script = crate_dir().join("conformance/python/msal_fixture_oracle.py");
+        let (stdout, stderr) = self.run_script(script, job).await?;
+        if stdout.trim().is_empty() {
+            bail!(
+                "MSAL Python's fixture oracle printed nothing; stderr: {}",
+                tail(&stderr)
+            );
+        }
+        Ok(stdout)
+    }
+
+    /// Runs one job and returns its result; a Python exception is an error.
+    pub(crate) async fn run(&self, job: &Value) -> anyhow::Result<PyResult> {
+        let (stdout, stderr) = self.run_script(self.script.clone(), job).await?;
         let result: PyResult = serde_json::from_str(stdout.trim()).with_context(|| {
             format!(
                 "MSAL Python's harness printed no result; stdout: {:?}; stderr: {}",

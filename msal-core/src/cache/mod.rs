@@ -750,11 +750,14 @@ impl TokenCache {
         self.accounts_in(None)
     }
 
-    /// The accounts in memory in one of `environments` (all when `None`).
+    /// The accounts in memory in one of `environments` (all when `None`), of the authority
+    /// types MSAL lists: `MSSTS` and `ADFS` (msal/application.py `_find_msal_accounts`; other
+    /// MSALs' test caches hold placeholders such as `"authority_type": "authority_type"`).
     pub(crate) fn accounts_in(&self, environments: Option<&[String]>) -> Vec<Account> {
         self.inner.index.list_accounts(|a| {
-            environments
-                .is_none_or(|envs| envs.iter().any(|e| e.eq_ignore_ascii_case(&a.environment)))
+            matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                && environments
+                    .is_none_or(|envs| envs.iter().any(|e| e.eq_ignore_ascii_case(&a.environment)))
         })
     }
 

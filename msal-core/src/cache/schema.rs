@@ -31,7 +31,10 @@ pub struct AccessTokenEntity {
     pub client_id: Option<String>,
     /// The granted scopes, sorted by code point and space-separated.
     pub target: String,
-    /// The tenant path segment of the token endpoint (`organizations`, a GUID, `adfs`, ...).
+    /// The tenant path segment of the token endpoint (`organizations`, a GUID, `adfs`, ...);
+    /// empty when the entry has none (MSAL .NET writes AD FS tokens so; msal/token_cache.py
+    /// treats `realm` as optional).
+    #[serde(default)]
     pub realm: String,
     /// The token type, `Bearer` unless the identity provider said otherwise (also when the
     /// entry has none, as MSAL .NET, Go, Java and Node may write it: msal/token_cache.py
@@ -44,8 +47,11 @@ pub struct AccessTokenEntity {
     /// When the token expires, in seconds since the Unix epoch.
     #[serde(with = "timestamp")]
     pub expires_on: u64,
-    /// Until when the token may be used while the identity provider is unavailable.
-    #[serde(with = "timestamp")]
+    /// Until when the token may be used while the identity provider is unavailable; 0 when
+    /// the entry has none or one that is not an epoch timestamp (MSAL .NET writes
+    /// `"-62135596800"`, .NET's `DateTime.MinValue`, for AD FS tokens). MSAL Python never
+    /// reads it (msal/token_cache.py), so such a value does not make the token unusable.
+    #[serde(default, with = "unread_timestamp")]
     pub extended_expires_on: u64,
     /// The key id of a proof-of-possession or SSH-certificate token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -367,6 +373,57 @@ impl serde::de::Visitor<'_> for TimestampVisitor {
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
         parse_timestamp_str(v).ok_or_else(|| E::custom("not an epoch timestamp"))
+    }
+}
+
+/// A timestamp no lookup reads: whatever does not fit reads as 0 (the entry keeps its text).
+mod unread_timestamp {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    struct Lenient;
+
+    impl serde::de::Visitor<'_> for Lenient {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON scalar")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            Ok(u64::try_from(v).unwrap_or(0))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            Ok(timestamp_from_f64(v).unwrap_or(0))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            Ok(parse_timestamp_str(v).unwrap_or(0))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<u64, E> {
+            Ok(0)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<u64, E> {
+            Ok(0)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<u64, E> {
+            Ok(0)
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(Lenient)
     }
 }
 

@@ -2300,3 +2300,76 @@ fn a_new_access_token_replaces_the_same_one_under_another_alias() {
     // The entries kept are unchanged (MSAL Node's "" home account stays "").
     assert_eq!(ats["other-scopes"], doc["AccessToken"]["other-scopes"]);
 }
+
+#[test]
+fn adfs_access_token_without_realm_and_with_a_negative_extended_expiry_is_a_token() {
+    // As MSAL .NET writes an AD FS sign-in (its tests' Resources/token_cache_adfs.json): the
+    // access token has no `realm`, and `extended_expires_on` is .NET's DateTime.MinValue.
+    // MSAL Python reads such a token (and its sign-out removes it); so must msal-rs.
+    let hid = "unZYjm1NugFLhP1l338bxhRYyHbtCYOWX1P+F2fCsiQ=";
+    let at_key = "unzyjm1nugflhp1l338bxhryyhbtcyowx1p+f2fcsiq=-fs.msidlab8.com-accesstoken-publicclientid--openid";
+    let file = json!({
+        "AccessToken": {at_key: {
+            "home_account_id": hid, "environment": "fs.msidlab8.com", "client_id": "PublicClientId",
+            "secret": "adfs-at", "credential_type": "AccessToken", "target": "openid",
+            "cached_at": "1613060010", "expires_on": "1613063610",
+            "extended_expires_on": "-62135596800", "ext_expires_on": "-62135596800"
+        }},
+        "Account": {"adfs-account": {
+            "home_account_id": hid, "environment": "fs.msidlab8.com",
+            "username": "fidlab@msidlab8.com", "authority_type": "MSSTS"
+        }}
+    })
+    .to_string();
+    let cache = TokenCache::new();
+    cache.deserialize(&file).expect("loads");
+    let s = scopes(&["openid"]);
+    let found = cache
+        .find_access_token(&AccessTokenQuery {
+            client_id: "PublicClientId",
+            ..query(Some(hid), "fs.msidlab8.com", "", &s)
+        })
+        .expect("the token is read");
+    assert_eq!(found.secret, "adfs-at");
+    assert_eq!(found.extended_expires_on, 0);
+    // Untouched, it is written back as it was read.
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    let original: Value = serde_json::from_str(&file).expect("json");
+    assert_eq!(out["AccessToken"][at_key], original["AccessToken"][at_key]);
+    // Signing the account out removes it.
+    let account = cache.accounts().into_iter().next().expect("the account");
+    block_on(cache.remove_account(&account)).expect("removed");
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    assert!(out["AccessToken"].get(at_key).is_none());
+}
+
+#[test]
+fn accounts_of_other_authority_types_are_not_listed() {
+    // MSAL Java's test cache AAD_cache_data/full_cache.json has `"authority_type":
+    // "authority_type"`; MSAL Python lists only MSSTS and ADFS accounts.
+    let account = |hid: &str, authority_type: &str| {
+        json!({
+            "home_account_id": hid, "environment": "login.windows.net", "realm": "contoso",
+            "local_account_id": "oid", "username": "u@contoso.com",
+            "authority_type": authority_type
+        })
+    };
+    let file = json!({"Account": {
+        "a": account("uid.aad", "MSSTS"),
+        "b": account("uid.adfs", "ADFS"),
+        "c": account("uid.placeholder", "authority_type"),
+    }})
+    .to_string();
+    let cache = TokenCache::new();
+    cache.deserialize(&file).expect("loads");
+    let mut listed: Vec<String> = cache
+        .accounts()
+        .iter()
+        .map(|a| a.home_account_id().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["uid.aad", "uid.adfs"]);
+    // The entry itself is kept.
+    let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
+    assert_eq!(out["Account"]["c"]["authority_type"], "authority_type");
+}

@@ -78,16 +78,26 @@ fn query<'q>(
     }
 }
 
-/// The same query in the account's own realm, when it differs: other MSALs cache a user's
-/// tokens under the tenant id where MSAL Python (with a `common` or `organizations`
-/// authority) writes the authority's tenant; both are read.
+/// The same query in the account's own realm, when the app's authority names no tenant
+/// (`common`, `organizations`, `consumers`) and the account's realm differs: other MSALs cache
+/// a user's tokens under the tenant id where MSAL Python writes the authority's tenant; both
+/// are read. An authority that names a tenant gets that tenant's tokens only: a token of the
+/// account's home tenant is not one for the tenant the app asked for.
 fn account_realm_query<'q>(q: &AtQuery<'q>, account: &'q Account) -> Option<AtQuery<'q>> {
-    (!account.realm().is_empty() && !account.realm().eq_ignore_ascii_case(q.realm)).then(|| {
-        AtQuery {
-            realm: account.realm(),
-            ..*q
-        }
+    (names_no_tenant(q.realm)
+        && !account.realm().is_empty()
+        && !account.realm().eq_ignore_ascii_case(q.realm))
+    .then(|| AtQuery {
+        realm: account.realm(),
+        ..*q
     })
+}
+
+/// True for the tenant placeholders of Entra ID's multi-tenant authorities.
+fn names_no_tenant(realm: &str) -> bool {
+    ["common", "organizations", "consumers"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(realm))
 }
 
 fn check(scopes: Result<ScopeSet>) -> Result<ScopeSet> {
@@ -308,4 +318,49 @@ async fn run(
         return Ok(AuthenticationResult::from_cache(at).with_account(Some(account)));
     }
     Err(last_error.unwrap_or_else(no_token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::AccountEntity;
+
+    fn account(realm: &str) -> Account {
+        let entity: AccountEntity = serde_json::from_value(serde_json::json!({
+            "home_account_id": "uid.home", "environment": "login.windows.net",
+            "realm": realm, "local_account_id": "uid", "username": "u@contoso.com",
+            "authority_type": "MSSTS"
+        }))
+        .expect("an account entity");
+        Account::from_entity(Arc::new(entity))
+    }
+
+    fn query<'q>(realm: &'q str, scopes: &'q ScopeSet) -> AtQuery<'q> {
+        AtQuery {
+            owner: AtOwner::Home(Some("uid.home")),
+            environment: "login.windows.net",
+            client_id: "client",
+            realm,
+            ext_cache_key: None,
+            scopes,
+        }
+    }
+
+    #[test]
+    fn the_account_realm_is_read_only_for_authorities_without_a_tenant() {
+        let scopes = ScopeSet::new(["User.Read"]).expect("scopes");
+        let home = account("home-tenant");
+        for open in ["common", "organizations", "Consumers"] {
+            let q = query(open, &scopes);
+            let q2 = account_realm_query(&q, &home).expect("the account's realm is read");
+            assert_eq!(q2.realm, "home-tenant");
+        }
+        // An app of another tenant must not get the home tenant's token (as in MSAL .NET's
+        // MultiTenantTokenCache.json, where MSAL Python serves nothing there either).
+        let q = query("other-tenant", &scopes);
+        assert!(account_realm_query(&q, &home).is_none());
+        let q = query("common", &scopes);
+        assert!(account_realm_query(&q, &account("")).is_none());
+        assert!(account_realm_query(&q, &account("common")).is_none());
+    }
 }
