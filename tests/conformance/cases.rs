@@ -138,6 +138,14 @@ pub(crate) enum CaseKind {
         /// The turns, in order.
         phases: Vec<crate::node::Phase>,
     },
+    /// One flow against node oidc-provider at the issuer with `segments` path segments, run by
+    /// msal-rs and MSAL Python and compared (see `oidc_cases.rs`).
+    OidcProvider {
+        /// 0, 1 or 2.
+        segments: usize,
+        /// Which flow.
+        flow: crate::oidc_cases::OidcFlow,
+    },
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -431,7 +439,7 @@ fn read(path: &Path) -> anyhow::Result<String> {
 /// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
     let mut cases: Vec<Case> = Vec::new();
-    for file in ["cases.json", "node_cases.json"] {
+    for file in ["cases.json", "node_cases.json", "oidc_cases.json"] {
         let path = crate_dir().join("fixtures/conformance").join(file);
         let more: Vec<Case> = serde_json::from_str(&read(&path)?)
             .with_context(|| format!("parsing {}", path.display()))?;

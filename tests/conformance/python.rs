@@ -118,6 +118,22 @@ impl Python {
     }
 }
 
+impl Python {
+    /// Runs another harness script of `conformance/python/` with `job` on stdin; its stdout.
+    pub(crate) async fn run_script(&self, script: &str, job: &Value) -> anyhow::Result<String> {
+        let Some(python) = self.interpreter.clone() else {
+            bail!(
+                "MSAL_CONFORMANCE_PYTHON is not set: run the suite with `cargo xtask conformance`"
+            );
+        };
+        let script = crate_dir().join("conformance/python").join(script);
+        let input = serde_json::to_vec(job)?;
+        let (stdout, _) =
+            tokio::task::spawn_blocking(move || run_child(&python, &script, &input)).await??;
+        Ok(stdout)
+    }
+}
+
 /// Runs the interpreter with the job on stdin ([`child::run_job`]).
 fn run_child(python: &PathBuf, script: &PathBuf, input: &[u8]) -> anyhow::Result<(String, String)> {
     let mut cmd = Command::new(python);
