@@ -144,6 +144,14 @@ pub(crate) enum CaseKind {
         /// Path relative to `tests/`.
         file: String,
     },
+    /// One flow against node oidc-provider at the issuer with `segments` path segments, run by
+    /// msal-rs and MSAL Python and compared (see `oidc_cases.rs`).
+    OidcProvider {
+        /// 0, 1 or 2.
+        segments: usize,
+        /// Which flow.
+        flow: crate::oidc_cases::OidcFlow,
+    },
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -438,7 +446,12 @@ fn read(path: &Path) -> anyhow::Result<String> {
 /// cache fixtures' `msal_fixture_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
     let mut cases: Vec<Case> = Vec::new();
-    for file in ["cases.json", "node_cases.json", "msal_fixture_cases.json"] {
+    for file in [
+        "cases.json",
+        "node_cases.json",
+        "msal_fixture_cases.json",
+        "oidc_cases.json",
+    ] {
         let path = crate_dir().join("fixtures/conformance").join(file);
         let more: Vec<Case> = serde_json::from_str(&read(&path)?)
             .with_context(|| format!("parsing {}", path.display()))?;

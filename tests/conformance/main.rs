@@ -11,13 +11,19 @@
 //! written by one serves the other from the cache, in both directions. The token cache files
 //! of MSAL .NET's, Go's, Java's and Node's test suites (`msal_fixture_cases.json`, see
 //! `fixture_case.rs`) are read by MSAL Python as the oracle and by msal-rs, with no network.
+//! node oidc-provider 9.13.3, an OpenID Certified provider, is an independent OpenID Connect
+//! peer (`tests/fixtures/conformance/oidc_cases.json`, see `oidc_cases.rs`): every flow at
+//! issuers with 0, 1 and 2 path segments, run by msal-rs and MSAL Python and compared.
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
-//! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node with npm and sets `MSAL_CONFORMANCE_NODE`
-//! (without it the Node cases are skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`, `FAIL name: reason`,
-//! `SKIP name: reason`), then one `{peer}: N passed, N failed, N skipped` line per peer (MSAL
-//! Python, msal-extensions, MSAL Node, msal fixtures, the harness's self-checks); the last line is the total,
-//! `N passed, N failed, N skipped`. Cases listed in
+//! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node and oidc-provider with npm and sets
+//! `MSAL_CONFORMANCE_NODE` and `MSAL_CONFORMANCE_OIDC_PROVIDER` (without them those cases are
+//! skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`,
+//! `FAIL name: reason`, `SKIP name: reason`), then one `{peer}: N passed, N failed, N skipped`
+//! line per peer (MSAL Python, msal-extensions, MSAL Node, msal fixtures, oidc-provider, the
+//! harness's self-checks); the last line is the total, `N passed, N failed, N skipped`. A
+//! passed case may carry a note on its line (e.g. MSAL Python could not take part); a `note:`
+//! line before the per-peer lines counts them. Cases listed in
 //! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
 
 mod cache_cmp;
@@ -30,6 +36,11 @@ mod fixture_doc;
 mod fixture_rust;
 mod flows;
 mod node;
+mod oidc_browser;
+mod oidc_cases;
+mod oidc_peer;
+mod oidc_python;
+mod oidc_rust;
 mod python;
 mod rust_side;
 mod selfcheck;
@@ -46,6 +57,7 @@ use std::time::Instant;
 use cases::{Case, CaseKind};
 use emu::Emu;
 use node::Node;
+use oidc_peer::OidcProvider;
 use python::Python;
 
 /// What the suite shares between cases.
@@ -53,15 +65,27 @@ struct Suite {
     emu: Emu,
     python: Python,
     node: Node,
+    oidc: OidcProvider,
 }
 
 enum Outcome {
-    Pass,
+    /// Passed; with a note for the report line, if any.
+    Pass(Option<String>),
     Fail(String),
     Skip(String),
 }
 
-async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
+/// Runs a case; `Ok` may carry a note for its report line.
+async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<Option<String>> {
+    match &case.kind {
+        CaseKind::OidcProvider { segments, flow } => {
+            oidc_cases::run(&suite.oidc, &suite.python, *segments, *flow).await
+        }
+        _ => run_emulator_case(suite, case).await.map(|()| None),
+    }
+}
+
+async fn run_emulator_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
     let (emu, py) = (&suite.emu, &suite.python);
     match &case.kind {
         CaseKind::KeyVectors { file } => vectors::key_vectors(file),
@@ -124,6 +148,7 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
             node::cache_file_case(&case.name, emu, &suite.node, apps, phases).await
         }
         CaseKind::MsalFixture { file } => fixture_case::fixture_case(&case.name, py, file).await,
+        CaseKind::OidcProvider { .. } => anyhow::bail!("not an emulator case"),
     }
 }
 
@@ -134,19 +159,21 @@ async fn outcome(suite: &Arc<Suite>, case: &Case) -> Outcome {
     }
     let (s, c) = (Arc::clone(suite), case.clone());
     match tokio::spawn(async move { run_case(&s, &c).await }).await {
-        Ok(Ok(())) => Outcome::Pass,
+        Ok(Ok(note)) => Outcome::Pass(note),
         Ok(Err(e)) => Outcome::Fail(format!("{e:#}")),
         Err(e) if e.is_panic() => Outcome::Fail(format!("panicked: {e}")),
         Err(e) => Outcome::Fail(format!("task failed: {e}")),
     }
 }
 
-/// A Node case without MSAL Node installed: skipped, or failed when `MSAL_REQUIRE_PEERS=1`.
-fn node_missing(suite: &Suite, case: &Case) -> Option<Outcome> {
-    if !matches!(case.kind, CaseKind::NodeCacheFile { .. }) {
-        return None;
-    }
-    let reason = suite.node.missing()?;
+/// A Node or oidc-provider case without the peer installed: skipped, or failed when
+/// `MSAL_REQUIRE_PEERS=1`.
+fn peer_missing(suite: &Suite, case: &Case) -> Option<Outcome> {
+    let reason = match case.kind {
+        CaseKind::NodeCacheFile { .. } => suite.node.missing()?,
+        CaseKind::OidcProvider { .. } => suite.oidc.missing()?,
+        _ => return None,
+    };
     Some(
         if std::env::var_os("MSAL_REQUIRE_PEERS").is_some_and(|v| v == "1") {
             Outcome::Fail(format!("MSAL_REQUIRE_PEERS=1 but {reason}"))
@@ -173,6 +200,7 @@ fn peer(kind: &CaseKind) -> &'static str {
         CaseKind::NodeCacheFile { .. } => "MSAL Node",
         // MSAL Python is the oracle; the files come from the other MSALs' test suites.
         CaseKind::MsalFixture { .. } => "msal fixtures",
+        CaseKind::OidcProvider { .. } => "oidc-provider",
         CaseKind::FileWriters { .. } | CaseKind::FileSignOut { .. } => "msal-extensions",
         CaseKind::SelfCheck { .. } | CaseKind::LoopbackGuard { .. } => "harness self-checks",
         // Wire and cache comparisons run MSAL Python beside msal-rs; the key vectors were
@@ -187,6 +215,8 @@ struct Tally {
     passed: usize,
     failed: usize,
     skipped: usize,
+    /// Passed cases whose report line carries a note (e.g. a peer could not take part).
+    noted: usize,
 }
 
 impl std::fmt::Display for Tally {
@@ -210,6 +240,7 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
         emu: Emu::start().await?,
         python: Python::from_env(),
         node: Node::from_env(),
+        oidc: OidcProvider::from_env(),
     });
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut per_peer: Vec<(&'static str, Tally)> = Vec::new();
@@ -225,16 +256,22 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
         let started = Instant::now();
         let result = match skips.reason(&case.name) {
             Some(reason) => Outcome::Skip(reason.to_string()),
-            None => match node_missing(&suite, case) {
+            None => match peer_missing(&suite, case) {
                 Some(o) => o,
                 None => outcome(&suite, case).await,
             },
         };
         match result {
-            Outcome::Pass => {
+            Outcome::Pass(note) => {
                 passed += 1;
                 per_peer[slot].1.passed += 1;
-                print_line(&format!("PASS {}", case.name));
+                match note {
+                    Some(n) => {
+                        per_peer[slot].1.noted += 1;
+                        print_line(&format!("PASS {} ({})", case.name, indent(&n)));
+                    }
+                    None => print_line(&format!("PASS {}", case.name)),
+                }
             }
             Outcome::Fail(reason) => {
                 failed += 1;
@@ -252,6 +289,14 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
             case.name,
             started.elapsed().as_secs_f64()
         );
+    }
+    // The oidc-provider process ends with the suite, whoever still holds the suite.
+    suite.oidc.shutdown();
+    for (peer, tally) in per_peer.iter().filter(|(_, t)| t.noted > 0) {
+        print_line(&format!(
+            "note: {peer}: {} of {} passed case(s) carry a note on their PASS line",
+            tally.noted, tally.passed
+        ));
     }
     for (peer, tally) in &per_peer {
         print_line(&format!("{peer}: {tally}"));

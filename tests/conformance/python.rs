@@ -94,7 +94,11 @@ impl Python {
     }
 
     /// Runs `script` with `job` on stdin; returns its stdout and stderr.
-    async fn run_script(&self, script: PathBuf, job: &Value) -> anyhow::Result<(String, String)> {
+    async fn run_script_at(
+        &self,
+        script: PathBuf,
+        job: &Value,
+    ) -> anyhow::Result<(String, String)> {
         let Some(python) = self.interpreter.clone() else {
             bail!(
                 "MSAL_CONFORMANCE_PYTHON is not set: run the suite with `cargo xtask conformance`"
@@ -108,7 +112,7 @@ impl Python {
     /// what it printed.
     pub(crate) async fn run_fixture_oracle(&self, job: &Value) -> anyhow::Result<String> {
         let script = crate_dir().join("conformance/python/msal_fixture_oracle.py");
-        let (stdout, stderr) = self.run_script(script, job).await?;
+        let (stdout, stderr) = self.run_script_at(script, job).await?;
         if stdout.trim().is_empty() {
             bail!(
                 "MSAL Python's fixture oracle printed nothing; stderr: {}",
@@ -120,7 +124,7 @@ impl Python {
 
     /// Runs one job and returns its result; a Python exception is an error.
     pub(crate) async fn run(&self, job: &Value) -> anyhow::Result<PyResult> {
-        let (stdout, stderr) = self.run_script(self.script.clone(), job).await?;
+        let (stdout, stderr) = self.run_script_at(self.script.clone(), job).await?;
         let result: PyResult = serde_json::from_str(stdout.trim()).with_context(|| {
             format!(
                 "MSAL Python's harness printed no result; stdout: {:?}; stderr: {}",
@@ -132,6 +136,14 @@ impl Python {
             bail!("MSAL Python raised:\n{}", tb.trim_end());
         }
         Ok(result)
+    }
+}
+
+impl Python {
+    /// Runs another harness script of `conformance/python/` with `job` on stdin; its stdout.
+    pub(crate) async fn run_script(&self, script: &str, job: &Value) -> anyhow::Result<String> {
+        let script = crate_dir().join("conformance/python").join(script);
+        Ok(self.run_script_at(script, job).await?.0)
     }
 }
 

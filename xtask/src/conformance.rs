@@ -1,7 +1,7 @@
 //! `cargo xtask conformance`: prepares the real peers (MSAL Python and msal-extensions from
-//! PyPI, in a venv under cargo's target directory; MSAL Node from npm, there too) and runs the
-//! data-driven conformance harness of the
-//! `msal-tests` crate, whose last line is `N passed, N failed, N skipped`.
+//! PyPI, in a venv under cargo's target directory; MSAL Node and node oidc-provider from npm,
+//! there too) and runs the data-driven conformance harness of the `msal-tests` crate, whose
+//! last line is `N passed, N failed, N skipped`.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,6 +16,7 @@ const PYTHON_PACKAGES: [&str; 2] = ["msal==1.39.0", "msal-extensions==1.3.1"];
 pub(crate) fn run(filter: Option<&str>) -> Result<()> {
     let python = ensure_venv()?;
     let node = ensure_node()?;
+    let oidc_provider = ensure_oidc_provider()?;
     let mut cmd = cargo();
     cmd.args([
         "test",
@@ -27,7 +28,8 @@ pub(crate) fn run(filter: Option<&str>) -> Result<()> {
         "--",
     ])
     .env("MSAL_CONFORMANCE_PYTHON", &python)
-    .env("MSAL_CONFORMANCE_NODE", &node);
+    .env("MSAL_CONFORMANCE_NODE", &node)
+    .env("MSAL_CONFORMANCE_OIDC_PROVIDER", &oidc_provider);
     if let Some(f) = filter {
         cmd.arg(f);
     }
@@ -86,23 +88,61 @@ pub(crate) fn ensure_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
+/// A peer installed from npm with `npm ci`, from a `package.json` and `package-lock.json`
+/// committed in `tests/conformance/{src}`, into `target/conformance/{src}`.
+struct NpmPeer {
+    /// The peer's name in messages.
+    name: &'static str,
+    /// The directory under `tests/conformance` (and under `target/conformance`).
+    src: &'static str,
+    /// The package whose presence under `node_modules` shows the install worked.
+    package: &'static str,
+}
+
+/// MSAL Node 7.2.1 (a cache peer).
+const MSAL_NODE: NpmPeer = NpmPeer {
+    name: "MSAL Node",
+    src: "node",
+    package: "@azure/msal-node",
+};
+
+/// node oidc-provider 9.13.3 (an OpenID Connect provider peer).
+const OIDC_PROVIDER: NpmPeer = NpmPeer {
+    name: "oidc-provider",
+    src: "oidc-provider",
+    package: "oidc-provider",
+};
+
 /// MSAL Node (`@azure/msal-node`, pinned by `tests/conformance/node/package-lock.json`),
 /// installed with `npm ci` under `target/conformance/node`, once, and reused while the lock
 /// file is unchanged. Returns the directory holding its `node_modules`.
 pub(crate) fn ensure_node() -> Result<PathBuf> {
-    let src = root().join("tests").join("conformance").join("node");
-    let dir = target_dir()?.join("conformance").join("node");
+    ensure_npm(&MSAL_NODE)
+}
+
+/// node oidc-provider (pinned by `tests/conformance/oidc-provider/package-lock.json`),
+/// installed with `npm ci` under `target/conformance/oidc-provider`, once, and reused while the
+/// lock file is unchanged. Returns the directory holding its `node_modules`.
+pub(crate) fn ensure_oidc_provider() -> Result<PathBuf> {
+    ensure_npm(&OIDC_PROVIDER)
+}
+
+/// Installs `peer` with `npm ci` unless the lock file it was installed from is unchanged.
+fn ensure_npm(peer: &NpmPeer) -> Result<PathBuf> {
+    let name = peer.name;
+    let src = root().join("tests").join("conformance").join(peer.src);
+    let dir = target_dir()?.join("conformance").join(peer.src);
     let marker = dir.join(".msal-rs-lock");
     let lock = std::fs::read_to_string(src.join("package-lock.json"))
-        .context("reading tests/conformance/node/package-lock.json")?;
-    let installed = dir.join("node_modules").join("@azure").join("msal-node");
+        .with_context(|| format!("reading tests/conformance/{}/package-lock.json", peer.src))?;
+    let installed = dir.join("node_modules").join(peer.package);
     if installed.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == lock) {
         return Ok(dir);
     }
     for tool in ["node", "npm"] {
         if !have(tool) {
             bail!(
-                "`{tool}` is not installed: MSAL Node needs Node.js 20 or later with npm \
+                "`{tool}` is not installed: {name} needs Node.js 20 or later with npm \
                  (e.g. `sudo apt-get install nodejs npm`, or https://nodejs.org)"
             );
         }
@@ -119,14 +159,14 @@ pub(crate) fn ensure_node() -> Result<PathBuf> {
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     if major < 20 {
-        bail!("MSAL Node 7 needs Node.js 20 or later; `node --version` says {version:?}");
+        bail!("{name} needs Node.js 20 or later; `node --version` says {version:?}");
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     for file in ["package.json", "package-lock.json"] {
         std::fs::copy(src.join(file), dir.join(file)).with_context(|| format!("copying {file}"))?;
     }
     eprintln!(
-        "xtask: installing MSAL Node with `npm ci` in {}",
+        "xtask: installing {name} with `npm ci` in {}",
         dir.display()
     );
     exec(
@@ -134,13 +174,14 @@ pub(crate) fn ensure_node() -> Result<PathBuf> {
             .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
             .current_dir(&dir),
     )
-    .context("npm ci failed (is the npm registry reachable?)")?;
+    .with_context(|| format!("npm ci failed for {name} (is the npm registry reachable?)"))?;
     if !installed.exists() {
         bail!(
-            "npm ci did not install @azure/msal-node in {}",
+            "npm ci did not install {} in {}",
+            peer.package,
             dir.display()
         );
     }
-    std::fs::write(&marker, lock).context("writing the MSAL Node marker")?;
+    std::fs::write(&marker, lock).with_context(|| format!("writing the {name} marker"))?;
     Ok(dir)
 }
