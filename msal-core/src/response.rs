@@ -47,6 +47,10 @@ pub(crate) struct TokenResponse {
     /// The family id (`"1"` for the Microsoft first-party family) of a FOCI refresh token.
     #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) foci: Option<String>,
+    /// ID token claims made up by the client where the answer has no ID token (Cloud Shell,
+    /// as msal/cloudshell.py does); used for the account instead of the ID token's.
+    #[serde(skip)]
+    pub(crate) synthetic_id_token_claims: Option<Map<String, Value>>,
 }
 
 impl TokenResponse {

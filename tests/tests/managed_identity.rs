@@ -16,7 +16,7 @@ use msal_core::managed_identity::{
     ManagedIdentity, ManagedIdentityClient, ManagedIdentityEnvironment, ManagedIdentitySource,
     UserAssignedId,
 };
-use msal_core::{DangerousOptions, ErrorKind, TokenCache, TokenSource};
+use msal_core::{Authority, DangerousOptions, ErrorKind, PublicClient, TokenCache, TokenSource};
 use msal_tests::emulator::model::{ManagedIdentityFault, ManagedIdentitySource as EmuSource};
 use msal_tests::emulator::seeds;
 use serde_json::Value;
@@ -943,4 +943,77 @@ fn managed_identity_futures_are_send() {
     is_send(&fut);
     fn is_clone_send_sync<T: Clone + Send + Sync>() {}
     is_clone_send_sync::<ManagedIdentityClient>();
+}
+
+#[tokio::test]
+async fn inside_cloud_shell_a_public_client_gets_the_shells_user() {
+    let env = Env::start().await;
+    let cache = TokenCache::new();
+    let in_shell = PublicClient::builder(seeds::PUBLIC_CLIENT_ID)
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(Arc::clone(&env.transport))
+        .cache(cache.clone())
+        .host_environment(environment(&env, "cloud_shell"))
+        .build()
+        .expect("builds");
+    let scopes = ["https://management.azure.com/.default"];
+    let r = in_shell
+        .acquire_token_interactive(scopes)
+        .prompt("none")
+        .open_browser(false)
+        .await
+        .expect("the shell's user");
+    assert_eq!(r.source(), TokenSource::IdentityProvider);
+    let account = r.account().expect("an account").clone();
+    assert_eq!(account.authority_type(), "CLOUDSHELL");
+    assert!(!account.username().is_empty());
+    let c = claims(r.access_token().secret());
+    assert_eq!(c["aud"], "https://management.azure.com");
+    assert_eq!(
+        account.home_account_id(),
+        format!(
+            "{}.{}",
+            c["oid"].as_str().unwrap(),
+            c["tid"].as_str().unwrap()
+        )
+    );
+    let reqs = env
+        .emulator
+        .admin()
+        .managed_identity_requests(EmuSource::CloudShell)
+        .await
+        .expect("requests");
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].form_value("resource"),
+        Some("https://management.azure.com")
+    );
+    // Listed, and served from the cache; another resource asks the shell again.
+    let listed = in_shell.accounts().await.expect("accounts");
+    assert_eq!(listed.len(), 1);
+    let again = in_shell
+        .acquire_token_silent(scopes, &account)
+        .await
+        .expect("silent");
+    assert_eq!(again.source(), TokenSource::Cache);
+    let vault = in_shell
+        .acquire_token_silent(["https://vault.azure.net/.default"], &account)
+        .await
+        .expect("silent, another resource");
+    assert_eq!(vault.source(), TokenSource::IdentityProvider);
+    assert_eq!(count(&env, EmuSource::CloudShell).await, 2);
+    // Outside the shell, the same cache neither lists the account nor uses it.
+    let outside = PublicClient::builder(seeds::PUBLIC_CLIENT_ID)
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(Arc::clone(&env.transport))
+        .cache(cache.clone())
+        .host_environment(ManagedIdentityEnvironment::default())
+        .build()
+        .expect("builds");
+    assert!(outside.accounts().await.expect("accounts").is_empty());
+    let e = outside
+        .acquire_token_silent(["https://storage.azure.com/.default"], &account)
+        .await
+        .expect_err("not in the shell");
+    assert!(e.is_interaction_required(), "{e}");
 }

@@ -37,6 +37,8 @@ pub(crate) struct AppCore {
     pub(crate) client_capabilities: Vec<String>,
     /// Requests in flight, shared by concurrent callers.
     pub(crate) flights: super::flight::Flights,
+    /// The Cloud Shell token endpoint, when the app runs inside Azure Cloud Shell.
+    pub(crate) cloud_shell: Option<url::Url>,
 }
 
 impl fmt::Debug for AppCore {
@@ -67,6 +69,8 @@ pub(crate) struct AppSettings {
     pub(crate) throttle_state: Option<ThrottleState>,
     /// Confidential clients wait 5 s after a 429/5xx without `Retry-After`, public ones 60 s.
     pub(crate) confidential: bool,
+    /// Where Cloud Shell is detected from (default: the process environment).
+    pub(crate) host_environment: Option<crate::managed_identity::ManagedIdentityEnvironment>,
 }
 
 impl AppSettings {
@@ -85,6 +89,7 @@ impl AppSettings {
             dangerous: DangerousOptions::default(),
             throttle_state: None,
             confidential,
+            host_environment: None,
         }
     }
 }
@@ -142,6 +147,18 @@ macro_rules! app_builder_setters {
             self
         }
 
+        /// The Azure host's environment variables (default: the process's, read by `build`).
+        /// Inside Azure Cloud Shell (`AZUREPS_HOST_ENVIRONMENT=cloud-shell…`), interactive
+        /// sign-in with `prompt("none")` and silent acquisition for a Cloud Shell account get the
+        /// signed-in user's token from the shell (msal/cloudshell.py).
+        pub fn host_environment(
+            mut self,
+            environment: $crate::managed_identity::ManagedIdentityEnvironment,
+        ) -> Self {
+            self.settings.host_environment = Some(environment);
+            self
+        }
+
         /// Switches that weaken guarantees; see
         /// [`DangerousOptions`](crate::DangerousOptions).
         pub fn dangerous(mut self, dangerous: $crate::DangerousOptions) -> Self {
@@ -196,6 +213,11 @@ impl AppCore {
             .unwrap_or_else(|| Arc::new(SystemClock));
         let discovery = DiscoveryCache::default();
         let authority_slot = discovery.slot(&s.authority);
+        let cloud_shell = s
+            .host_environment
+            .unwrap_or_else(crate::managed_identity::ManagedIdentityEnvironment::from_process)
+            .cloud_shell_endpoint()
+            .transpose()?;
         Ok(AppCore {
             client_id: s.client_id,
             authority: s.authority,
@@ -220,6 +242,7 @@ impl AppCore {
             clock,
             client_capabilities: s.client_capabilities,
             flights: super::flight::Flights::default(),
+            cloud_shell,
         })
     }
 

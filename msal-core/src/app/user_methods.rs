@@ -18,7 +18,9 @@ pub(crate) async fn accounts(app: AppRef<'_>) -> Result<Vec<Account>> {
         tracing::warn!(error = %e, "the token cache store failed; listing accounts from memory");
     }
     let envs = environments(app);
-    let mine = core.cache.accounts_in(Some(&envs));
+    let mine = core
+        .cache
+        .accounts_in(Some(&envs), core.cloud_shell.is_some());
     Ok(mine)
 }
 

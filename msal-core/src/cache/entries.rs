@@ -79,12 +79,15 @@ impl NewEntries {
     pub(crate) fn from_event(event: &TokenEvent<'_>) -> NewEntries {
         let r = event.response;
         let now = event.now;
-        let claims: Map<String, Value> = r
-            .id_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .and_then(decode_jwt_claims)
-            .unwrap_or_default();
+        let claims: Map<String, Value> = match &r.synthetic_id_token_claims {
+            Some(c) => c.clone(),
+            None => r
+                .id_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .and_then(decode_jwt_claims)
+                .unwrap_or_default(),
+        };
         let claim = |name: &str| claims.get(name).and_then(Value::as_str);
         let nonempty_claim = |name: &str| claim(name).filter(|s| !s.is_empty());
 

@@ -747,15 +747,21 @@ impl TokenCache {
     /// The accounts in memory (for a partitioned store: those of the partitions loaded), one
     /// per home account and environment.
     pub fn accounts(&self) -> Vec<Account> {
-        self.accounts_in(None)
+        self.accounts_in(None, false)
     }
 
     /// The accounts in memory in one of `environments` (all when `None`), of the authority
-    /// types MSAL lists: `MSSTS` and `ADFS` (msal/application.py `_find_msal_accounts`; other
-    /// MSALs' test caches hold placeholders such as `"authority_type": "authority_type"`).
-    pub(crate) fn accounts_in(&self, environments: Option<&[String]>) -> Vec<Account> {
+    /// types MSAL lists: `MSSTS` and `ADFS`, and `CLOUDSHELL` inside Cloud Shell
+    /// (msal/application.py `_find_msal_accounts`; other MSALs' test caches hold placeholders
+    /// such as `"authority_type": "authority_type"`).
+    pub(crate) fn accounts_in(
+        &self,
+        environments: Option<&[String]>,
+        in_cloud_shell: bool,
+    ) -> Vec<Account> {
         self.inner.index.list_accounts(|a| {
-            matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+            (matches!(a.authority_type.as_str(), "MSSTS" | "ADFS")
+                || (in_cloud_shell && a.authority_type == "CLOUDSHELL"))
                 && environments
                     .is_none_or(|envs| envs.iter().any(|e| e.eq_ignore_ascii_case(&a.environment)))
         })

@@ -99,7 +99,9 @@ impl<'a> AcquireTokenInteractive<'a> {
         self
     }
 
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
+    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`. Inside Azure Cloud
+    /// Shell, `none` gets the shell's signed-in user from the shell, with no browser (see the
+    /// app builders' `host_environment`).
     pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
         self.prompt = Some(prompt.into());
         self
@@ -160,6 +162,14 @@ impl<'a> IntoFuture for AcquireTokenInteractive<'a> {
 }
 
 async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
+    // Inside Cloud Shell, a sign-in that must not prompt gets the shell's user (msal/application.py
+    // `acquire_token_interactive`).
+    if r.prompt.as_deref() == Some("none")
+        && let Some(url) = &r.app.core.cloud_shell
+    {
+        let scopes = r.scopes?;
+        return super::cloud_shell::acquire(r.app, url, &scopes).await;
+    }
     let listener = TcpListener::bind(("127.0.0.1", r.port))
         .await
         .map_err(|e| {

@@ -6,6 +6,7 @@ pub mod auth_code;
 pub(crate) mod browser;
 pub(crate) mod claims;
 pub mod client_credentials;
+pub(crate) mod cloud_shell;
 pub mod device_code;
 pub mod interactive;
 pub mod obo;

@@ -265,6 +265,27 @@ async fn run(
         }
     };
 
+    // A Cloud Shell account's tokens come from the shell (msal/application.py
+    // `_acquire_token_silent_from_cache_and_possibly_refresh_it`).
+    if account.authority_type() == super::cloud_shell::AUTHORITY_TYPE {
+        let Some(url) = &core.cloud_shell else {
+            return Err(Error::new(
+                crate::error::ErrorKind::InteractionRequired,
+                "a Cloud Shell account's tokens come only from inside Azure Cloud Shell",
+            ));
+        };
+        return match super::cloud_shell::acquire(app, url, &scopes).await {
+            Ok(r) => Ok(r.with_account(Some(account))),
+            Err(e) => match fallback {
+                Some(at) => {
+                    tracing::debug!(error = %e, "Cloud Shell failed; serving the cached token until it expires");
+                    Ok(AuthenticationResult::from_cache(at).with_account(Some(account)))
+                }
+                None => Err(e),
+            },
+        };
+    }
+
     // A refresh token is about to be used: read the store again first.
     if let Err(e) = core.cache.reload(&partition).await {
         tracing::warn!(error = %e, "the token cache store failed; refreshing from memory");

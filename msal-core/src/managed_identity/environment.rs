@@ -196,6 +196,21 @@ impl ManagedIdentityEnvironment {
         }
     }
 
+    /// Inside Azure Cloud Shell (`AZUREPS_HOST_ENVIRONMENT` starts with `cloud-shell`,
+    /// msal/cloudshell.py): its token endpoint, `MSI_ENDPOINT` or the shell's default.
+    pub(crate) fn cloud_shell_endpoint(&self) -> Option<Result<Url>> {
+        let shell = self
+            .get("AZUREPS_HOST_ENVIRONMENT")
+            .is_some_and(|v| v.starts_with("cloud-shell"));
+        shell.then(|| {
+            parse_endpoint(
+                "MSI_ENDPOINT",
+                self.get("MSI_ENDPOINT")
+                    .unwrap_or(CLOUD_SHELL_DEFAULT_ENDPOINT),
+            )
+        })
+    }
+
     /// The selected source with its endpoint and secrets, checked.
     pub(crate) fn endpoint(&self) -> Result<SourceEndpoint> {
         let source = self.source();

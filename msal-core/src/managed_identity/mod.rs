@@ -26,17 +26,22 @@ mod app_service;
 mod arc;
 mod azure_ml;
 mod client;
-mod cloud_shell;
+pub(crate) mod cloud_shell;
 mod environment;
 mod identity;
 mod imds;
 mod retry;
 mod service_fabric;
 mod sources;
-mod wire;
+pub(crate) mod wire;
 
 pub use client::{
     AcquireManagedIdentityToken, ManagedIdentityClient, ManagedIdentityClientBuilder,
 };
 pub use environment::{ManagedIdentityEnvironment, ManagedIdentitySource};
 pub use identity::{ManagedIdentity, UserAssignedId};
+
+/// The retry policy of every source but IMDS (for Cloud Shell's user flow).
+pub(crate) fn retry_policy_default() -> retry::Policy {
+    retry::Policy::Default
+}
