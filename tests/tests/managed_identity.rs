@@ -453,7 +453,13 @@ async fn garbage_bodies_are_typed_errors() {
 async fn retryable_faults_are_retried_then_succeed() {
     let env = Env::start().await;
     for (name, emu_source, _) in SOURCES {
-        for (status, retry_after) in [(500, None), (429, Some("2")), (404, None)] {
+        // Each status with the system-assigned identity, and a 500 with every id kind.
+        let mut runs: Vec<(u16, Option<&str>, ManagedIdentity)> = vec![
+            (429, Some("2"), ManagedIdentity::SystemAssigned),
+            (404, None, ManagedIdentity::SystemAssigned),
+        ];
+        runs.extend(identities(name).into_iter().map(|(i, _)| (500, None, i)));
+        for (status, retry_after, identity) in runs {
             env.emulator
                 .admin()
                 .add_managed_identity_fault(&ManagedIdentityFault {
@@ -469,16 +475,11 @@ async fn retryable_faults_are_retried_then_succeed() {
             let clock = support::clock();
             let ticker = ticking(&clock);
             let before = count(&env, emu_source).await;
-            let r = client_with(
-                &env,
-                environment(&env, name),
-                ManagedIdentity::SystemAssigned,
-                &clock,
-            )
-            .acquire_token_for_client(ARM)
-            .await;
+            let r = client_with(&env, environment(&env, name), identity.clone(), &clock)
+                .acquire_token_for_client(ARM)
+                .await;
             ticker.abort();
-            let r = r.unwrap_or_else(|e| panic!("{name} {status}: {e}"));
+            let r = r.unwrap_or_else(|e| panic!("{name} {status} {identity:?}: {e}"));
             assert_eq!(r.source(), TokenSource::IdentityProvider);
             let sent = count(&env, emu_source).await - before;
             assert_eq!(sent, if name == "arc" { 4 } else { 3 }, "{name} {status}");
@@ -588,52 +589,54 @@ async fn a_non_retryable_or_persistent_failure_is_returned() {
 async fn a_claims_challenge_bypasses_the_cache_and_names_the_token_to_service_fabric() {
     let env = Env::start().await;
     for (name, emu_source, _) in SOURCES {
-        let mi = ManagedIdentityClient::builder(ManagedIdentity::SystemAssigned)
-            .environment(environment(&env, name))
-            .http_client(Arc::clone(&env.transport))
-            .client_capabilities(["cp1"])
-            .build()
-            .expect("builds");
-        let first = mi.acquire_token_for_client(ARM).await.expect("first");
-        let challenged = mi
-            .acquire_token_for_client(ARM)
-            .claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#)
-            .await
-            .expect("challenged");
-        assert_eq!(challenged.source(), TokenSource::IdentityProvider, "{name}");
-        let reqs = env
-            .emulator
-            .admin()
-            .managed_identity_requests(emu_source)
-            .await
-            .expect("requests");
-        let last = reqs.last().expect("a request");
-        let q = |k: &str| {
-            last.query
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        };
-        if name == "service_fabric" {
-            let d = aws_lc_rs::digest::digest(
-                &aws_lc_rs::digest::SHA256,
-                first.access_token().secret().as_bytes(),
+        for (identity, _) in identities(name) {
+            let mi = ManagedIdentityClient::builder(identity)
+                .environment(environment(&env, name))
+                .http_client(Arc::clone(&env.transport))
+                .client_capabilities(["cp1"])
+                .build()
+                .expect("builds");
+            let first = mi.acquire_token_for_client(ARM).await.expect("first");
+            let challenged = mi
+                .acquire_token_for_client(ARM)
+                .claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#)
+                .await
+                .expect("challenged");
+            assert_eq!(challenged.source(), TokenSource::IdentityProvider, "{name}");
+            let reqs = env
+                .emulator
+                .admin()
+                .managed_identity_requests(emu_source)
+                .await
+                .expect("requests");
+            let last = reqs.last().expect("a request");
+            let q = |k: &str| {
+                last.query
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+            };
+            if name == "service_fabric" {
+                let d = aws_lc_rs::digest::digest(
+                    &aws_lc_rs::digest::SHA256,
+                    first.access_token().secret().as_bytes(),
+                );
+                let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(q("token_sha256_to_refresh"), Some(hex));
+                assert_eq!(q("xms_cc").as_deref(), Some("cp1"));
+            } else {
+                assert_eq!(q("token_sha256_to_refresh"), None, "{name}");
+                assert_eq!(q("xms_cc"), None, "{name}");
+            }
+            // The new token replaced the old one in the cache.
+            let after = mi.acquire_token_for_client(ARM).await.expect("after");
+            assert_eq!(after.source(), TokenSource::Cache);
+            assert_eq!(
+                after.access_token().secret(),
+                challenged.access_token().secret(),
+                "{name}"
             );
-            let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-            assert_eq!(q("token_sha256_to_refresh"), Some(hex));
-            assert_eq!(q("xms_cc").as_deref(), Some("cp1"));
-        } else {
-            assert_eq!(q("token_sha256_to_refresh"), None, "{name}");
-            assert_eq!(q("xms_cc"), None, "{name}");
         }
-        // The new token replaced the old one in the cache.
-        let after = mi.acquire_token_for_client(ARM).await.expect("after");
-        assert_eq!(after.source(), TokenSource::Cache);
-        assert_eq!(
-            after.access_token().secret(),
-            challenged.access_token().secret(),
-            "{name}"
-        );
     }
 }
 
