@@ -16,7 +16,9 @@ use msal_core::managed_identity::{
     ManagedIdentity, ManagedIdentityClient, ManagedIdentityEnvironment, ManagedIdentitySource,
     UserAssignedId,
 };
-use msal_core::{Authority, DangerousOptions, ErrorKind, PublicClient, TokenCache, TokenSource};
+use msal_core::{
+    Authority, DangerousOptions, ErrorKind, PublicClient, Resource as _, TokenCache, TokenSource,
+};
 use msal_tests::emulator::model::{ManagedIdentityFault, ManagedIdentitySource as EmuSource};
 use msal_tests::emulator::seeds;
 use serde_json::Value;
@@ -1019,4 +1021,31 @@ async fn inside_cloud_shell_a_public_client_gets_the_shells_user() {
         .await
         .expect_err("not in the shell");
     assert!(e.is_interaction_required(), "{e}");
+}
+
+/// Azure Key Vault, declared as a type.
+#[derive(msal_core::Resource, Debug, Clone, Copy, PartialEq, Eq)]
+#[resource("https://vault.azure.net")]
+enum Vault {
+    /// Not used by managed identity (it takes the resource), but a real app has scopes.
+    #[scope("user_impersonation")]
+    #[allow(dead_code)]
+    UserImpersonation,
+}
+
+#[tokio::test]
+async fn a_derived_resources_default_scope_names_the_resource() {
+    let env = Env::start().await;
+    let mi = client(&env, "app_service", ManagedIdentity::SystemAssigned);
+    let by_uri = mi.acquire_token_for_client(VAULT).await.expect("by URI");
+    let derived = mi
+        .acquire_token_for_client(Vault::default_scope())
+        .await
+        .expect("by the derived default scope");
+    assert_eq!(derived.source(), TokenSource::Cache);
+    assert_eq!(
+        derived.access_token().secret(),
+        by_uri.access_token().secret()
+    );
+    assert_eq!(claims(derived.access_token().secret())["aud"], VAULT);
 }
