@@ -16,9 +16,7 @@ use msal_core::managed_identity::{
     ManagedIdentity, ManagedIdentityClient, ManagedIdentityEnvironment, ManagedIdentitySource,
     UserAssignedId,
 };
-use msal_core::{
-    Authority, DangerousOptions, ErrorKind, PublicClient, Resource as _, TokenCache, TokenSource,
-};
+use msal_core::{Authority, DangerousOptions, ErrorKind, PublicClient, TokenCache, TokenSource};
 use msal_tests::emulator::model::{ManagedIdentityFault, ManagedIdentitySource as EmuSource};
 use msal_tests::emulator::seeds;
 use serde_json::Value;
