@@ -155,6 +155,9 @@ pub(crate) enum CaseKind {
     /// MSAL Python's `ManagedIdentityClient` and msal-rs's against one emulator source (see
     /// `mi_cases.rs`).
     ManagedIdentity(crate::mi_cases::MiCase),
+    /// azure_identity's `ManagedIdentityCredential` beside msal-rs on one emulator source, as a
+    /// wire comparison (see `mi_azure.rs`).
+    ManagedIdentityAzureIdentity(crate::mi_azure::AzureCase),
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -447,7 +450,7 @@ fn read(path: &Path) -> anyhow::Result<String> {
 
 /// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json`, the other MSALs' cache
 /// fixtures' `msal_fixture_cases.json`, oidc-provider's `oidc_cases.json` and the managed
-/// identity cases' `mi_cases.json`); names must be unique.
+/// identity cases' `mi_cases.json` and `mi_azure_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
     let mut cases: Vec<Case> = Vec::new();
     for file in [
@@ -456,6 +459,7 @@ pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
         "msal_fixture_cases.json",
         "oidc_cases.json",
         "mi_cases.json",
+        "mi_azure_cases.json",
     ] {
         let path = crate_dir().join("fixtures/conformance").join(file);
         let more: Vec<Case> = serde_json::from_str(&read(&path)?)

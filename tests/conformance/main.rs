@@ -16,7 +16,9 @@
 //! issuers with 0, 1 and 2 path segments, run by msal-rs and MSAL Python and compared. MSAL
 //! Python's `ManagedIdentityClient` is compared with msal-rs's on every managed identity source
 //! it supports (`tests/fixtures/conformance/mi_cases.json`, see `mi_cases.rs`): the requests,
-//! the caches, each reading the other's cache, claims challenges and error mapping.
+//! the caches, each reading the other's cache, claims challenges and error mapping; the Azure
+//! SDK for Rust's `azure_identity` `ManagedIdentityCredential` is a second, wire-only peer
+//! (`mi_azure_cases.json`, see `mi_azure.rs`).
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node and oidc-provider with npm and sets
@@ -24,7 +26,7 @@
 //! skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`,
 //! `FAIL name: reason`, `SKIP name: reason`), then one `{peer}: N passed, N failed, N skipped`
 //! line per peer (MSAL Python, msal-extensions, MSAL Node, msal fixtures, oidc-provider, MSAL
-//! Python MI, the harness's self-checks); the last line is the total, `N passed, N failed, N skipped`. A
+//! Python MI, azure_identity, the harness's self-checks); the last line is the total, `N passed, N failed, N skipped`. A
 //! passed case may carry a note on its line (e.g. MSAL Python could not take part); a `note:`
 //! line before the per-peer lines counts them. Cases listed in
 //! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
@@ -38,6 +40,7 @@ mod fixture_case;
 mod fixture_doc;
 mod fixture_rust;
 mod flows;
+mod mi_azure;
 mod mi_cases;
 mod mi_rust;
 mod mi_wire;
@@ -88,6 +91,7 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<Option<String>> 
             oidc_cases::run(&suite.oidc, &suite.python, *segments, *flow).await
         }
         CaseKind::ManagedIdentity(mi) => mi_cases::run(&suite.emu, &suite.python, mi).await,
+        CaseKind::ManagedIdentityAzureIdentity(c) => mi_azure::run(&suite.emu, c).await,
         _ => run_emulator_case(suite, case).await.map(|()| None),
     }
 }
@@ -155,7 +159,9 @@ async fn run_emulator_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
             node::cache_file_case(&case.name, emu, &suite.node, apps, phases).await
         }
         CaseKind::MsalFixture { file } => fixture_case::fixture_case(&case.name, py, file).await,
-        CaseKind::OidcProvider { .. } | CaseKind::ManagedIdentity(_) => {
+        CaseKind::OidcProvider { .. }
+        | CaseKind::ManagedIdentity(_)
+        | CaseKind::ManagedIdentityAzureIdentity(_) => {
             anyhow::bail!("run by run_case")
         }
     }
@@ -211,6 +217,7 @@ fn peer(kind: &CaseKind) -> &'static str {
         CaseKind::MsalFixture { .. } => "msal fixtures",
         CaseKind::OidcProvider { .. } => "oidc-provider",
         CaseKind::ManagedIdentity(_) => "MSAL Python MI",
+        CaseKind::ManagedIdentityAzureIdentity(_) => "azure_identity",
         CaseKind::FileWriters { .. } | CaseKind::FileSignOut { .. } => "msal-extensions",
         CaseKind::SelfCheck { .. } | CaseKind::LoopbackGuard { .. } => "harness self-checks",
         // Wire and cache comparisons run MSAL Python beside msal-rs; the key vectors were
@@ -315,6 +322,10 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
 }
 
 fn main() -> ExitCode {
+    // This binary re-run as azure_identity's child process (see `mi_azure.rs`).
+    if std::env::var_os(mi_azure::CHILD_VAR).is_some_and(|v| v == "1") {
+        return mi_azure::child_main();
+    }
     // The filter is the first argument that is not an option (cargo may pass `--quiet`).
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let started = Instant::now();
