@@ -6,20 +6,22 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 /// Fields whose values differ between runs (tokens, timestamps): compared by type only.
-const VOLATILE_FIELDS: [&str; 5] = [
+const VOLATILE_FIELDS: [&str; 6] = [
     "secret",
     "cached_at",
     "expires_on",
     "extended_expires_on",
     "last_modification_time",
+    "refresh_on",
 ];
 
 /// Timestamp fields: both sides must store them as strings of digits (msal/token_cache.py writes them with `str(int(...))`).
-const TIMESTAMP_FIELDS: [&str; 4] = [
+const TIMESTAMP_FIELDS: [&str; 5] = [
     "cached_at",
     "expires_on",
     "extended_expires_on",
     "last_modification_time",
+    "refresh_on",
 ];
 
 /// Fields msal-rs adds (MSAL.NET's OBO partition key); allowed on its side only.

@@ -152,6 +152,12 @@ pub(crate) enum CaseKind {
         /// Which flow.
         flow: crate::oidc_cases::OidcFlow,
     },
+    /// MSAL Python's `ManagedIdentityClient` and msal-rs's against one emulator source (see
+    /// `mi_cases.rs`).
+    ManagedIdentity(crate::mi_cases::MiCase),
+    /// azure_identity's `ManagedIdentityCredential` beside msal-rs on one emulator source, as a
+    /// wire comparison (see `mi_azure.rs`).
+    ManagedIdentityAzureIdentity(crate::mi_azure::AzureCase),
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -442,8 +448,9 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json` and the other MSALs'
-/// cache fixtures' `msal_fixture_cases.json`); names must be unique.
+/// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json`, the other MSALs' cache
+/// fixtures' `msal_fixture_cases.json`, oidc-provider's `oidc_cases.json` and the managed
+/// identity cases' `mi_cases.json` and `mi_azure_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
     let mut cases: Vec<Case> = Vec::new();
     for file in [
@@ -451,6 +458,8 @@ pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
         "node_cases.json",
         "msal_fixture_cases.json",
         "oidc_cases.json",
+        "mi_cases.json",
+        "mi_azure_cases.json",
     ] {
         let path = crate_dir().join("fixtures/conformance").join(file);
         let more: Vec<Case> = serde_json::from_str(&read(&path)?)

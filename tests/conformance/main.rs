@@ -13,15 +13,20 @@
 //! `fixture_case.rs`) are read by MSAL Python as the oracle and by msal-rs, with no network.
 //! node oidc-provider 9.13.3, an OpenID Certified provider, is an independent OpenID Connect
 //! peer (`tests/fixtures/conformance/oidc_cases.json`, see `oidc_cases.rs`): every flow at
-//! issuers with 0, 1 and 2 path segments, run by msal-rs and MSAL Python and compared.
+//! issuers with 0, 1 and 2 path segments, run by msal-rs and MSAL Python and compared. MSAL
+//! Python's `ManagedIdentityClient` is compared with msal-rs's on every managed identity source
+//! it supports (`tests/fixtures/conformance/mi_cases.json`, see `mi_cases.rs`): the requests,
+//! the caches, each reading the other's cache, claims challenges and error mapping; the Azure
+//! SDK for Rust's `azure_identity` `ManagedIdentityCredential` is a second, wire-only peer
+//! (`mi_azure_cases.json`, see `mi_azure.rs`).
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node and oidc-provider with npm and sets
 //! `MSAL_CONFORMANCE_NODE` and `MSAL_CONFORMANCE_OIDC_PROVIDER` (without them those cases are
 //! skipped, or fail when `MSAL_REQUIRE_PEERS=1`). Prints one line per case (`PASS name`,
 //! `FAIL name: reason`, `SKIP name: reason`), then one `{peer}: N passed, N failed, N skipped`
-//! line per peer (MSAL Python, msal-extensions, MSAL Node, msal fixtures, oidc-provider, the
-//! harness's self-checks); the last line is the total, `N passed, N failed, N skipped`. A
+//! line per peer (MSAL Python, msal-extensions, MSAL Node, msal fixtures, oidc-provider, MSAL
+//! Python MI, azure_identity, the harness's self-checks); the last line is the total, `N passed, N failed, N skipped`. A
 //! passed case may carry a note on its line (e.g. MSAL Python could not take part); a `note:`
 //! line before the per-peer lines counts them. Cases listed in
 //! `tests/fixtures/conformance/skips.json` (name or glob → reason) count as skipped.
@@ -35,6 +40,10 @@ mod fixture_case;
 mod fixture_doc;
 mod fixture_rust;
 mod flows;
+mod mi_azure;
+mod mi_cases;
+mod mi_rust;
+mod mi_wire;
 mod node;
 mod oidc_browser;
 mod oidc_cases;
@@ -81,6 +90,8 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<Option<String>> 
         CaseKind::OidcProvider { segments, flow } => {
             oidc_cases::run(&suite.oidc, &suite.python, *segments, *flow).await
         }
+        CaseKind::ManagedIdentity(mi) => mi_cases::run(&suite.emu, &suite.python, mi).await,
+        CaseKind::ManagedIdentityAzureIdentity(c) => mi_azure::run(&suite.emu, c).await,
         _ => run_emulator_case(suite, case).await.map(|()| None),
     }
 }
@@ -148,7 +159,11 @@ async fn run_emulator_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
             node::cache_file_case(&case.name, emu, &suite.node, apps, phases).await
         }
         CaseKind::MsalFixture { file } => fixture_case::fixture_case(&case.name, py, file).await,
-        CaseKind::OidcProvider { .. } => anyhow::bail!("not an emulator case"),
+        CaseKind::OidcProvider { .. }
+        | CaseKind::ManagedIdentity(_)
+        | CaseKind::ManagedIdentityAzureIdentity(_) => {
+            anyhow::bail!("run by run_case")
+        }
     }
 }
 
@@ -201,6 +216,8 @@ fn peer(kind: &CaseKind) -> &'static str {
         // MSAL Python is the oracle; the files come from the other MSALs' test suites.
         CaseKind::MsalFixture { .. } => "msal fixtures",
         CaseKind::OidcProvider { .. } => "oidc-provider",
+        CaseKind::ManagedIdentity(_) => "MSAL Python MI",
+        CaseKind::ManagedIdentityAzureIdentity(_) => "azure_identity",
         CaseKind::FileWriters { .. } | CaseKind::FileSignOut { .. } => "msal-extensions",
         CaseKind::SelfCheck { .. } | CaseKind::LoopbackGuard { .. } => "harness self-checks",
         // Wire and cache comparisons run MSAL Python beside msal-rs; the key vectors were
@@ -305,6 +322,10 @@ async fn run(filter: Option<&str>) -> anyhow::Result<(usize, usize, usize)> {
 }
 
 fn main() -> ExitCode {
+    // This binary re-run as azure_identity's child process (see `mi_azure.rs`).
+    if std::env::var_os(mi_azure::CHILD_VAR).is_some_and(|v| v == "1") {
+        return mi_azure::child_main();
+    }
     // The filter is the first argument that is not an option (cargo may pass `--quiet`).
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let started = Instant::now();
