@@ -137,6 +137,10 @@ pub(crate) enum CaseKind {
         apps: Vec<crate::node::NodeApp>,
         /// The turns, in order.
         phases: Vec<crate::node::Phase>,
+        /// Users the case registers in the emulator (before every turn; the same records
+        /// each time): a member, or a guest (B2B) of another tenant.
+        #[serde(default)]
+        users: Vec<crate::node::CaseUser>,
     },
     /// A token cache file from another MSAL's test suite: what MSAL Python can use from it,
     /// msal-rs must use too, and re-serializing it changes no entry (see `fixture_case.rs`).

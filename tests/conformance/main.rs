@@ -155,9 +155,11 @@ async fn run_emulator_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
             read,
             direction,
         } => user_flows::user_cache_interop_case(emu, py, apps, write, read, *direction).await,
-        CaseKind::NodeCacheFile { apps, phases } => {
-            node::cache_file_case(&case.name, emu, &suite.node, apps, phases).await
-        }
+        CaseKind::NodeCacheFile {
+            apps,
+            phases,
+            users,
+        } => node::cache_file_case(&case.name, emu, &suite.node, apps, phases, users).await,
         CaseKind::MsalFixture { file } => fixture_case::fixture_case(&case.name, py, file).await,
         CaseKind::OidcProvider { .. }
         | CaseKind::ManagedIdentity(_)

@@ -202,7 +202,6 @@ async fn child_run(job: ChildJob) -> anyhow::Result<ChildResult> {
             transport: Some(Transport::new(Arc::new(transport))),
             ..Default::default()
         },
-        ..Default::default()
     };
     let credential = match ManagedIdentityCredential::new(Some(options)) {
         Ok(c) => c,

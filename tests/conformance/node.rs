@@ -20,7 +20,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail, ensure};
 use msal_cache_file::FileCache;
 use msal_core::{Authority, PublicClient, TokenCache, TokenSource};
-use msal_tests::emulator::seeds;
+use msal_tests::emulator::{UserRegistration, seeds};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -122,6 +122,11 @@ pub(crate) struct NodeStep {
     /// `forceRefresh` / `force_refresh`.
     #[serde(default)]
     pub(crate) force_refresh: bool,
+    /// The tenant id the token must be issued in (MSAL Node's `tenantId`, msal-rs's
+    /// `tenant()`); a silent step then uses the user's account for that tenant where the
+    /// library lists one per tenant (MSAL Node's tenant profiles).
+    #[serde(default)]
+    pub(crate) tenant: Option<String>,
     /// Where the token must come from.
     pub(crate) expect: Source,
 }
@@ -142,6 +147,50 @@ pub(crate) struct Phase {
     /// the same JSON value (`""` stays `""`, `null` stays `null`, no field added or dropped).
     #[serde(default)]
     pub(crate) keep_entries: bool,
+}
+
+/// A user a case registers in the emulator, with the emulator's default password: a member
+/// of `tenant`, or with `home_tenant` a guest (B2B) of `tenant` who is that home tenant's
+/// user of the same name (one home account across both tenants). Cases register users of
+/// their own, so that no other case sees them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaseUser {
+    /// The username.
+    pub(crate) username: String,
+    /// The tenant (id, domain or short name).
+    pub(crate) tenant: String,
+    /// The home tenant of a guest.
+    #[serde(default)]
+    pub(crate) home_tenant: Option<String>,
+}
+
+/// Registers the case's users, in order (a reset keeps registered users; registering again
+/// replaces them with the same records).
+async fn add_users(emu: &Emu, users: &[CaseUser]) -> anyhow::Result<()> {
+    for u in users {
+        emu.admin
+            .add_user(&UserRegistration {
+                tenant: u.tenant.clone(),
+                username: u.username.clone(),
+                home_tenant: u.home_tenant.clone(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("registering {} in {}", u.username, u.tenant))?;
+    }
+    Ok(())
+}
+
+/// The password of a seeded user, or of a user the case registered.
+fn password(username: &str, users: &[CaseUser]) -> anyhow::Result<&'static str> {
+    if users
+        .iter()
+        .any(|u| u.username.eq_ignore_ascii_case(username))
+    {
+        return Ok(seeds::DEFAULT_USER_PASSWORD);
+    }
+    user_rust::password(username)
 }
 
 /// Runs MSAL Node jobs.
@@ -204,6 +253,7 @@ struct NodeResult {
 #[derive(Debug, Clone, Deserialize)]
 struct NodeCall {
     token_source: Option<String>,
+    tenant_id: Option<String>,
     has_access_token: bool,
     error: Option<String>,
     error_description: Option<String>,
@@ -277,7 +327,13 @@ fn changed_fields(before: &Value, after: &Value) -> String {
 }
 
 /// The Node job of a phase.
-fn node_job(emu: &Emu, apps: &[NodeApp], steps: &[NodeStep], file: &Path) -> anyhow::Result<Value> {
+fn node_job(
+    emu: &Emu,
+    apps: &[NodeApp],
+    steps: &[NodeStep],
+    file: &Path,
+    users: &[CaseUser],
+) -> anyhow::Result<Value> {
     let apps: Vec<Value> = apps
         .iter()
         .map(|a| {
@@ -302,7 +358,7 @@ fn node_job(emu: &Emu, apps: &[NodeApp], steps: &[NodeStep], file: &Path) -> any
             NodeOp::Silent => "silent",
         };
         let password = match s.op {
-            NodeOp::UsernamePassword => Some(user_rust::password(&s.username)?),
+            NodeOp::UsernamePassword => Some(password(&s.username, users)?),
             _ => None,
         };
         out.push(json!({
@@ -312,6 +368,7 @@ fn node_job(emu: &Emu, apps: &[NodeApp], steps: &[NodeStep], file: &Path) -> any
             "username": s.username,
             "password": password,
             "force_refresh": s.force_refresh,
+            "tenant": s.tenant,
         }));
     }
     Ok(json!({
@@ -326,15 +383,19 @@ fn node_job(emu: &Emu, apps: &[NodeApp], steps: &[NodeStep], file: &Path) -> any
     }))
 }
 
-/// MSAL Node's phase: one step outcome each (`Ok(source)` or `Err(error)`).
+/// A step's outcome: where the token came from and the tenant it was issued in, or the error.
+type Outcome = Result<(String, Option<String>), String>;
+
+/// MSAL Node's phase: one step outcome each.
 async fn node_phase(
     emu: &Emu,
     node: &Node,
     apps: &[NodeApp],
     steps: &[NodeStep],
     file: &Path,
-) -> anyhow::Result<Vec<Result<String, String>>> {
-    let result = node.run(&node_job(emu, apps, steps, file)?).await?;
+    users: &[CaseUser],
+) -> anyhow::Result<Vec<Outcome>> {
+    let result = node.run(&node_job(emu, apps, steps, file, users)?).await?;
     ensure!(
         result.calls.len() == steps.len(),
         "MSAL Node reported {} steps, expected {}",
@@ -349,7 +410,7 @@ async fn node_phase(
                 "{e}: {}",
                 c.error_description.as_deref().unwrap_or("")
             )),
-            (None, Some(s)) if c.has_access_token => Ok(s),
+            (None, Some(s)) if c.has_access_token => Ok((s, c.tenant_id)),
             (None, s) => Err(format!("no access token (token source {s:?})")),
         })
         .collect())
@@ -385,7 +446,11 @@ fn build_rust(emu: &Emu, spec: &NodeApp, cache: &TokenCache) -> anyhow::Result<R
     })
 }
 
-async fn rust_step(app: &RsApp, step: &NodeStep) -> anyhow::Result<TokenSource> {
+async fn rust_step(
+    app: &RsApp,
+    step: &NodeStep,
+    users: &[CaseUser],
+) -> anyhow::Result<(TokenSource, String)> {
     let scopes = step.scopes.as_slice();
     let result = match (step.op, app) {
         (NodeOp::ClientCredentials, RsApp::Confidential(a)) => {
@@ -397,15 +462,23 @@ async fn rust_step(app: &RsApp, step: &NodeStep) -> anyhow::Result<TokenSource> 
             bail!("client credentials need the secret app")
         }
         (NodeOp::UsernamePassword, RsApp::Public(a)) => {
-            let pw = user_rust::password(&step.username)?;
+            let pw = password(&step.username, users)?;
             a.acquire_token_by_username_password(step.username.clone(), pw, scopes)
                 .await?
         }
         (NodeOp::Silent, RsApp::Public(a)) => {
             let all = a.accounts().await?;
+            let named = |x: &&msal_core::Account| x.username().eq_ignore_ascii_case(&step.username);
+            let in_tenant = |x: &&msal_core::Account| {
+                step.tenant
+                    .as_deref()
+                    .is_some_and(|t| x.realm().eq_ignore_ascii_case(t))
+            };
             let Some(account) = all
                 .iter()
-                .find(|x| x.username().eq_ignore_ascii_case(&step.username))
+                .filter(named)
+                .find(in_tenant)
+                .or_else(|| all.iter().find(named))
             else {
                 bail!(
                     "no account for {:?} among {} account(s)",
@@ -423,7 +496,7 @@ async fn rust_step(app: &RsApp, step: &NodeStep) -> anyhow::Result<TokenSource> 
         !result.access_token().secret().is_empty(),
         "msal-rs returned an empty access token"
     );
-    Ok(result.source())
+    Ok((result.source(), result.tenant().to_string()))
 }
 
 /// msal-rs's phase: a fresh `TokenCache` over the file, its apps built at their first step.
@@ -432,7 +505,8 @@ async fn rust_phase(
     apps: &[NodeApp],
     steps: &[NodeStep],
     file: &Path,
-) -> anyhow::Result<Vec<Result<String, String>>> {
+    users: &[CaseUser],
+) -> anyhow::Result<Vec<Outcome>> {
     let cache = TokenCache::with_store(FileCache::new(file));
     let mut built: Vec<Option<RsApp>> = apps.iter().map(|_| None).collect();
     let mut out = Vec::new();
@@ -446,10 +520,15 @@ async fn rust_phase(
         let Some(app) = built[step.app].as_ref() else {
             bail!("step {i}: the app was not built");
         };
-        out.push(match rust_step(app, step).await {
-            Ok(TokenSource::Cache) => Ok("cache".to_string()),
-            Ok(TokenSource::IdentityProvider) => Ok("identity_provider".to_string()),
-            Ok(other) => Ok(format!("{other:?}")),
+        out.push(match rust_step(app, step, users).await {
+            Ok((source, tenant)) => Ok((
+                match source {
+                    TokenSource::Cache => "cache".to_string(),
+                    TokenSource::IdentityProvider => "identity_provider".to_string(),
+                    other => format!("{other:?}"),
+                },
+                Some(tenant),
+            )),
             Err(e) => Err(format!("{e:#}")),
         });
     }
@@ -463,6 +542,7 @@ pub(crate) async fn cache_file_case(
     node: &Node,
     apps: &[NodeApp],
     phases: &[Phase],
+    users: &[CaseUser],
 ) -> anyhow::Result<()> {
     let dir = case_dir(name)?;
     let file = dir.join("msal_token_cache.json");
@@ -472,9 +552,10 @@ pub(crate) async fn cache_file_case(
             let who = phase.side.name();
             let before = entries(&file)?;
             emu.reset().await?;
+            add_users(emu, users).await?;
             let outcomes = match phase.side {
-                Side::Node => node_phase(emu, node, apps, &phase.steps, &file).await?,
-                Side::Rust => rust_phase(emu, apps, &phase.steps, &file).await?,
+                Side::Node => node_phase(emu, node, apps, &phase.steps, &file, users).await?,
+                Side::Rust => rust_phase(emu, apps, &phase.steps, &file, users).await?,
             };
             let posts = emu
                 .requests()
@@ -491,12 +572,23 @@ pub(crate) async fn cache_file_case(
                     wanted_hits += 1;
                 }
                 match got {
-                    Ok(s) if s == want => {
+                    Ok((s, tenant))
+                        if s == want
+                            && step.tenant.as_deref().is_some_and(|t| {
+                                !tenant.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(t))
+                            }) =>
+                    {
+                        problems.push(format!(
+                            "step {k} ({:?} {:?} app {}): a token of tenant {tenant:?}, expected {:?}",
+                            step.op, step.scopes, step.app, step.tenant
+                        ));
+                    }
+                    Ok((s, _)) if s == want => {
                         if step.expect == Source::Cache {
                             hits += 1;
                         }
                     }
-                    Ok(s) => problems.push(format!(
+                    Ok((s, _)) => problems.push(format!(
                         "step {k} ({:?} {:?} app {}): from {s}, expected {want}",
                         step.op, step.scopes, step.app
                     )),

@@ -1054,6 +1054,120 @@ async fn ropc_passwords_and_federation() {
     );
 }
 
+#[tokio::test]
+async fn a_guest_is_one_home_account_across_tenants() {
+    let (emu, c) = start_user().await;
+    let fabrikam = token_url(PUBLIC_HOST, FABRIKAM_DOMAIN);
+    // Before alice is a guest of fabrikam, her refresh token is refused there.
+    let home = ropc(
+        &c,
+        &contoso_token(),
+        PUBLIC_CLIENT_ID,
+        ALICE_USERNAME,
+        ALICE_PASSWORD,
+        GRAPH_SCOPES,
+    )
+    .await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    let home_rt = home.json["refresh_token"].as_str().unwrap().to_string();
+    let refused = refresh(&c, &fabrikam, PUBLIC_CLIENT_ID, &home_rt, GRAPH_SCOPES).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("AADSTS50034"), "{}", refused.text);
+    // A guest needs its home user.
+    let orphan = emu
+        .admin()
+        .add_user(&UserRegistration {
+            tenant: "fabrikam".into(),
+            username: "nobody@contoso.onmicrosoft.com".into(),
+            home_tenant: Some("contoso".into()),
+            ..Default::default()
+        })
+        .await;
+    assert!(orphan.is_err());
+    let guest = emu
+        .admin()
+        .add_user(&UserRegistration {
+            tenant: "fabrikam".into(),
+            username: ALICE_USERNAME.into(),
+            home_tenant: Some("contoso".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(guest.tenant_id, FABRIKAM_TENANT_ID);
+    assert_ne!(guest.oid, ALICE_OID);
+    let home_info = json!({"uid": ALICE_OID, "utid": CONTOSO_TENANT_ID});
+    // Her home refresh token is redeemed at fabrikam: fabrikam's tid and the guest's oid in
+    // the tokens, her home account in client_info.
+    let there = refresh(&c, &fabrikam, PUBLIC_CLIENT_ID, &home_rt, GRAPH_SCOPES).await;
+    assert_eq!(there.status, 200, "{}", there.text);
+    assert_eq!(
+        client_info(there.json["client_info"].as_str().unwrap()),
+        home_info
+    );
+    let id = claims(there.json["id_token"].as_str().unwrap());
+    assert_eq!(id["tid"], FABRIKAM_TENANT_ID);
+    assert_eq!(id["oid"], guest.oid.as_str());
+    assert_eq!(id["preferred_username"], ALICE_USERNAME);
+    assert_eq!(
+        claims(there.json["access_token"].as_str().unwrap())["tid"],
+        FABRIKAM_TENANT_ID
+    );
+    // The guest's refresh token goes back home, and the guest signs in with her password.
+    let guest_rt = there.json["refresh_token"].as_str().unwrap().to_string();
+    let back = refresh(
+        &c,
+        &contoso_token(),
+        PUBLIC_CLIENT_ID,
+        &guest_rt,
+        GRAPH_SCOPES,
+    )
+    .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    assert_eq!(
+        client_info(back.json["client_info"].as_str().unwrap()),
+        home_info
+    );
+    assert_eq!(
+        claims(back.json["id_token"].as_str().unwrap())["oid"],
+        ALICE_OID
+    );
+    let direct = ropc(
+        &c,
+        &fabrikam,
+        PUBLIC_CLIENT_ID,
+        ALICE_USERNAME,
+        ALICE_PASSWORD,
+        GRAPH_SCOPES,
+    )
+    .await;
+    assert_eq!(direct.status, 200, "{}", direct.text);
+    assert_eq!(
+        client_info(direct.json["client_info"].as_str().unwrap()),
+        home_info
+    );
+    // Bob is no guest of contoso: his refresh token stays refused there.
+    let bob = ropc(
+        &c,
+        &fabrikam,
+        PUBLIC_CLIENT_ID,
+        BOB_USERNAME,
+        BOB_PASSWORD,
+        GRAPH_SCOPES,
+    )
+    .await;
+    let bob_rt = bob.json["refresh_token"].as_str().unwrap().to_string();
+    let no = refresh(
+        &c,
+        &contoso_token(),
+        PUBLIC_CLIENT_ID,
+        &bob_rt,
+        GRAPH_SCOPES,
+    )
+    .await;
+    assert_eq!(no.status, 400, "{}", no.text);
+}
+
 // ------------------------------------------------------------------ device code
 
 async fn start_device(c: &reqwest::Client, tenant: &str) -> Answer {

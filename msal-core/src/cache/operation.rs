@@ -133,12 +133,16 @@ fn put_rt(doc: &mut Document, ch: &mut Changes, rt: Arc<RefreshTokenEntity>) {
     ch.refresh_tokens.push((key, old, Some(rt)));
 }
 
-/// Removes the access tokens `doomed` selects.
-fn remove_ats(doc: &mut Document, ch: &mut Changes, doomed: impl Fn(&AccessTokenEntity) -> bool) {
+/// Removes the access tokens `doomed` selects (by the key they are stored under, and value).
+fn remove_ats(
+    doc: &mut Document,
+    ch: &mut Changes,
+    doomed: impl Fn(&str, &AccessTokenEntity) -> bool,
+) {
     let keys: Vec<String> = doc
         .access_tokens
         .iter()
-        .filter_map(|(k, e)| e.known().filter(|at| doomed(at)).map(|_| k.clone()))
+        .filter_map(|(k, e)| e.known().filter(|at| doomed(k, at)).map(|_| k.clone()))
         .collect();
     for key in keys {
         if let Some(at) = doc
@@ -151,24 +155,28 @@ fn remove_ats(doc: &mut Document, ch: &mut Changes, doomed: impl Fn(&AccessToken
     }
 }
 
-/// Whether `old` holds the same token as `new` under another alias of its cloud: same
-/// account (or both app tokens), client, realm, token type, extended cache key, key id and
-/// scopes (compared as sets, case-insensitively). MSAL Node writes the public cloud's tokens as
-/// `login.windows.net`; left next to a newer one of the same slot under `login.microsoftonline
-/// .com`, MSAL Node finds two matches and drops both (msal-common's `CacheManager.getAccessToken`
-/// removes every match when there are several; its `saveAccessToken` likewise removes the
-/// tokens of other aliases that the new one replaces). The new token answers every lookup
-/// the old one did (lookups match every alias of the cloud).
-fn superseded_alias(old: &AccessTokenEntity, new: &AccessTokenEntity) -> bool {
+/// Whether `old` holds the same token as `new` under another key: same account (or both app
+/// tokens), client, realm, token type, extended cache key, key id and scopes (compared as
+/// sets, case-insensitively), in the same environment or another alias of its cloud (the
+/// caller keeps the entry stored under the key `new` is written to). MSAL Node writes the public cloud's
+/// tokens as `login.windows.net`, and a target in the response's scope order (`User.Read
+/// profile openid`) where msal-rs, like MSAL Python's `TokenCache.add`, sorts it; left next to
+/// a newer one of the same slot, MSAL Node finds two matches and drops both (msal-common's
+/// `CacheManager.getAccessToken` removes every match when there are several; its
+/// `saveAccessToken` likewise removes the tokens the new one replaces). The new token answers
+/// every lookup the old one did (lookups match every alias of the cloud and compare scopes as
+/// sets).
+fn superseded(old: &AccessTokenEntity, new: &AccessTokenEntity) -> bool {
     fn scopes(target: &str) -> std::collections::BTreeSet<String> {
         target
             .split_whitespace()
             .map(str::to_ascii_lowercase)
             .collect()
     }
-    !old.environment.eq_ignore_ascii_case(&new.environment)
-        && known_aliases(&new.environment)
-            .is_some_and(|g| g.iter().any(|h| h.eq_ignore_ascii_case(&old.environment)))
+    let same_cloud = old.environment.eq_ignore_ascii_case(&new.environment)
+        || known_aliases(&new.environment)
+            .is_some_and(|g| g.iter().any(|h| h.eq_ignore_ascii_case(&old.environment)));
+    same_cloud
         && old.home_account_id == new.home_account_id
         && old.client_id == new.client_id
         && old.realm.eq_ignore_ascii_case(&new.realm)
@@ -185,7 +193,7 @@ impl Operation {
     /// swept on the way. Returns what changed.
     pub(crate) fn apply(&self, doc: &mut Document, now: u64) -> Changes {
         let mut ch = Changes::default();
-        remove_ats(doc, &mut ch, |at| at.expires_on < now);
+        remove_ats(doc, &mut ch, |_, at| at.expires_on < now);
         match self {
             Operation::Add { entries, based_on } => {
                 let account = entries
@@ -206,7 +214,10 @@ impl Operation {
                     return ch;
                 }
                 if let Some(at) = &entries.access_token {
-                    remove_ats(doc, &mut ch, |old| superseded_alias(old, at));
+                    let key = at.key();
+                    remove_ats(doc, &mut ch, |old_key, old| {
+                        old_key != key && superseded(old, at)
+                    });
                     put_at(doc, &mut ch, Arc::clone(at));
                 }
                 if let Some(a) = &entries.account {
@@ -233,7 +244,7 @@ impl Operation {
                 client_id,
                 environments,
             } => {
-                remove_ats(doc, &mut ch, |at| {
+                remove_ats(doc, &mut ch, |_, at| {
                     at.home_account_id.is_none()
                         && at.client_id.as_deref() == Some(client_id.as_str())
                         && environments
@@ -249,7 +260,7 @@ impl Operation {
                 let mine = |hid: Option<&str>, env: &str| {
                     hid == Some(home_account_id.as_str()) && env.eq_ignore_ascii_case(environment)
                 };
-                remove_ats(doc, &mut ch, |at| {
+                remove_ats(doc, &mut ch, |_, at| {
                     mine(at.home_account_id.as_deref(), &at.environment)
                 });
                 let rts: Vec<String> = doc

@@ -1807,8 +1807,17 @@ fn check_model(ops: Vec<ModelOp>) -> std::result::Result<(), TestCaseError> {
                         expires_on: now + expires_in,
                         secret,
                     };
-                    let k = key(&new);
-                    reference.retain(|r| key(r) != k);
+                    // ... and drop the same token stored under another key (the same scopes
+                    // as a set, in another order or case).
+                    let slot = |r: &RefAt| {
+                        let mut k = key(r);
+                        let set: std::collections::BTreeSet<String> =
+                            k.4.split_whitespace().map(str::to_owned).collect();
+                        k.4 = set.into_iter().collect::<Vec<_>>().join(" ");
+                        k
+                    };
+                    let k = slot(&new);
+                    reference.retain(|r| slot(r) != k);
                     reference.push(new);
                 }
                 ModelOp::RemoveAppTokens { client, env } => {
@@ -2298,6 +2307,57 @@ fn a_new_access_token_replaces_the_same_one_under_another_alias() {
     secrets.sort_unstable();
     assert_eq!(secrets, ["keep-1", "keep-2", "keep-3", "new"]);
     // The entries kept are unchanged (MSAL Node's "" home account stays "").
+    assert_eq!(ats["other-scopes"], doc["AccessToken"]["other-scopes"]);
+}
+
+#[test]
+fn a_new_access_token_replaces_the_same_one_stored_under_another_key() {
+    // MSAL Node's AD FS sign-in: its target keeps the response's scope order ("User.Read
+    // profile openid") where msal-rs sorts it, so the same token has another key in the same
+    // environment; left next to the new one, MSAL Node finds two matches and drops both.
+    // (An app token here, as MSAL Node writes them: home_account_id "".)
+    let now = 1_700_000_000;
+    let hid = "";
+    let at = |target: &str, secret: &str| {
+        json!({
+            "home_account_id": hid, "environment": "fs.contoso.com",
+            "credential_type": "AccessToken", "client_id": CID, "secret": secret,
+            "realm": "adfs", "target": target, "cached_at": now.to_string(),
+            "expires_on": (now + 3600).to_string(),
+            "extended_expires_on": (now + 3600).to_string(), "token_type": "bearer"
+        })
+    };
+    let node_key = format!(
+        "{hid}-fs.contoso.com-accesstoken-{}-adfs-https://graph.microsoft.com/user.read profile openid-",
+        CID.to_ascii_lowercase()
+    );
+    let doc = json!({"AccessToken": {
+        node_key.as_str(): at("https://graph.microsoft.com/User.Read profile openid", "node"),
+        "other-scopes": at("https://graph.microsoft.com/Mail.Read openid profile", "keep"),
+    }});
+    let cache = TokenCache::new();
+    cache.deserialize(&doc.to_string()).expect("loads");
+    let s = scopes(&["https://graph.microsoft.com/User.Read"]);
+    let r = response(json!({
+        "access_token": "new", "expires_in": 3600, "token_type": "bearer",
+        "scope": "https://graph.microsoft.com/User.Read openid profile"
+    }));
+    let e = event("fs.contoso.com", "adfs", &s, &r, "client_credentials", now);
+    block_on(cache.write(
+        &PartitionKey::whole(),
+        Operation::Add {
+            entries: NewEntries::from_event(&e),
+            based_on: None,
+        },
+        now,
+    ))
+    .expect("added");
+    let out: Value = serde_json::from_str(&cache.serialize().expect("writes")).expect("json");
+    let ats = out["AccessToken"].as_object().expect("section");
+    let mut secrets: Vec<&str> = ats.values().filter_map(|v| v["secret"].as_str()).collect();
+    secrets.sort_unstable();
+    assert_eq!(secrets, ["keep", "new"]);
+    assert!(!ats.contains_key(&node_key));
     assert_eq!(ats["other-scopes"], doc["AccessToken"]["other-scopes"]);
 }
 

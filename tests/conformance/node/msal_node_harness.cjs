@@ -18,7 +18,8 @@
  *               "known_authorities": [] }],
  *     "steps": [{"op": "client_credentials", "app": 0, "scopes": [...], "force_refresh": false},
  *               {"op": "username_password", "app": 0, "scopes": [...], "username": "...", "password": "..."},
- *               {"op": "silent", "app": 0, "scopes": [...], "username": "...", "force_refresh": false}]
+ *               {"op": "silent", "app": 0, "scopes": [...], "username": "...", "force_refresh": false,
+ *                "tenant": null | "tenant id (pick the user's account of that tenant)"}]
  *   }
  *   An app with a client_secret is a ConfidentialClientApplication, otherwise a
  *   PublicClientApplication. Every app is built at its first step; all share the file through
@@ -27,6 +28,7 @@
  *
  * Result:
  *   {"calls": [{"token_source": "cache" | "identity_provider" | null, "has_access_token": true,
+ *               "tenant_id": "the result's tenantId" | null,
  *               "error": null, "error_description": null,
  *               "requests": [{"method": "POST", "url": "https://login.microsoftonline.com/..."}],
  *               "accounts": [{"home_account_id": "...", "environment": "...", "realm": "...",
@@ -214,6 +216,20 @@ function accountView(a) {
   };
 }
 
+/**
+ * Whether the account is the user: by `username`, or (B2C, whose ID tokens carry the address in
+ * `emails` and no `preferred_username`, so MSAL Node's account has username "") by
+ * `idTokenClaims.emails`, as MSAL Node's B2C samples pick the account.
+ */
+function namesUser(account, username) {
+  const want = username.toLowerCase();
+  if ((account.username || "").toLowerCase() === want) {
+    return true;
+  }
+  const emails = (account.idTokenClaims && account.idTokenClaims.emails) || [];
+  return Array.isArray(emails) && emails.some((e) => String(e).toLowerCase() === want);
+}
+
 async function runStep(app, step) {
   switch (step.op) {
     case "client_credentials":
@@ -229,13 +245,16 @@ async function runStep(app, step) {
       });
     case "silent": {
       const accounts = await app.getTokenCache().getAllAccounts();
-      const account = accounts.find(
-        (a) => (a.username || "").toLowerCase() === step.username.toLowerCase(),
-      );
+      // The user's account for the step's tenant where MSAL Node lists one per tenant
+      // profile (its documented way to get a guest tenant's cached token), else the first.
+      const named = accounts.filter((a) => namesUser(a, step.username));
+      const account =
+        named.find((a) => step.tenant && (a.tenantId || "").toLowerCase() === step.tenant.toLowerCase()) ||
+        named[0];
       if (!account) {
         return {
           error: "no_account",
-          error_description: `getAllAccounts() has no ${step.username} among ${accounts.length} account(s)`,
+          error_description: `getAllAccounts() has no ${step.username} among ${accounts.length} account(s): ${JSON.stringify(accounts.map(accountView))}`,
         };
       }
       return app.acquireTokenSilent({
@@ -274,6 +293,7 @@ async function main() {
       }
       const accounts = await app.getTokenCache().getAllAccounts();
       out.calls.push({
+        tenant_id: result.tenantId || null,
         token_source: result.error
           ? null
           : result.fromCache

@@ -166,11 +166,29 @@ async fn add_user(State(s): Shared, body: Bytes) -> Response {
         .name
         .clone()
         .unwrap_or_else(|| username.split('@').next().unwrap_or_default().to_string());
-    let password = req
-        .password
-        .clone()
-        .unwrap_or_else(|| seeds::DEFAULT_USER_PASSWORD.to_string());
-    let user = User::new(&username, &tenant_id, &oid, &name, &password);
+    let home = match &req.home_tenant {
+        None => None,
+        Some(h) => {
+            let Some(home_tid) = reg.tenant(h).map(|t| t.id.clone()) else {
+                return bad(&format!("unknown home tenant '{h}'"));
+            };
+            let Some(home_user) = reg.user(&home_tid, &username) else {
+                return bad(&format!(
+                    "no user '{username}' in the home tenant '{home_tid}'"
+                ));
+            };
+            if home_tid.eq_ignore_ascii_case(&tenant_id) {
+                return bad("a guest's home tenant must be another tenant");
+            }
+            Some((home_user.clone(), home_tid))
+        }
+    };
+    let password = req.password.clone().unwrap_or_else(|| match &home {
+        Some((u, _)) => u.password.clone(),
+        None => seeds::DEFAULT_USER_PASSWORD.to_string(),
+    });
+    let mut user = User::new(&username, &tenant_id, &oid, &name, &password);
+    user.home = home.map(|(u, home_tid)| (u.home_ids().0.to_string(), home_tid));
     let info = user.info();
     reg.put_user(user);
     ok(&info)
@@ -204,6 +222,7 @@ async fn mint_user_token(State(s): Shared, body: Bytes) -> Response {
         tid: tenant.id.clone(),
         username: user.username.clone(),
         name: user.name.clone(),
+        home: user.home.clone(),
     };
     let access_token = UserToken {
         issuer: Authority::for_tenant(&tenant).access_token_issuer(&tenant.id),

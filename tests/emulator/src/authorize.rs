@@ -493,7 +493,10 @@ fn authorize(
         .then(|| match (authority.kind, authority.policy_name()) {
             (HostKind::B2c, Some(p)) => Some(issue::b2c_client_info(&user.oid, &user.tenant_id, p)),
             (HostKind::Adfs | HostKind::Oidc, _) => None,
-            _ => Some(issue::client_info(&user.oid, &user.tenant_id)),
+            _ => {
+                let (uid, utid) = user.home_ids();
+                Some(issue::client_info(uid, utid))
+            }
         })
         .flatten();
     let session_state =

@@ -248,9 +248,17 @@ pub struct UserRegistration {
     /// Display name (the username's local part when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Password (default [`DEFAULT_USER_PASSWORD`](super::seeds::DEFAULT_USER_PASSWORD)).
+    /// Password (default [`DEFAULT_USER_PASSWORD`](super::seeds::DEFAULT_USER_PASSWORD), or
+    /// for a guest the home user's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Makes the user a guest (B2B) of `tenant`: the same person as the user with this
+    /// username in this home tenant (id, domain or short name), who must exist. In `tenant`
+    /// the guest's tokens carry its own `oid` and `tenant`'s `tid`, and `client_info` the home
+    /// `uid`/`utid` (one home account id across tenants, as Entra ID answers); a refresh token
+    /// of either tenant is redeemed at the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_tenant: Option<String>,
 }
 
 /// `POST /admin/tokens/user`: mint an access token as if the user had signed in to a client.

@@ -121,6 +121,8 @@ pub(crate) struct User {
     pub(crate) interaction: Option<InteractionSetting>,
     /// Client ids (lowercase) the user has not consented to.
     pub(crate) needs_consent: Vec<String>,
+    /// A guest (B2B) record's home identity: the home user's `(oid, tenant id)`.
+    pub(crate) home: Option<(String, String)>,
 }
 
 impl User {
@@ -355,7 +357,17 @@ impl User {
             auth_time: None,
             interaction: None,
             needs_consent: Vec::new(),
+            home: None,
         }
+    }
+
+    /// The person's home identity `(oid, tenant id)`: its own, or a guest's home user's.
+    pub(crate) fn home_ids(&self) -> (&str, &str) {
+        self.home
+            .as_ref()
+            .map_or((self.oid.as_str(), self.tenant_id.as_str()), |(o, t)| {
+                (o.as_str(), t.as_str())
+            })
     }
 
     /// The domain part of the username (lowercase).

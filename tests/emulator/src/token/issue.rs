@@ -67,6 +67,8 @@ pub(crate) struct UserClaims {
     pub(crate) tid: String,
     pub(crate) username: String,
     pub(crate) name: String,
+    /// A guest's home identity `(oid, tenant id)`: `client_info` names it, not `oid`/`tid`.
+    pub(crate) home: Option<(String, String)>,
 }
 
 /// A delegated (user) access token.

@@ -85,6 +85,7 @@ pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
         tid: tid.clone(),
         username: username.to_string(),
         name: jwt.claim_str("name").unwrap_or(username).to_string(),
+        home: None,
     };
 
     let requested = scopes::parse(&ctx.state.lock(), scope)?;

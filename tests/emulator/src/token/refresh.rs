@@ -9,7 +9,7 @@ use super::user::{self, SignIn};
 use super::{TokenRequest, client_auth, client_credentials, scopes};
 use crate::clock::format_timestamp;
 use crate::respond::OAuthError;
-use crate::state::{RefreshTokenRecord, RtStatus};
+use crate::state::{RefreshTokenRecord, Registry, RtStatus, User};
 
 fn malformed() -> OAuthError {
     OAuthError::invalid_grant(
@@ -69,12 +69,34 @@ fn check(
         }
         RtStatus::Redeemed | RtStatus::Active => {}
     }
-    if let Some(t) = ctx.authority.tid()
-        && !t.eq_ignore_ascii_case(&rt.tid)
-    {
-        return Err(user::no_such_user(t));
-    }
     Ok(())
+}
+
+/// Who the refresh signs in: the refresh token's user, or at another tenant the same
+/// person's guest (B2B) record there (the same home identity), as Entra ID redeems a refresh
+/// token at any tenant the user is a member or guest of.
+fn target_user(
+    reg: &Registry,
+    rt: &RefreshTokenRecord,
+    authority_tid: Option<&str>,
+) -> Result<UserClaims, OAuthError> {
+    let own = reg.user(&rt.tid, &rt.username);
+    match authority_tid {
+        Some(t) if !t.eq_ignore_ascii_case(&rt.tid) => {
+            let home = own.map(User::home_ids);
+            reg.users_named(&rt.username)
+                .find(|u| u.tenant_id.eq_ignore_ascii_case(t) && home == Some(u.home_ids()))
+                .map(user::claims_of)
+                .ok_or_else(|| user::no_such_user(t))
+        }
+        _ => Ok(UserClaims {
+            oid: rt.oid.clone(),
+            tid: rt.tid.clone(),
+            username: rt.username.clone(),
+            name: rt.name.clone(),
+            home: own.and_then(|u| u.home.clone()),
+        }),
+    }
 }
 
 pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
@@ -82,7 +104,7 @@ pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
     let token = ctx.required("refresh_token")?;
     client_credentials::parse_claims(ctx)?;
     // One critical section: check, then mark redeemed (strict rotation admits one redemption).
-    let (rt, requested) = {
+    let (rt, requested, claims) = {
         let mut reg = ctx.state.lock();
         let rt = reg.refresh_tokens.get(token).ok_or_else(malformed)?.clone();
         check(
@@ -96,7 +118,8 @@ pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
             .param("scope")
             .map_or_else(|| rt.scopes.join(" "), str::to_string);
         let requested = scopes::parse(&reg, &scope)?;
-        if let Some(u) = reg.user(&rt.tid, &rt.username) {
+        let claims = target_user(&reg, &rt, ctx.authority.tid())?;
+        if let Some(u) = reg.user(&claims.tid, &claims.username) {
             user::check_user(u, &client.app.client_id, &requested.resource.aud)?;
         }
         if let Some(rec) = reg.refresh_tokens.get_mut(token)
@@ -104,13 +127,7 @@ pub(super) fn handle(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
         {
             rec.status = RtStatus::Redeemed;
         }
-        (rt, requested)
-    };
-    let claims = UserClaims {
-        oid: rt.oid.clone(),
-        tid: rt.tid.clone(),
-        username: rt.username.clone(),
-        name: rt.name.clone(),
+        (rt, requested, claims)
     };
     Ok(user::respond(
         ctx,

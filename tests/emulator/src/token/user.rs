@@ -106,6 +106,7 @@ pub(crate) fn claims_of(user: &User) -> UserClaims {
         tid: user.tenant_id.clone(),
         username: user.username.clone(),
         name: user.name.clone(),
+        home: user.home.clone(),
     }
 }
 
@@ -172,7 +173,10 @@ pub(crate) fn respond(ctx: &TokenRequest<'_>, s: &SignIn<'_>) -> Value {
         IdFlavor::B2c { policy } => Some(issue::b2c_client_info(&s.user.oid, tid, policy)),
         IdFlavor::Adfs { .. } => None,
         IdFlavor::Entra if kind == HostKind::Oidc => None,
-        IdFlavor::Entra => Some(issue::client_info(&s.user.oid, tid)),
+        IdFlavor::Entra => Some(match &s.user.home {
+            Some((home_oid, home_tid)) => issue::client_info(home_oid, home_tid),
+            None => issue::client_info(&s.user.oid, tid),
+        }),
     });
     let client_info = client_info.flatten();
     let scope = s.requested.sign_in_scope();
