@@ -69,7 +69,7 @@ pub(crate) async fn acquire(
     let resp = wire::send(
         core.http.http.as_ref(),
         core.clock.as_ref(),
-        crate::managed_identity::retry_policy_default(),
+        crate::managed_identity::retry::Policy::Default,
         wire::ATTEMPT_TIMEOUT,
         &out,
     )

@@ -325,7 +325,8 @@ struct Request {
     resource: String,
     scopes: ScopeSet,
     claims: Option<String>,
-    correlation_id: String,
+    /// The caller's, if any; a new one is made only when a request is sent.
+    correlation_id: Option<String>,
     force_refresh: bool,
 }
 
@@ -376,9 +377,7 @@ impl<'a> IntoFuture for AcquireManagedIdentityToken<'a> {
             resource,
             scopes,
             claims: self.claims,
-            correlation_id: self
-                .correlation_id
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            correlation_id: self.correlation_id,
             force_refresh: self.force_refresh,
         };
         let inner = &client.inner;
@@ -436,7 +435,11 @@ async fn run(client: &ManagedIdentityClient, req: Request) -> Result<Authenticat
             CacheDecision::Miss(_) => {}
         }
     }
-    let body = match fetch(inner, &req, token_to_refresh.as_deref()).await {
+    let correlation_id = req
+        .correlation_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let body = match fetch(inner, &req, &correlation_id, token_to_refresh.as_deref()).await {
         Ok(b) => b,
         Err(e) => {
             return match fallback {
@@ -474,7 +477,7 @@ async fn run(client: &ManagedIdentityClient, req: Request) -> Result<Authenticat
         at,
         None,
         None,
-        &req.correlation_id,
+        &correlation_id,
     ))
 }
 
@@ -482,6 +485,7 @@ async fn run(client: &ManagedIdentityClient, req: Request) -> Result<Authenticat
 async fn fetch(
     inner: &Inner,
     req: &Request,
+    correlation_id: &str,
     token_to_refresh: Option<&str>,
 ) -> Result<Map<String, Value>> {
     let http = inner.http.as_ref();
@@ -490,7 +494,7 @@ async fn fetch(
     let resource = req.resource.as_str();
     match &inner.endpoint {
         SourceEndpoint::Imds { url } => {
-            let out = imds::request(url, resource, identity, &req.correlation_id);
+            let out = imds::request(url, resource, identity, correlation_id);
             let first = if inner.imds_answered.load(Ordering::Relaxed) {
                 ATTEMPT_TIMEOUT
             } else {

@@ -30,7 +30,7 @@ pub(crate) mod cloud_shell;
 mod environment;
 mod identity;
 mod imds;
-mod retry;
+pub(crate) mod retry;
 mod service_fabric;
 mod sources;
 pub(crate) mod wire;
@@ -40,8 +40,3 @@ pub use client::{
 };
 pub use environment::{ManagedIdentityEnvironment, ManagedIdentitySource};
 pub use identity::{ManagedIdentity, UserAssignedId};
-
-/// The retry policy of every source but IMDS (for Cloud Shell's user flow).
-pub(crate) fn retry_policy_default() -> retry::Policy {
-    retry::Policy::Default
-}

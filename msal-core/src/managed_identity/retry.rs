@@ -17,14 +17,12 @@
 //! Unlike MSAL .NET and MSAL Node, a `Retry-After` the endpoint sends is honoured (as seconds
 //! or an HTTP date) when it asks for longer than the policy's wait, up to [`MAX_WAIT`]; an
 //! endpoint asking for more than that gets its answer returned as the error rather than a
-//! caller held for minutes. Waits go through the client's [`Clock`], and the total time
+//! caller held for minutes. Waits go through the client's [`Clock`](crate::clock::Clock), and the total time
 //! spent waiting is bounded by [`MAX_TOTAL_WAIT`]. Transport failures (nothing answered) are
 //! not retried here: the HTTP client already tries a failed connection once more, and a source
 //! that does not answer must fail fast (a laptop has no IMDS).
 
 use std::time::{Duration, SystemTime};
-
-use crate::clock::Clock;
 
 /// The longest single wait (a larger `Retry-After` ends the retries).
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -104,11 +102,6 @@ impl Retry {
         }
         self.waited = total;
         Some(wait)
-    }
-
-    /// Waits `d` on `clock`.
-    pub(crate) async fn wait(clock: &dyn Clock, d: Duration) {
-        clock.sleep(d).await;
     }
 }
 

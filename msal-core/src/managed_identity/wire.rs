@@ -118,7 +118,7 @@ pub(crate) async fn send(
                     wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                     "managed identity endpoint answered a retryable status; asking again"
                 );
-                Retry::wait(clock, wait).await;
+                clock.sleep(wait).await;
             }
             None => return Ok(resp),
         }
