@@ -1629,14 +1629,23 @@ async fn fixed_ports_are_honoured() {
             .unwrap()
             .port()
     };
-    let (mi_port, sf_port) = (free(), free());
-    let emu = Emulator::start(EmulatorConfig {
-        managed_identity_port: mi_port,
-        service_fabric_port: sf_port,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // A port found free can be taken by a test running beside this one before the emulator
+    // binds it: try a few pairs.
+    let mut attempt = 0;
+    let (emu, mi_port, sf_port) = loop {
+        let (mi_port, sf_port) = (free(), free());
+        match Emulator::start(EmulatorConfig {
+            managed_identity_port: mi_port,
+            service_fabric_port: sf_port,
+            ..Default::default()
+        })
+        .await
+        {
+            Ok(emu) => break (emu, mi_port, sf_port),
+            Err(e) if attempt < 5 && format!("{e:#}").contains("in use") => attempt += 1,
+            Err(e) => panic!("the emulator starts on fixed ports: {e:#}"),
+        }
+    };
     let ep = emu.managed_identity();
     assert_eq!(
         ep.app_service_endpoint,
