@@ -76,6 +76,7 @@ pub mod azure;
 pub mod cache;
 pub mod clock;
 pub mod credential;
+pub mod environment;
 pub mod error;
 pub mod flow;
 pub mod http;

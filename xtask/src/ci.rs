@@ -165,6 +165,7 @@ pub(crate) fn tidy() -> Result<()> {
             problems.push(format!("`{name}` is in the dependency tree: {why}"));
         }
     }
+    problems.extend(default_build_problems()?);
     problems.extend(msrv_problems()?);
     problems.extend(citation_problems()?);
     problems.extend(unused_dependency_problems()?);
@@ -178,6 +179,45 @@ pub(crate) fn tidy() -> Result<()> {
         "tidy: one version of each crypto crate, none forbidden, MSRV honoured, citations public, every dependency used"
     );
     Ok(())
+}
+
+/// Crates only an opt-in feature of msal-core may bring: its default build stays free of them.
+const FEATURE_ONLY: &[(&str, &str)] = &[(
+    "azure_core",
+    "the Azure SDK bridge is msal-core's opt-in feature `azure`",
+)];
+
+/// msal-core's default build (no features asked for) has none of [`FEATURE_ONLY`].
+fn default_build_problems() -> Result<Vec<String>> {
+    let out = cargo()
+        .args([
+            "tree",
+            "-p",
+            "msal-core",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .context("cargo tree -p msal-core")?;
+    if !out.status.success() {
+        bail!(
+            "cargo tree -p msal-core failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    Ok(FEATURE_ONLY
+        .iter()
+        .filter(|(name, _)| {
+            tree.lines()
+                .any(|l| l.split_whitespace().next() == Some(*name))
+        })
+        .map(|(name, why)| format!("`{name}` is in msal-core's default build: {why}"))
+        .collect())
 }
 
 /// Comments and docs cite public references (RFCs, MSAL source files) or this repository's own

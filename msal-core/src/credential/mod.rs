@@ -212,7 +212,7 @@ impl ClientCredential {
                 let jwt = callback(ctx).await.map_err(|e| {
                     Error::with_source(
                         ErrorKind::Credential,
-                        "the client assertion callback failed",
+                        format!("the client assertion callback failed: {e}"),
                         e,
                     )
                 })?;

@@ -18,9 +18,10 @@ use super::mi::faults::ActiveMiFault;
 use super::mi::settings;
 use super::model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
-    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule, ImdsSettings,
-    InteractionSetting, ManagedIdentityFault, ManagedIdentitySettings, MintedToken,
-    RefreshTokenSettings, RequestFilter, RevokeResult, Stats, UserRegistration, UserTokenRequest,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule,
+    FederatedTokenRequest, ImdsSettings, InteractionSetting, ManagedIdentityFault,
+    ManagedIdentitySettings, MintedToken, RefreshTokenSettings, RequestFilter, RevokeResult, Stats,
+    UserRegistration, UserTokenRequest,
 };
 use super::recording;
 use super::respond;
@@ -41,6 +42,7 @@ pub(crate) fn router(state: Arc<EmuState>) -> Router {
         .route("/admin/apps", post(register_app))
         .route("/admin/users", post(add_user))
         .route("/admin/tokens/user", post(mint_user_token))
+        .route("/admin/tokens/federated", post(mint_federated_token))
         .route("/admin/requests", get(list_requests).delete(clear_requests))
         .route(
             "/admin/faults",
@@ -238,6 +240,33 @@ async fn mint_user_token(State(s): Shared, body: Bytes) -> Response {
     ok(&MintedToken {
         access_token,
         expires_on: now.saturating_add(lifetime),
+    })
+}
+
+/// A token of an external issuer (see [`FederatedTokenRequest`]).
+async fn mint_federated_token(State(s): Shared, body: Bytes) -> Response {
+    let req: FederatedTokenRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    if req.subject.is_empty() {
+        return bad("subject is required");
+    }
+    let now = s.clock.now_secs();
+    let lifetime = req.lifetime_secs.unwrap_or(3600);
+    let expires_on = now.saturating_add(lifetime);
+    let claims = json!({
+        "iss": req.issuer.as_deref().unwrap_or(seeds::WORKLOAD_ISSUER),
+        "sub": req.subject,
+        "aud": req.audience.as_deref().unwrap_or(seeds::FEDERATED_AUDIENCE),
+        "iat": now,
+        "nbf": now,
+        "exp": expires_on,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    ok(&MintedToken {
+        access_token: s.signer.sign("JWT", &claims),
+        expires_on,
     })
 }
 

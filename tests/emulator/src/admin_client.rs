@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use super::model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
-    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule, ImdsMode,
-    ImdsSettings, InteractionSetting, ManagedIdentityFault, ManagedIdentitySettings,
-    ManagedIdentitySource, Manifest, MintedToken, RecordedRequest, RefreshTokenSettings,
-    RequestFilter, RevokeResult, Stats, UserInfo, UserRegistration, UserTokenRequest,
+    DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultRule,
+    FederatedTokenRequest, ImdsMode, ImdsSettings, InteractionSetting, ManagedIdentityFault,
+    ManagedIdentitySettings, ManagedIdentitySource, Manifest, MintedToken, RecordedRequest,
+    RefreshTokenSettings, RequestFilter, RevokeResult, Stats, UserInfo, UserRegistration,
+    UserTokenRequest,
 };
 
 /// Percent-encodes a path segment (unreserved characters and `@` kept).
@@ -124,6 +125,15 @@ impl AdminClient {
     /// `POST /admin/tokens/user`: mints a user access token.
     pub async fn mint_user_token(&self, req: &UserTokenRequest) -> anyhow::Result<MintedToken> {
         self.post("/admin/tokens/user", req).await
+    }
+
+    /// `POST /admin/tokens/federated`: a token of an external issuer (a Kubernetes service
+    /// account token, say) that an app's federated identity credential accepts.
+    pub async fn mint_federated_token(
+        &self,
+        req: &FederatedTokenRequest,
+    ) -> anyhow::Result<MintedToken> {
+        self.post("/admin/tokens/federated", req).await
     }
 
     /// `GET /admin/requests`: every recorded request, in arrival order.

@@ -20,6 +20,7 @@ use super::respond::{self, OAuthError};
 use super::state::EmuState;
 use super::token;
 use super::userrealm;
+use super::vault;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 1 << 20;
@@ -284,6 +285,9 @@ fn route(kind: HostKind, segs: &[&str]) -> Option<(String, Option<String>, Endpo
 /// Routes a request that no fault intercepted.
 fn dispatch(state: &EmuState, req: &Incoming) -> Response {
     let now = state.clock.now_secs();
+    if vault::is_vault_host(&req.host) {
+        return vault::handle(state, req);
+    }
     let Some(kind) = hosts::classify(&req.host) else {
         return not_found(req);
     };

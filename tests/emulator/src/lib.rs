@@ -43,6 +43,7 @@ mod state;
 mod tls;
 mod token;
 mod userrealm;
+mod vault;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -56,11 +57,12 @@ pub use admin_client::AdminClient;
 pub use model::{
     AppRegistration, AuthTimeSetting, ClockChange, ClockState, ConsentSetting, DefaultUserSetting,
     DeviceApproval, DeviceCodeInfo, DeviceSettings, DiscoverySettings, FaultMatch, FaultRule,
-    ImdsMode, ImdsSettings, InteractionSetting, MANIFEST_VERSION, ManagedIdentityEndpoints,
-    ManagedIdentityFault, ManagedIdentityRegistration, ManagedIdentitySettings,
-    ManagedIdentitySource, ManagedIdentityStats, Manifest, MintedToken, RecordedRequest,
-    RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities, SeedCertificates,
-    SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration, UserTokenRequest,
+    FederatedCredential, FederatedTokenRequest, ImdsMode, ImdsSettings, InteractionSetting,
+    MANIFEST_VERSION, ManagedIdentityEndpoints, ManagedIdentityFault, ManagedIdentityRegistration,
+    ManagedIdentitySettings, ManagedIdentitySource, ManagedIdentityStats, Manifest, MintedToken,
+    RecordedRequest, RefreshTokenSettings, RequestFilter, RevokeResult, SeedApp, SeedAuthorities,
+    SeedCertificates, SeedResource, SeedTenant, SeedUser, Seeds, Stats, UserInfo, UserRegistration,
+    UserTokenRequest,
 };
 
 /// How to start the emulator.

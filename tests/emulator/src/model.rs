@@ -233,6 +233,46 @@ pub struct AppRegistration {
     /// the family's refresh tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_id: Option<String>,
+    /// Federated identity credentials: tokens of other issuers (a Kubernetes service account,
+    /// a CI system) the app accepts as its client assertion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+/// A federated identity credential of an app (Microsoft Graph's `federatedIdentityCredential`):
+/// an assertion is accepted when its `iss` and `sub` equal these and its `aud` is one of
+/// `audiences`. The emulator is every issuer's signer: assertions are verified with its own
+/// signing key (mint them with `POST /admin/tokens/federated`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FederatedCredential {
+    /// The external issuer (`iss`).
+    pub issuer: String,
+    /// The subject (`sub`), e.g. `system:serviceaccount:default:workload`.
+    pub subject: String,
+    /// Accepted audiences (default `["api://AzureADTokenExchange"]`).
+    #[serde(default = "default_fic_audiences")]
+    pub audiences: Vec<String>,
+}
+
+fn default_fic_audiences() -> Vec<String> {
+    vec![crate::seeds::FEDERATED_AUDIENCE.to_string()]
+}
+
+/// `POST /admin/tokens/federated`: a token of an external issuer, signed by the emulator, as a
+/// workload's identity provider (the kubelet's projected service account token) would issue it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FederatedTokenRequest {
+    /// `iss` (default [`seeds::WORKLOAD_ISSUER`](crate::seeds::WORKLOAD_ISSUER)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `sub`.
+    pub subject: String,
+    /// `aud` (default `api://AzureADTokenExchange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Lifetime (default 3600 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime_secs: Option<u64>,
 }
 
 /// `POST /admin/users`.
@@ -280,7 +320,7 @@ pub struct UserTokenRequest {
     pub client_id: Option<String>,
 }
 
-/// Answer of `POST /admin/tokens/user`.
+/// Answer of `POST /admin/tokens/user` and `POST /admin/tokens/federated`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MintedToken {
     /// The JWT.

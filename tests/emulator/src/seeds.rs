@@ -90,6 +90,7 @@ pub const HOSTS: &[&str] = &[
     "c1a0c1a0-3b2d-4e5f-9a8b-7c6d5e4f3a2b.ciamlogin.com",
     "fs.contoso.com",
     "idp.fabrikam.example",
+    "contoso.vault.azure.net",
     "localhost",
 ];
 
@@ -99,6 +100,7 @@ pub const CERT_WILDCARDS: &[&str] = &[
     "*.login.microsoftonline.us",
     "*.b2clogin.com",
     "*.ciamlogin.com",
+    "*.vault.azure.net",
 ];
 
 // ---------------------------------------------------------------- tenants
@@ -159,6 +161,16 @@ pub const MIDDLE_TIER_CLIENT_ID: &str = "7d1f2e3c-4b5a-4968-8776-a5b4c3d2e1f0";
 pub const MIDDLE_TIER_APP_ID_URI: &str = "api://7d1f2e3c-4b5a-4968-8776-a5b4c3d2e1f0";
 /// The middle-tier API's secret (it also has the `app-cert` certificate).
 pub const MIDDLE_TIER_SECRET: &str = "m1ddle+tier/=&%secret";
+/// An app with a federated identity credential for a Kubernetes service account (workload
+/// identity): [`WORKLOAD_ISSUER`] + [`WORKLOAD_SUBJECT`].
+pub const WORKLOAD_APP_CLIENT_ID: &str = "a0b1c2d3-4e5f-4a6b-9c7d-8e9f0a1b2c3d";
+/// The issuer of the workload's service account tokens (an AKS cluster's OIDC issuer).
+pub const WORKLOAD_ISSUER: &str =
+    "https://oidc.prod-aks.azure.com/f645ad92-e38d-4d1a-b510-d1b09a74a8ca/";
+/// The workload's service account, as its tokens' `sub`.
+pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:default:workload";
+/// The audience of tokens exchanged with Entra ID (`api://AzureADTokenExchange`).
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// The scope the middle-tier API exposes.
 pub const MIDDLE_TIER_SCOPE: &str = "access_as_user";
 /// A public client (native app); the `azp` of minted user tokens.
@@ -189,6 +201,15 @@ pub const GRAPH_SCOPES: &[&str] = &["User.Read", "Mail.Send", "Mail.Read"];
 pub const ARM_RESOURCE: &str = "https://management.azure.com";
 /// Azure Resource Manager's scopes.
 pub const ARM_SCOPES: &[&str] = &["user_impersonation"];
+/// Azure Key Vault (the audience of its tokens).
+pub const KEYVAULT_RESOURCE: &str = "https://vault.azure.net";
+/// Azure Key Vault's application id (also accepted as the audience).
+pub const KEYVAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+/// Azure Key Vault's delegated scopes.
+pub const KEYVAULT_SCOPES: &[&str] = &["user_impersonation"];
+/// The emulated vault's host: `https://contoso.vault.azure.net` serves Key Vault's secrets API
+/// and accepts only tokens the emulator issued for [`KEYVAULT_RESOURCE`].
+pub const KEYVAULT_HOST: &str = "contoso.vault.azure.net";
 
 // ---------------------------------------------------------------- users
 

@@ -12,9 +12,11 @@ use super::ids;
 use super::jwt::Signer;
 use super::mi::settings::MiState;
 use super::model::{
-    AppRegistration, ImdsSettings, InteractionSetting, Manifest, RecordedRequest, Stats, UserInfo,
+    AppRegistration, FederatedCredential, ImdsSettings, InteractionSetting, Manifest,
+    RecordedRequest, Stats, UserInfo,
 };
 use super::seeds;
+use super::vault::Vault;
 
 /// What kind of directory a tenant is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,7 @@ pub(crate) struct App {
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) tenants: Option<Vec<String>>,
     pub(crate) family_id: Option<String>,
+    pub(crate) federated_credentials: Vec<FederatedCredential>,
 }
 
 /// Default access token lifetime, like Entra's `expires_in`.
@@ -82,6 +85,7 @@ impl App {
             redirect_uris: reg.redirect_uris.clone(),
             tenants: reg.tenants.clone(),
             family_id: reg.family_id.clone().filter(|f| !f.is_empty()),
+            federated_credentials: reg.federated_credentials.clone(),
         })
     }
 
@@ -410,6 +414,15 @@ pub(crate) fn seeded_apps() -> Vec<AppRegistration> {
             ..Default::default()
         },
         AppRegistration {
+            client_id: seeds::WORKLOAD_APP_CLIENT_ID.into(),
+            federated_credentials: vec![FederatedCredential {
+                issuer: seeds::WORKLOAD_ISSUER.into(),
+                subject: seeds::WORKLOAD_SUBJECT.into(),
+                audiences: vec![seeds::FEDERATED_AUDIENCE.into()],
+            }],
+            ..Default::default()
+        },
+        AppRegistration {
             client_id: seeds::CERT_APP_CLIENT_ID.into(),
             certificates: vec![seeds::APP_CERT_PEM.into()],
             ..Default::default()
@@ -672,6 +685,7 @@ impl Registry {
         let fixed = [
             (seeds::GRAPH_RESOURCE, seeds::GRAPH_SCOPES),
             (seeds::ARM_RESOURCE, seeds::ARM_SCOPES),
+            (seeds::KEYVAULT_RESOURCE, seeds::KEYVAULT_SCOPES),
         ];
         for (uri, scopes) in fixed {
             if uri.eq_ignore_ascii_case(ident) {
@@ -708,6 +722,13 @@ impl Registry {
                 seeds::ARM_RESOURCE.to_string(),
                 seeds::ARM_SCOPES.iter().map(|s| s.to_string()).collect(),
             ),
+            (
+                seeds::KEYVAULT_RESOURCE.to_string(),
+                seeds::KEYVAULT_SCOPES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
         ];
         out.extend(
             self.apps
@@ -725,6 +746,7 @@ pub(crate) struct EmuState {
     pub(crate) signer: Signer,
     pub(crate) manifest: Manifest,
     registry: Mutex<Registry>,
+    vault: Mutex<Vault>,
     seq: AtomicU64,
 }
 
@@ -735,12 +757,18 @@ impl EmuState {
             signer,
             manifest,
             registry: Mutex::new(Registry::seeded()),
+            vault: Mutex::new(Vault::default()),
             seq: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The emulated Key Vault's secrets.
+    pub(crate) fn vault(&self) -> MutexGuard<'_, Vault> {
+        self.vault.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The next request sequence number (from 1).

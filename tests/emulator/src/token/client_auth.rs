@@ -237,9 +237,62 @@ fn audiences(jwt: &Jwt) -> Vec<String> {
     }
 }
 
+/// An assertion of an external issuer, accepted through one of the app's federated identity
+/// credentials (Microsoft identity platform, "Workload identity federation"): `iss`, `sub` and
+/// one `aud` must match a credential; the emulator stands in for every issuer, so the
+/// signature is checked with its own key.
+fn verify_federated(
+    ctx: &TokenRequest<'_>,
+    app: &App,
+    jwt: &Jwt,
+    assertion: &str,
+) -> Result<(), OAuthError> {
+    let iss = jwt.claim_str("iss").unwrap_or_default();
+    let sub = jwt.claim_str("sub").unwrap_or_default();
+    let auds = audiences(jwt);
+    let matched = app.federated_credentials.iter().any(|f| {
+        f.issuer == iss && f.subject == sub && auds.iter().any(|a| f.audiences.contains(a))
+    });
+    if !matched {
+        return Err(bad_assertion(
+            70_021,
+            format!(
+                "No matching federated identity record found for presented assertion. \
+                 Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: \
+                 '{}'.",
+                auds.join(",")
+            ),
+        ));
+    }
+    if ctx.state.signer.verify(assertion).is_err() {
+        return Err(bad_assertion(
+            700_027,
+            "Client assertion contains an invalid signature. [Reason - The key was not found \
+             in the issuer's keys.]",
+        ));
+    }
+    let now = ctx.now;
+    let exp = jwt.claim_f64("exp").unwrap_or(0.0);
+    if exp <= now || jwt.claim_f64("nbf").is_some_and(|n| n > now) {
+        return Err(bad_assertion(
+            700_024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {now}, expiry time of assertion {exp}."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn verify_assertion(ctx: &TokenRequest<'_>, app: &App, assertion: &str) -> Result<(), OAuthError> {
     let jwt = Jwt::parse(assertion)
         .ok_or_else(|| bad_assertion(50_027, "JWT token is invalid or malformed."))?;
+    let foreign = jwt
+        .claim_str("iss")
+        .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id));
+    if foreign && !app.federated_credentials.is_empty() {
+        return verify_federated(ctx, app, &jwt, assertion);
+    }
     let alg = jwt.header_str("alg").unwrap_or_default().to_string();
     if !matches!(
         alg.as_str(),

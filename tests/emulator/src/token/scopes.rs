@@ -104,6 +104,12 @@ pub(crate) fn parse(reg: &Registry, raw: &str) -> Result<Delegated, OAuthError> 
                 scp.push(n);
             }
         }
+        // Entra echoes a requested `.default` after the scopes it stands for
+        // ("…/user_impersonation …/.default"), so a later request for `.default` finds the
+        // token in a cache (seen in the Azure CLI's MSAL cache, Azure/azure-cli#32931).
+        if name == ".default" && !short && !granted.iter().any(|g| g == tok) {
+            granted.push(tok.to_string());
+        }
         resource = Some(res);
     }
     let resource = match resource {
@@ -168,6 +174,11 @@ mod tests {
         assert_eq!(d.scp, ["User.Read"]);
         let d = parse(&reg, "https://graph.microsoft.com/.default").unwrap();
         assert_eq!(d.scp, ["User.Read", "Mail.Send", "Mail.Read"]);
+        assert_eq!(
+            d.granted.last().map(String::as_str),
+            Some("https://graph.microsoft.com/.default"),
+            "Entra echoes the .default it was asked for"
+        );
         let e = parse(
             &reg,
             "https://graph.microsoft.com/User.Read https://management.azure.com/user_impersonation",

@@ -7,6 +7,7 @@
 //! | [`AppCredential`] | a [`ConfidentialClient`]'s own (client credentials) |
 //! | [`ManagedIdentityCredential`] | a [`ManagedIdentityClient`]'s |
 //! | [`UserCredential`] | a signed-in user's, silently ([`PublicClient`] or [`ConfidentialClient`] + an [`Account`]) |
+//! | [`DefaultCredential`](crate::environment::DefaultCredential) | environment → workload identity → managed identity (see [`environment`](crate::environment)) |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -22,10 +23,27 @@
 //! ```
 //!
 //! The SDK asks again within five minutes of `expires_on`, the same buffer msal-core's cache
-//! uses, so a cached token is handed out until then. azure_core 1.x's
-//! `TokenRequestOptions` carry no claims challenge and no tenant, so neither can reach a
-//! credential through the SDK; use the msal-rs client directly where a challenge must be
-//! answered. Errors are `azure_core` errors of kind `Credential` whose source is the msal-rs
+//! uses, so a cached token is handed out until then.
+//!
+//! azure_core 1.x's `TokenRequestOptions` have no field for a claims challenge or a tenant;
+//! they carry the SDK call's `Context`, which these adapters read: put a [`Claims`] (the
+//! decoded `claims` of a resource's challenge) or a [`Tenant`] in the `context` of a client
+//! method's options and the token is requested with them (claims bypass the cache).
+//!
+//! ```
+//! use azure_core::http::{ClientMethodOptions, Context};
+//! use msal_core::azure::{Claims, Tenant};
+//!
+//! let options = ClientMethodOptions {
+//!     context: Context::new()
+//!         .with_value(Claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#.into()))
+//!         .with_value(Tenant("fabrikam.onmicrosoft.com".into())),
+//! };
+//! // e.g. secret_client.get_secret("name", Some(GetSecretOptions { method_options: options, ..Default::default() }))
+//! # let _ = options;
+//! ```
+//!
+//! Errors are `azure_core` errors of kind `Credential` whose source is the msal-rs
 //! [`Error`](crate::Error) (with its [`ServiceError`](crate::ServiceError)); a user credential
 //! that cannot get a token silently says "interaction required" and
 //! [`Error::is_interaction_required`](crate::Error::is_interaction_required) is true on the
@@ -37,9 +55,35 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use azure_core::error::ErrorKind as AzureErrorKind;
 use azure_core::time::OffsetDateTime;
 
+use crate::environment::DefaultCredential;
 use crate::managed_identity::ManagedIdentityClient;
 use crate::result::AuthenticationResult;
 use crate::{Account, ConfidentialClient, PublicClient};
+
+/// A claims challenge for the token request, carried in the `Context` of the SDK call's
+/// options (see the [module docs](self)). The cache is bypassed and the claims are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims(pub String);
+
+/// A tenant for the token request (an app or user registered in several tenants), carried in
+/// the `Context` of the SDK call's options (see the [module docs](self)). Managed identities
+/// have one tenant and ignore it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant(pub String);
+
+/// What the SDK call's context carries for the token request.
+fn extras<'a>(options: Option<&'a TokenRequestOptions<'_>>) -> (Option<&'a str>, Option<&'a str>) {
+    let ctx = options.map(|o| &o.method_options.context);
+    let claims = ctx
+        .and_then(|c| c.value::<Claims>())
+        .map(|c| c.0.as_str())
+        .filter(|c| !c.is_empty());
+    let tenant = ctx
+        .and_then(|c| c.value::<Tenant>())
+        .map(|t| t.0.as_str())
+        .filter(|t| !t.is_empty());
+    (claims, tenant)
+}
 
 /// An msal-rs result as the SDK's token.
 fn to_access_token(r: &AuthenticationResult) -> azure_core::Result<AccessToken> {
@@ -85,13 +129,17 @@ impl TokenCredential for AppCredential {
     async fn get_token(
         &self,
         scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
+        options: Option<TokenRequestOptions<'_>>,
     ) -> azure_core::Result<AccessToken> {
-        let r = self
-            .app
-            .acquire_token_for_client(scopes)
-            .await
-            .map_err(to_azure_error)?;
+        let (claims, tenant) = extras(options.as_ref());
+        let mut req = self.app.acquire_token_for_client(scopes);
+        if let Some(c) = claims {
+            req = req.claims(c);
+        }
+        if let Some(t) = tenant {
+            req = req.tenant(t);
+        }
+        let r = req.await.map_err(to_azure_error)?;
         to_access_token(&r)
     }
 }
@@ -115,13 +163,14 @@ impl TokenCredential for ManagedIdentityCredential {
     async fn get_token(
         &self,
         scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
+        options: Option<TokenRequestOptions<'_>>,
     ) -> azure_core::Result<AccessToken> {
-        let r = self
-            .client
-            .acquire_token_for_client(scopes)
-            .await
-            .map_err(to_azure_error)?;
+        let (claims, _) = extras(options.as_ref());
+        let mut req = self.client.acquire_token_for_client(scopes);
+        if let Some(c) = claims {
+            req = req.claims(c);
+        }
+        let r = req.await.map_err(to_azure_error)?;
         to_access_token(&r)
     }
 }
@@ -178,13 +227,33 @@ impl TokenCredential for UserCredential {
     async fn get_token(
         &self,
         scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
+        options: Option<TokenRequestOptions<'_>>,
     ) -> azure_core::Result<AccessToken> {
-        let r = match &self.app {
-            UserApp::Public(app) => app.acquire_token_silent(scopes, &self.account).await,
-            UserApp::Confidential(app) => app.acquire_token_silent(scopes, &self.account).await,
+        let (claims, tenant) = extras(options.as_ref());
+        let mut req = match &self.app {
+            UserApp::Public(app) => app.acquire_token_silent(scopes, &self.account),
+            UserApp::Confidential(app) => app.acquire_token_silent(scopes, &self.account),
+        };
+        if let Some(c) = claims {
+            req = req.claims(c);
         }
-        .map_err(to_azure_error)?;
+        if let Some(t) = tenant {
+            req = req.tenant(t);
+        }
+        let r = req.await.map_err(to_azure_error)?;
+        to_access_token(&r)
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for DefaultCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let (claims, _) = extras(options.as_ref());
+        let r = self.acquire(scopes, claims).await.map_err(to_azure_error)?;
         to_access_token(&r)
     }
 }
