@@ -251,16 +251,15 @@ fn decrypt(alg: &AlgorithmIdentifierOwned, ciphertext: &[u8], password: &str) ->
             .decrypt(password.as_bytes(), ciphertext)
             .map_err(|_| cannot_decrypt());
     }
-    let (key_len, legacy): (usize, fn(&[u8], &[u8], &[u8]) -> Option<Vec<u8>>) =
-        if oid == PBE_SHA1_3DES {
-            (24, cbc_decrypt::<des::TdesEde3>)
-        } else if oid == PBE_SHA1_RC2_40 {
-            (5, cbc_decrypt::<rc2::Rc2>)
-        } else if oid == PBE_SHA1_RC2_128 {
-            (16, cbc_decrypt::<rc2::Rc2>)
-        } else {
-            return Err(unsupported_encryption(oid));
-        };
+    let (key_len, legacy): (usize, LegacyDecrypt) = if oid == PBE_SHA1_3DES {
+        (24, cbc_decrypt::<des::TdesEde3>)
+    } else if oid == PBE_SHA1_RC2_40 {
+        (5, cbc_decrypt::<rc2::Rc2>)
+    } else if oid == PBE_SHA1_RC2_128 {
+        (16, cbc_decrypt::<rc2::Rc2>)
+    } else {
+        return Err(unsupported_encryption(oid));
+    };
     let params = alg
         .parameters
         .as_ref()
@@ -285,6 +284,9 @@ fn decrypt(alg: &AlgorithmIdentifierOwned, ciphertext: &[u8], password: &str) ->
         .map_err(password_bmp_error)?;
     legacy(&key, &iv, ciphertext).ok_or_else(cannot_decrypt)
 }
+
+/// Decrypts with (key, IV, ciphertext).
+type LegacyDecrypt = fn(&[u8], &[u8], &[u8]) -> Option<Vec<u8>>;
 
 fn unsupported_encryption(oid: ObjectIdentifier) -> Error {
     config(format!(
