@@ -301,6 +301,16 @@ pub(crate) enum CredentialKind {
     /// The `app-cert` key and certificate (MSAL Python: `private_key` + `public_certificate`;
     /// msal-rs: `certificate_pem(..).send_x5c(true)`).
     Certificate,
+    /// The `app-cert` PKCS#12 file with `-legacy` protection (MSAL Python:
+    /// `private_key_pfx_path` + `passphrase` + `public_certificate: True`; msal-rs:
+    /// `certificate_pfx(..).send_x5c(true)`).
+    PfxLegacy,
+    /// The `app-cert` PKCS#12 file with OpenSSL 3's default AES protection, without `x5c`
+    /// (MSAL Python: `private_key_pfx_path` + `passphrase`; msal-rs: `certificate_pfx(..)`).
+    PfxAes,
+    /// The `app-cert` key with its certificate's SHA-1 thumbprint and no certificate (MSAL
+    /// Python: `private_key` + `thumbprint`; msal-rs: `certificate_key_with_thumbprint(..)`).
+    KeyThumbprint,
 }
 
 /// The acquisition APIs compared.

@@ -159,6 +159,17 @@ fn run_child(python: &PathBuf, script: &PathBuf, input: &[u8]) -> anyhow::Result
     child::run_job(cmd, "MSAL Python", input)
 }
 
+/// The files of [`seeds::APP_PFX_LEGACY`] and [`seeds::APP_PFX_AES`], for MSAL Python's
+/// `private_key_pfx_path`.
+const PFX_LEGACY_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/emulator/fixtures/certs/app-cert.legacy.pfx"
+);
+const PFX_AES_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/emulator/fixtures/certs/app-cert.aes.pfx"
+);
+
 /// MSAL Python's `client_credential` for `spec`.
 fn client_credential(spec: &AppSpec) -> anyhow::Result<Value> {
     Ok(match spec.credential {
@@ -166,6 +177,19 @@ fn client_credential(spec: &AppSpec) -> anyhow::Result<Value> {
         CredentialKind::Certificate => json!({
             "private_key": seeds::APP_KEY_PKCS8_PEM,
             "public_certificate": seeds::APP_CERT_PEM,
+        }),
+        CredentialKind::PfxLegacy => json!({
+            "private_key_pfx_path": PFX_LEGACY_PATH,
+            "passphrase": seeds::APP_KEY_PASSPHRASE,
+            "public_certificate": true,
+        }),
+        CredentialKind::PfxAes => json!({
+            "private_key_pfx_path": PFX_AES_PATH,
+            "passphrase": seeds::APP_KEY_PASSPHRASE,
+        }),
+        CredentialKind::KeyThumbprint => json!({
+            "private_key": seeds::APP_KEY_PKCS8_PEM,
+            "thumbprint": seeds::APP_CERT_SHA1_THUMBPRINT,
         }),
     })
 }

@@ -70,6 +70,18 @@ pub(crate) fn build_app(
             ClientCredential::certificate_pem(seeds::APP_KEY_PKCS8_PEM, seeds::APP_CERT_PEM)?
                 .send_x5c(true)
         }
+        CredentialKind::PfxLegacy => ClientCredential::certificate_pfx(
+            seeds::APP_PFX_LEGACY,
+            Some(seeds::APP_KEY_PASSPHRASE),
+        )?
+        .send_x5c(true),
+        CredentialKind::PfxAes => {
+            ClientCredential::certificate_pfx(seeds::APP_PFX_AES, Some(seeds::APP_KEY_PASSPHRASE))?
+        }
+        CredentialKind::KeyThumbprint => ClientCredential::certificate_key_with_thumbprint(
+            seeds::APP_KEY_PKCS8_PEM,
+            seeds::APP_CERT_SHA1_THUMBPRINT,
+        )?,
     };
     let b = ConfidentialClient::builder(emu::client_id(spec.client), credential)
         .authority(Authority::from_url(&spec.authority)?)

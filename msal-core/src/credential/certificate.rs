@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::ClientAuthRequest;
 use super::pem::{self, PemBlock};
+use super::pfx::{self, PFX_INPUT};
 use crate::error::{Error, ErrorKind, Result};
 
 /// `rsaEncryption` (RFC 8017 appendix C).
@@ -40,11 +41,12 @@ fn config(message: impl Into<String>) -> Error {
 /// An RSA key, its certificate chain, and the assertions signed with them.
 pub(super) struct Certificate {
     key: RsaKeyPair,
-    /// base64url(SHA-256(leaf DER)), padded: the `x5t#S256` header.
-    x5t_s256: String,
-    /// base64url(SHA-1(leaf DER)), padded: the `x5t` header (ADFS).
+    /// base64url(SHA-256(leaf DER)), padded: the `x5t#S256` header. `None` when only a SHA-1
+    /// thumbprint was supplied, which makes every assertion RS256 with `x5t`.
+    x5t_s256: Option<String>,
+    /// base64url(SHA-1(leaf DER)), padded: the `x5t` header (ADFS, or a supplied thumbprint).
     x5t: String,
-    /// One PEM body per certificate, leaf first: the `x5c` header.
+    /// One PEM body per certificate, leaf first: the `x5c` header (empty without a certificate).
     x5c: Vec<String>,
     /// Signed assertions by (client id, audience, ADFS, x5c), shared by every clone.
     cache: Mutex<HashMap<AssertionKey, CachedAssertion>>,
@@ -101,19 +103,84 @@ impl Certificate {
             return Err(config(format!("the {CERT_INPUT} contains no certificate")));
         };
         check_leaf_matches(leaf, &key)?;
-        let leaf_der = leaf.der.as_slice();
+        Ok(Certificate::with_chain(key, &chain))
+    }
+
+    /// Loads the first private key of a PKCS#12 file and the certificate that certifies it
+    /// (found by its public key, wherever it is in the file); the file's other certificates
+    /// follow it in `x5c`, in file order.
+    pub(super) fn from_pfx(data: &[u8], password: Option<&str>) -> Result<Certificate> {
+        let contents = pfx::parse(data, password)?;
+        let Some(key_der) = contents.keys.first() else {
+            return Err(config(format!(
+                "the {PFX_INPUT} contains no private key (it must hold the key and its certificate)"
+            )));
+        };
+        let key = rsa_from_pkcs8(key_der, PFX_INPUT)?;
+        let mut chain = Vec::with_capacity(contents.certs.len());
+        for (i, der) in contents.certs.into_iter().enumerate() {
+            let cert = x509_cert::Certificate::from_der(&der).map_err(|e| {
+                Error::with_source(
+                    ErrorKind::Configuration,
+                    format!(
+                        "certificate {} of the {PFX_INPUT} is not a valid X.509 certificate",
+                        i + 1
+                    ),
+                    e,
+                )
+            })?;
+            chain.push(ChainCert { der, cert });
+        }
+        let Some(leaf_at) = chain.iter().position(|c| certifies(c, &key)) else {
+            return Err(config(format!(
+                "the {PFX_INPUT} contains no certificate for its private key"
+            )));
+        };
+        let leaf = chain.remove(leaf_at);
+        chain.retain(|c| c.der != leaf.der);
+        chain.insert(0, leaf);
+        Ok(Certificate::with_chain(key, &chain))
+    }
+
+    /// An RSA key (unencrypted PEM, or encrypted PKCS#8 with `passphrase`) and the SHA-1
+    /// thumbprint of its certificate as hex (MSAL Python's `private_key` + `thumbprint`): no
+    /// certificate, so every assertion is RS256 with `x5t` and never carries `x5c`.
+    pub(super) fn from_key_and_sha1_thumbprint(
+        private_key_pem: &[u8],
+        sha1_thumbprint_hex: &str,
+        passphrase: Option<&str>,
+    ) -> Result<Certificate> {
+        let sha1 = parse_sha1_thumbprint(sha1_thumbprint_hex)?;
+        let key = load_key(private_key_pem, passphrase)?;
         Ok(Certificate {
-            x5t_s256: URL_SAFE.encode(digest::digest(&digest::SHA256, leaf_der)),
-            x5t: URL_SAFE.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, leaf_der)),
-            x5c: chain.iter().map(|c| pem::body_lines(&c.der)).collect(),
             key,
+            x5t_s256: None,
+            x5t: URL_SAFE.encode(sha1),
+            x5c: Vec::new(),
             cache: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The `x5t#S256` thumbprint of the leaf certificate.
-    pub(super) fn thumbprint_sha256(&self) -> &str {
-        &self.x5t_s256
+    fn with_chain(key: RsaKeyPair, chain: &[ChainCert]) -> Certificate {
+        let leaf_der = chain.first().map_or(&[][..], |c| c.der.as_slice());
+        Certificate {
+            x5t_s256: Some(URL_SAFE.encode(digest::digest(&digest::SHA256, leaf_der))),
+            x5t: URL_SAFE.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, leaf_der)),
+            x5c: chain.iter().map(|c| pem::body_lines(&c.der)).collect(),
+            key,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The `x5t#S256` thumbprint of the leaf certificate; `None` with a supplied SHA-1
+    /// thumbprint.
+    pub(super) fn thumbprint_sha256(&self) -> Option<&str> {
+        self.x5t_s256.as_deref()
+    }
+
+    /// The `x5t` (SHA-1) thumbprint, base64url with padding.
+    pub(super) fn thumbprint_sha1(&self) -> &str {
+        &self.x5t
     }
 
     /// How many certificates the chain holds.
@@ -167,17 +234,20 @@ impl Certificate {
                 )
             })?
             .as_secs_f64();
-        let (alg, padding): (&'static str, &'static dyn signature::RsaEncoding) = if req.is_adfs {
-            ("RS256", &signature::RSA_PKCS1_SHA256)
-        } else {
-            ("PS256", &signature::RSA_PSS_SHA256)
+        // msal/application.py `_build_client`: PS256 with `x5t#S256` when the SHA-256
+        // thumbprint is known and the authority is not ADFS; otherwise RS256 with the SHA-1
+        // `x5t` (ADFS, or a key given with only its SHA-1 thumbprint).
+        let s256 = self.x5t_s256.as_deref().filter(|_| !req.is_adfs);
+        let (alg, padding): (&'static str, &'static dyn signature::RsaEncoding) = match s256 {
+            Some(_) => ("PS256", &signature::RSA_PSS_SHA256),
+            None => ("RS256", &signature::RSA_PKCS1_SHA256),
         };
         let header = Header {
             alg,
             typ: "JWT",
-            x5c: send_x5c.then_some(self.x5c.as_slice()),
-            x5t: req.is_adfs.then_some(self.x5t.as_str()),
-            x5t_s256: (!req.is_adfs).then_some(self.x5t_s256.as_str()),
+            x5c: (send_x5c && !self.x5c.is_empty()).then_some(self.x5c.as_slice()),
+            x5t: s256.is_none().then_some(self.x5t.as_str()),
+            x5t_s256: s256,
         };
         let claims = Claims {
             aud: req.audience,
@@ -217,6 +287,7 @@ impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
             .field("x5t#S256", &self.x5t_s256)
+            .field("x5t", &self.x5t)
             .field("chain_len", &self.x5c.len())
             .finish_non_exhaustive()
     }
@@ -242,7 +313,7 @@ fn load_key(pem_input: &[u8], passphrase: Option<&str>) -> Result<RsaKeyPair> {
         )));
     }
     match block.label.as_str() {
-        "PRIVATE KEY" => rsa_from_pkcs8(&block.der),
+        "PRIVATE KEY" => rsa_from_pkcs8(&block.der, KEY_INPUT),
         "RSA PRIVATE KEY" => RsaKeyPair::from_der(&block.der).map_err(|e| {
             Error::with_source(
                 ErrorKind::Configuration,
@@ -275,44 +346,44 @@ fn load_key(pem_input: &[u8], passphrase: Option<&str>) -> Result<RsaKeyPair> {
                     e,
                 )
             })?;
-            rsa_from_pkcs8(document.as_bytes()).map_err(|_| {
+            rsa_from_pkcs8(document.as_bytes(), KEY_INPUT).map_err(|_| {
                 config(format!(
                     "cannot decrypt the {KEY_INPUT}: wrong passphrase or not an RSA key"
                 ))
             })
         }
-        "EC PRIVATE KEY" => Err(not_rsa("an EC")),
+        "EC PRIVATE KEY" => Err(not_rsa("an EC", KEY_INPUT)),
         other => Err(config(format!(
             "the {KEY_INPUT} holds an unsupported '{other}' block; only RSA keys are supported"
         ))),
     }
 }
 
-fn not_rsa(what: &str) -> Error {
+fn not_rsa(what: &str, input: &str) -> Error {
     config(format!(
-        "the {KEY_INPUT} holds {what} key; only RSA keys are supported for client certificates"
+        "the {input} holds {what} key; only RSA keys are supported for client certificates"
     ))
 }
 
-fn rsa_from_pkcs8(der: &[u8]) -> Result<RsaKeyPair> {
+fn rsa_from_pkcs8(der: &[u8], input: &str) -> Result<RsaKeyPair> {
     let info = pkcs8::PrivateKeyInfo::try_from(der).map_err(|e| {
         Error::with_source(
             ErrorKind::Configuration,
-            format!("the {KEY_INPUT} is not a valid PKCS#8 private key"),
+            format!("the {input} does not hold a valid PKCS#8 private key"),
             e,
         )
     })?;
     let oid = info.algorithm.oid;
     if oid == EC_PUBLIC_KEY {
-        return Err(not_rsa("an EC"));
+        return Err(not_rsa("an EC", input));
     }
     if oid != RSA_ENCRYPTION {
-        return Err(not_rsa(&format!("a non-RSA (algorithm {oid})")));
+        return Err(not_rsa(&format!("a non-RSA (algorithm {oid})"), input));
     }
     RsaKeyPair::from_pkcs8(der).map_err(|e| {
         Error::with_source(
             ErrorKind::Configuration,
-            format!("the {KEY_INPUT} is not a usable RSA private key (2048 to 8192 bits)"),
+            format!("the {input} does not hold a usable RSA private key (2048 to 8192 bits)"),
             e,
         )
     })
@@ -349,6 +420,47 @@ fn load_chain(pem_input: &[u8]) -> Result<Vec<ChainCert>> {
         )));
     }
     Ok(chain)
+}
+
+/// Whether `cert` holds the public key of `key`.
+fn certifies(cert: &ChainCert, key: &RsaKeyPair) -> bool {
+    let spki = &cert.cert.tbs_certificate.subject_public_key_info;
+    spki.algorithm.oid == RSA_ENCRYPTION
+        && spki.subject_public_key.as_bytes() == Some(key.public_key().as_ref())
+}
+
+/// The 20 bytes of a SHA-1 thumbprint given as hex (as the Azure portal and PowerShell show
+/// it; `:` or space separators, as `openssl x509 -fingerprint` prints them, are allowed).
+fn parse_sha1_thumbprint(hex: &str) -> Result<[u8; 20]> {
+    let digits: Vec<u8> = hex
+        .bytes()
+        .filter(|b| !matches!(b, b':' | b' ' | b'\t'))
+        .collect();
+    let bad = |why: &str| {
+        config(format!(
+            "the certificate thumbprint must be the certificate's SHA-1 as 40 hex digits; {why}"
+        ))
+    };
+    if digits.len() == 64 {
+        return Err(bad(
+            "this one has 64, a SHA-256 thumbprint: give the certificate itself instead",
+        ));
+    }
+    if digits.len() != 40 {
+        return Err(bad(&format!("this one has {}", digits.len())));
+    }
+    let mut out = [0u8; 20];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let nibble = |c: u8| char::from(c).to_digit(16);
+        let (Some(hi), Some(lo)) = (
+            pair.first().and_then(|c| nibble(*c)),
+            pair.get(1).and_then(|c| nibble(*c)),
+        ) else {
+            return Err(bad("it holds a character that is not a hex digit"));
+        };
+        *byte = u8::try_from(hi * 16 + lo).map_err(|_| bad("it is not hex"))?;
+    }
+    Ok(out)
 }
 
 fn check_leaf_matches(leaf: &ChainCert, key: &RsaKeyPair) -> Result<()> {

@@ -3,13 +3,33 @@
 //! A [`ClientCredential`] is one of
 //!
 //! - a client secret ([`ClientCredential::secret`]), sent as the `client_secret` form field;
-//! - a certificate ([`ClientCredential::certificate_pem`],
-//!   [`ClientCredential::certificate_pem_encrypted`]): an RSA key whose certificate is registered
-//!   on the application. Each request carries a client-assertion JWT signed with the key
-//!   (PS256 with an `x5t#S256` thumbprint, or RS256 with an `x5t` thumbprint on ADFS), reused for
-//!   nine minutes of its ten-minute lifetime;
+//! - a certificate: an RSA key whose certificate is registered on the application, from PEM
+//!   ([`ClientCredential::certificate_pem`], [`ClientCredential::certificate_pem_encrypted`]) or
+//!   a PKCS#12 / PFX file ([`ClientCredential::certificate_pfx`]). Each request carries a
+//!   client-assertion JWT signed with the key, reused for nine minutes of its ten-minute
+//!   lifetime;
+//! - a key with only its certificate's SHA-1 thumbprint
+//!   ([`ClientCredential::certificate_key_with_thumbprint`],
+//!   [`ClientCredential::certificate_key_with_thumbprint_encrypted`]), MSAL Python's
+//!   `{"private_key": ..., "thumbprint": ...}`;
 //! - a pre-signed assertion ([`ClientCredential::assertion`]) or a callback producing one per
 //!   request ([`ClientCredential::assertion_callback`]), e.g. for federated identity credentials.
+//!
+//! # Assertion algorithm and thumbprint
+//!
+//! As MSAL Python 1.39 chooses them (msal/application.py `_build_client`, signed by
+//! msal/oauth2cli/assertion.py `JwtAssertionCreator`):
+//!
+//! | credential | Entra ID authority | ADFS authority |
+//! | --- | --- | --- |
+//! | certificate (PEM or PFX) | PS256, `x5t#S256` | RS256, `x5t` |
+//! | key + SHA-1 thumbprint | RS256, `x5t` | RS256, `x5t` |
+//!
+//! Thumbprints are base64url with `=` padding of the SHA-256 (`x5t#S256`) or SHA-1 (`x5t`)
+//! of the certificate's DER. With [`ClientCredential::send_x5c`], certificates also send
+//! their chain as `x5c`: a PEM chain as given, a PFX's certificate for the key followed by the
+//! file's other certificates (MSAL Python sends only the PFX's certificate for the key); a key
+//! with a thumbprint has no certificate to send.
 
 use std::fmt;
 use std::future::Future;
@@ -23,6 +43,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 mod certificate;
 mod pem;
+mod pfx;
+#[cfg(test)]
+mod pfx_tests;
 #[cfg(test)]
 mod tests;
 
@@ -128,6 +151,102 @@ impl ClientCredential {
         Ok(ClientCredential::from_inner(Inner::Certificate(cert)))
     }
 
+    /// A certificate credential from a PKCS#12 (PFX, `.p12`) file holding an RSA key and its
+    /// certificate, and optionally more certificates (its chain, sent as `x5c` with
+    /// [`ClientCredential::send_x5c`]). MSAL Python's
+    /// `{"private_key_pfx_path": ..., "passphrase": ...}`.
+    ///
+    /// - `password`: the file's password; `None` for a file exported without one (the empty
+    ///   password, as `openssl pkcs12 -export -passout pass:` writes it, or no encryption).
+    ///   It is used to open the file and not kept.
+    ///
+    /// Files from Windows' certificate export, OpenSSL 3 (PBES2 with AES-256-CBC, the
+    /// default), `openssl pkcs12 -legacy` and older tools (triple DES keys, RC2-40
+    /// certificates), and Java keystores are read. The first private key is used, with the
+    /// certificate holding its public key.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Configuration`] error when the password is wrong or missing, the file is
+    /// not valid PKCS#12 or uses an unsupported protection (public-key modes, an iteration count
+    /// above two million), it holds no private key or no certificate for it, or the key is not
+    /// RSA (2048 to 8192 bits).
+    ///
+    /// ```no_run
+    /// use msal_core::credential::ClientCredential;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pfx = std::fs::read("app.pfx")?;
+    /// let password = std::env::var("PFX_PASSWORD")?;
+    /// let credential = ClientCredential::certificate_pfx(&pfx, Some(&password))?;
+    /// println!("registered thumbprint: {:?}", credential.certificate_thumbprint_sha256());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn certificate_pfx(
+        pfx: impl AsRef<[u8]>,
+        password: Option<&str>,
+    ) -> Result<ClientCredential> {
+        let cert = Certificate::from_pfx(pfx.as_ref(), password)?;
+        Ok(ClientCredential::from_inner(Inner::Certificate(cert)))
+    }
+
+    /// A certificate credential from an unencrypted PEM RSA private key (PKCS#8 or PKCS#1) and
+    /// the SHA-1 thumbprint of its registered certificate, as hex (40 digits, as the Azure
+    /// portal shows it; `:` separators are allowed). The certificate itself is not needed.
+    /// MSAL Python's `{"private_key": ..., "thumbprint": ...}`.
+    ///
+    /// Assertions are always RS256 with an `x5t` header (the older form, as MSAL Python sends
+    /// for this credential), never `x5t#S256` or `x5c`. Prefer
+    /// [`ClientCredential::certificate_pem`] or [`ClientCredential::certificate_pfx`] when
+    /// the certificate is at hand.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Configuration`] error when the thumbprint is not 40 hex digits (a
+    /// 64-digit SHA-256 thumbprint is refused: give the certificate instead), or the key is not
+    /// valid PEM or not RSA (2048 to 8192 bits).
+    ///
+    /// ```
+    /// use msal_core::credential::ClientCredential;
+    ///
+    /// let err = ClientCredential::certificate_key_with_thumbprint("not a key", "B31ACD49")
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), msal_core::ErrorKind::Configuration);
+    /// ```
+    pub fn certificate_key_with_thumbprint(
+        private_key_pem: impl AsRef<[u8]>,
+        sha1_thumbprint_hex: &str,
+    ) -> Result<ClientCredential> {
+        let cert = Certificate::from_key_and_sha1_thumbprint(
+            private_key_pem.as_ref(),
+            sha1_thumbprint_hex,
+            None,
+        )?;
+        Ok(ClientCredential::from_inner(Inner::Certificate(cert)))
+    }
+
+    /// As [`ClientCredential::certificate_key_with_thumbprint`], with a passphrase-protected
+    /// key (`ENCRYPTED PRIVATE KEY`, PKCS#8 with PBES2): MSAL Python's `private_key` +
+    /// `thumbprint` + `passphrase`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientCredential::certificate_key_with_thumbprint`], and an
+    /// [`ErrorKind::Configuration`] error when the passphrase is wrong.
+    pub fn certificate_key_with_thumbprint_encrypted(
+        private_key_pem: impl AsRef<[u8]>,
+        sha1_thumbprint_hex: &str,
+        passphrase: &str,
+    ) -> Result<ClientCredential> {
+        let cert = Certificate::from_key_and_sha1_thumbprint(
+            private_key_pem.as_ref(),
+            sha1_thumbprint_hex,
+            Some(passphrase),
+        )?;
+        Ok(ClientCredential::from_inner(Inner::Certificate(cert)))
+    }
+
     /// Whether to send the certificate chain as `x5c` in assertion headers ("subject name and
     /// issuer" authentication, for apps that trust a certificate by subject rather than by
     /// thumbprint). Off by default; no effect on credentials other than certificates.
@@ -166,10 +285,21 @@ impl ClientCredential {
     }
 
     /// The certificate's `x5t#S256` thumbprint: base64url of the SHA-256 of the leaf
-    /// certificate's DER, with `=` padding (44 characters). `None` for other credentials.
+    /// certificate's DER, with `=` padding (44 characters). `None` for other credentials and
+    /// for a key given with only its SHA-1 thumbprint.
     pub fn certificate_thumbprint_sha256(&self) -> Option<String> {
         match &*self.inner {
-            Inner::Certificate(c) => Some(c.thumbprint_sha256().to_owned()),
+            Inner::Certificate(c) => c.thumbprint_sha256().map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The certificate's `x5t` thumbprint: base64url of the SHA-1 of the leaf certificate's
+    /// DER (or of the supplied SHA-1 thumbprint), with `=` padding (28 characters). `None` for
+    /// credentials other than certificates.
+    pub fn certificate_thumbprint_sha1(&self) -> Option<String> {
+        match &*self.inner {
+            Inner::Certificate(c) => Some(c.thumbprint_sha1().to_owned()),
             _ => None,
         }
     }
@@ -238,6 +368,7 @@ impl fmt::Debug for ClientCredential {
             Inner::Certificate(c) => d
                 .field("kind", &"certificate")
                 .field("x5t#S256", &c.thumbprint_sha256())
+                .field("x5t", &c.thumbprint_sha1())
                 .field("chain_len", &c.chain_len())
                 .field("send_x5c", &self.send_x5c),
         };

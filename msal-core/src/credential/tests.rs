@@ -13,13 +13,19 @@ use serde_json::Value;
 
 use super::*;
 
-const APP_KEY: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.key.pem");
-const APP_RSA: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.rsa.pem");
-const APP_ENC: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.key.enc.pem");
-const APP_CRT: &str = include_str!("../../../tests/emulator/fixtures/certs/app-cert.crt.pem");
-const OTHER_KEY: &str = include_str!("../../../tests/emulator/fixtures/certs/other-cert.key.pem");
-const OTHER_CRT: &str = include_str!("../../../tests/emulator/fixtures/certs/other-cert.crt.pem");
-const PASSPHRASE: &str = "p@ss+/=&%word";
+pub(super) const APP_KEY: &str =
+    include_str!("../../../tests/emulator/fixtures/certs/app-cert.key.pem");
+pub(super) const APP_RSA: &str =
+    include_str!("../../../tests/emulator/fixtures/certs/app-cert.rsa.pem");
+pub(super) const APP_ENC: &str =
+    include_str!("../../../tests/emulator/fixtures/certs/app-cert.key.enc.pem");
+pub(super) const APP_CRT: &str =
+    include_str!("../../../tests/emulator/fixtures/certs/app-cert.crt.pem");
+pub(super) const OTHER_KEY: &str =
+    include_str!("../../../tests/emulator/fixtures/certs/other-cert.key.pem");
+pub(super) const OTHER_CRT: &str =
+    include_str!("../../../tests/emulator/fixtures/certs/other-cert.crt.pem");
+pub(super) const PASSPHRASE: &str = "p@ss+/=&%word";
 
 const CLIENT_ID: &str = "00000000-0000-0000-0000-000000000001";
 const AUD: &str = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token";
@@ -27,11 +33,11 @@ const REGIONAL: &str = "https://westus.login.microsoft.com/contoso/oauth2/v2.0/t
 /// 1795461581.4719853 rounded to the microsecond.
 const T0_MICROS: u64 = 1_795_461_581_471_985;
 
-fn t0() -> SystemTime {
+pub(super) fn t0() -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(T0_MICROS)
 }
 
-fn req(now: SystemTime) -> ClientAuthRequest<'static> {
+pub(super) fn req(now: SystemTime) -> ClientAuthRequest<'static> {
     ClientAuthRequest {
         client_id: CLIENT_ID,
         audience: AUD,
@@ -42,18 +48,18 @@ fn req(now: SystemTime) -> ClientAuthRequest<'static> {
     }
 }
 
-fn pem_der(pem: &str) -> Vec<u8> {
+pub(super) fn pem_der(pem: &str) -> Vec<u8> {
     der::pem::decode_vec(pem.as_bytes()).expect("fixture PEM").1
 }
 
 /// The PEM body lines of a single-block fixture, joined with `\n`.
-fn pem_body(pem: &str) -> String {
+pub(super) fn pem_body(pem: &str) -> String {
     let lines: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     lines.join("\n")
 }
 
 /// The RSAPublicKey bytes of a certificate's SPKI, read with x509-cert.
-fn cert_public_key(pem: &str) -> Vec<u8> {
+pub(super) fn cert_public_key(pem: &str) -> Vec<u8> {
     let cert = x509_cert::Certificate::from_der(&pem_der(pem)).expect("fixture cert");
     cert.tbs_certificate
         .subject_public_key_info
@@ -62,20 +68,20 @@ fn cert_public_key(pem: &str) -> Vec<u8> {
         .to_vec()
 }
 
-fn b64url_padded_sha256(der: &[u8]) -> String {
+pub(super) fn b64url_padded_sha256(der: &[u8]) -> String {
     URL_SAFE.encode(digest::digest(&digest::SHA256, der))
 }
 
-struct Jwt {
-    header_raw: String,
-    header: Value,
-    claims_raw: String,
-    claims: Value,
-    signing_input: String,
-    signature: Vec<u8>,
+pub(super) struct Jwt {
+    pub(super) header_raw: String,
+    pub(super) header: Value,
+    pub(super) claims_raw: String,
+    pub(super) claims: Value,
+    pub(super) signing_input: String,
+    pub(super) signature: Vec<u8>,
 }
 
-fn split(jwt: &str) -> Jwt {
+pub(super) fn split(jwt: &str) -> Jwt {
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3, "a JWS compact serialization");
     for p in &parts {
@@ -93,14 +99,14 @@ fn split(jwt: &str) -> Jwt {
     }
 }
 
-async fn assertion_of(cred: &ClientCredential, r: &ClientAuthRequest<'_>) -> String {
+pub(super) async fn assertion_of(cred: &ClientCredential, r: &ClientAuthRequest<'_>) -> String {
     match cred.client_auth(r).await.expect("client auth") {
         ClientAuth::Assertion(a) => a.expose_secret().to_owned(),
         ClientAuth::Secret(_) => panic!("expected an assertion"),
     }
 }
 
-fn verify_ps256(jwt: &Jwt, cert_pem: &str) {
+pub(super) fn verify_ps256(jwt: &Jwt, cert_pem: &str) {
     UnparsedPublicKey::new(
         &signature::RSA_PSS_2048_8192_SHA256,
         cert_public_key(cert_pem),
@@ -113,7 +119,7 @@ fn app_cred() -> ClientCredential {
     ClientCredential::certificate_pem(APP_KEY, APP_CRT).expect("app credential")
 }
 
-fn config_err(r: Result<ClientCredential>) -> Error {
+pub(super) fn config_err(r: Result<ClientCredential>) -> Error {
     match r {
         Ok(_) => panic!("expected a configuration error"),
         Err(e) => {

@@ -315,6 +315,20 @@ pub const APP_KEY_PKCS1_PEM: &str = include_str!("../fixtures/certs/app-cert.rsa
 pub const APP_KEY_ENCRYPTED_PEM: &str = include_str!("../fixtures/certs/app-cert.key.enc.pem");
 /// The passphrase of [`APP_KEY_ENCRYPTED_PEM`].
 pub const APP_KEY_PASSPHRASE: &str = "p@ss+/=&%word";
+/// The app key and certificate as PKCS#12 with OpenSSL 3's `-legacy` protection (3DES key,
+/// RC2-40 certificates, SHA-1 MAC), password [`APP_KEY_PASSPHRASE`] (see fixtures/certs/README.md).
+pub const APP_PFX_LEGACY: &[u8] = include_bytes!("../fixtures/certs/app-cert.legacy.pfx");
+/// The same as PKCS#12 with OpenSSL 3's default protection (PBES2, AES-256-CBC, SHA-256 MAC),
+/// password [`APP_KEY_PASSPHRASE`].
+pub const APP_PFX_AES: &[u8] = include_bytes!("../fixtures/certs/app-cert.aes.pfx");
+/// The same as PKCS#12 with the empty password.
+pub const APP_PFX_EMPTY_PASSWORD: &[u8] =
+    include_bytes!("../fixtures/certs/app-cert.empty-password.pfx");
+/// The same as PKCS#12 followed by [`OTHER_CERT_PEM`] (a two-certificate chain), password
+/// [`APP_KEY_PASSPHRASE`].
+pub const APP_PFX_CHAIN: &[u8] = include_bytes!("../fixtures/certs/app-cert.chain.pfx");
+/// The SHA-1 thumbprint of [`APP_CERT_PEM`] as hex, as the Azure portal shows it.
+pub const APP_CERT_SHA1_THUMBPRINT: &str = "B31ACD4926D455181A116DFD5CA7E33A049F7BB9";
 /// An unrelated certificate (negative tests).
 pub const OTHER_CERT_PEM: &str = include_str!("../fixtures/certs/other-cert.crt.pem");
 /// The unrelated certificate's private key, PKCS#8.
