@@ -268,3 +268,90 @@ impl Drop for RedisServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Redis Cluster of `redis-server --cluster-enabled yes` nodes on loopback, created with
+/// `redis-cli --cluster create`; stopped on drop.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// `primaries` primaries with `replicas` replicas each, every node in state ok.
+    pub fn start(primaries: usize, replicas: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..primaries * (1 + replicas))
+            .map(|_| {
+                RedisServer::start_with(Setup {
+                    args: [
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "1000",
+                        "--cluster-port",
+                        &free_port().to_string(),
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    ..Setup::default()
+                })
+            })
+            .collect();
+        let status = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)))
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-cli is on PATH (run `cargo xtask ci`, which checks for it)");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let cluster = RedisCluster { nodes };
+        let t = Instant::now();
+        while !cluster.nodes.iter().all(|n| n.cluster_ok()) {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the cluster did not reach state ok"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        cluster
+    }
+
+    /// The seed URLs (every node).
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The node currently serving `key` as primary (asking every live node).
+    pub fn primary_of(&self, key: &str) -> &RedisServer {
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            let exists: redis::RedisResult<i64> =
+                redis::cmd("EXISTS").arg(key).query(&mut node.conn());
+            let role: redis::RedisResult<Vec<redis::Value>> =
+                redis::cmd("ROLE").query(&mut node.conn());
+            let primary = matches!(role, Ok(r) if matches!(r.first(), Some(redis::Value::BulkString(b)) if b == b"master"));
+            if exists.is_ok() && primary {
+                return node;
+            }
+        }
+        panic!("no primary serves {key}");
+    }
+}
+
+impl RedisServer {
+    /// `CLUSTER INFO` says `cluster_state:ok`.
+    pub fn cluster_ok(&self) -> bool {
+        let info: redis::RedisResult<String> =
+            redis::cmd("CLUSTER").arg("INFO").query(&mut self.conn());
+        matches!(info, Ok(i) if i.contains("cluster_state:ok"))
+    }
+
+    /// This node's cluster id.
+    pub fn node_id(&self) -> String {
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut self.conn())
+            .expect("CLUSTER MYID")
+    }
+}
