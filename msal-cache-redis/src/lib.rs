@@ -14,11 +14,50 @@
 //! # let _ = cache; Ok(()) }
 //! ```
 //!
+//! # Connecting
+//!
+//! | Redis | URL and builder |
+//! |---|---|
+//! | one server | `redis://host[:port][/db]`, or `redis+unix:///path/to/socket` |
+//! | with a password (`requirepass`) | `redis://:password@host/`, or [`password`](RedisCacheBuilder::password) |
+//! | with an ACL user | `redis://user:password@host/`, or [`username`](RedisCacheBuilder::username) and [`password`](RedisCacheBuilder::password) |
+//! | over TLS, public CA | `rediss://host:6380/` (the system's root certificates) |
+//! | over TLS, private CA | `rediss://host:6380/` and [`tls_ca_pem`](RedisCacheBuilder::tls_ca_pem) |
+//! | Redis Cluster | [`RedisCache::cluster_builder`] with one or more nodes' `redis://` or `rediss://` URLs |
+//!
+//! Azure Cache for Redis takes `rediss://:ACCESS_KEY@NAME.redis.cache.windows.net:6380/`;
+//! ElastiCache with in-transit encryption `rediss://user:password@ENDPOINT:6379/` (a
+//! cluster-mode ElastiCache: its configuration endpoint as the seed of
+//! [`cluster_builder`](RedisCache::cluster_builder)). TLS is rustls (with aws-lc-rs), never
+//! OpenSSL; hostnames are verified.
+//!
+//! ```no_run
+//! # async fn demo(ca_pem: Vec<u8>) -> msal_core::Result<()> {
+//! use msal_cache_redis::RedisCache;
+//!
+//! let store = RedisCache::cluster_builder(["rediss://redis-0.internal:6380/"])
+//!     .tls_ca_pem(ca_pem)
+//!     .username("msal-fleet")
+//!     .password(std::env::var("REDIS_PASSWORD").unwrap_or_default())
+//!     .connect()
+//!     .await?;
+//! # let _ = store; Ok(()) }
+//! ```
+//!
+//! Passwords are kept out of `Debug` output and error messages. A failed call is an
+//! [`ErrorKind::Cache`] error; [`RedisFailure::of`] says why ([`RedisFailure::Authentication`]
+//! for a refused password, [`RedisFailure::Tls`] for an untrusted certificate, ...).
+//!
 //! # Layout
 //!
 //! One Redis hash per partition at `{prefix}:v1:{partition key}`, with field `d` (the
 //! MSAL-format JSON bytes) and field `v` (a decimal counter incremented by every write). The
 //! partition's [`Version`] is the decimal text of `v`.
+//!
+//! On a Redis Cluster the layout is the same: each partition is one key, so the version and
+//! the data always share a hash slot, and each Lua script touches that key only (passed in
+//! `KEYS`); different partitions spread over the slots of every primary. The invalidation
+//! channel is an ordinary `PUBLISH`, which a cluster delivers on every node.
 //!
 //! - [`read`](CacheStore::read) is one round trip (a Lua script): nothing when the partition is
 //!   missing, only the version when it equals the caller's, else version and bytes. For user and
