@@ -14,11 +14,50 @@
 //! # let _ = cache; Ok(()) }
 //! ```
 //!
+//! # Connecting
+//!
+//! | Redis | URL and builder |
+//! |---|---|
+//! | one server | `redis://host[:port][/db]`, or `redis+unix:///path/to/socket` |
+//! | with a password (`requirepass`) | `redis://:password@host/`, or [`password`](RedisCacheBuilder::password) |
+//! | with an ACL user | `redis://user:password@host/`, or [`username`](RedisCacheBuilder::username) and [`password`](RedisCacheBuilder::password) |
+//! | over TLS, public CA | `rediss://host:6380/` (the system's root certificates) |
+//! | over TLS, private CA | `rediss://host:6380/` and [`tls_ca_pem`](RedisCacheBuilder::tls_ca_pem) |
+//! | Redis Cluster | [`RedisCache::cluster_builder`] with one or more nodes' `redis://` or `rediss://` URLs |
+//!
+//! Azure Cache for Redis takes `rediss://:ACCESS_KEY@NAME.redis.cache.windows.net:6380/`;
+//! ElastiCache with in-transit encryption `rediss://user:password@ENDPOINT:6379/` (a
+//! cluster-mode ElastiCache: its configuration endpoint as the seed of
+//! [`cluster_builder`](RedisCache::cluster_builder)). TLS is rustls (with aws-lc-rs), never
+//! OpenSSL; hostnames are verified.
+//!
+//! ```no_run
+//! # async fn demo(ca_pem: Vec<u8>) -> msal_core::Result<()> {
+//! use msal_cache_redis::RedisCache;
+//!
+//! let store = RedisCache::cluster_builder(["rediss://redis-0.internal:6380/"])
+//!     .tls_ca_pem(ca_pem)
+//!     .username("msal-fleet")
+//!     .password(std::env::var("REDIS_PASSWORD").unwrap_or_default())
+//!     .connect()
+//!     .await?;
+//! # let _ = store; Ok(()) }
+//! ```
+//!
+//! Passwords are kept out of `Debug` output and error messages. A failed call is an
+//! [`ErrorKind::Cache`] error; [`RedisFailure::of`] says why ([`RedisFailure::Authentication`]
+//! for a refused password, [`RedisFailure::Tls`] for an untrusted certificate, ...).
+//!
 //! # Layout
 //!
 //! One Redis hash per partition at `{prefix}:v1:{partition key}`, with field `d` (the
 //! MSAL-format JSON bytes) and field `v` (a decimal counter incremented by every write). The
 //! partition's [`Version`] is the decimal text of `v`.
+//!
+//! On a Redis Cluster the layout is the same: each partition is one key, so the version and
+//! the data always share a hash slot, and each Lua script touches that key only (passed in
+//! `KEYS`); different partitions spread over the slots of every primary. The invalidation
+//! channel is an ordinary `PUBLISH`, which a cluster delivers on every node.
 //!
 //! - [`read`](CacheStore::read) is one round trip (a Lua script): nothing when the partition is
 //!   missing, only the version when it equals the caller's, else version and bytes. For user and
@@ -53,6 +92,8 @@
 //! resumes): a compare-and-set is then applied exactly as it would have been, never blindly.
 
 mod breaker;
+mod conn;
+mod failure;
 mod pubsub;
 mod scripts;
 
@@ -68,14 +109,17 @@ use msal_core::cache::{
 };
 use msal_core::{Error, ErrorKind, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RedisResult, Value};
+use redis::cluster::{ClusterClient, ClusterConfig};
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError, RedisResult, Value};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 pub use breaker::BreakerState;
+pub use failure::{RedisFailure, RedisStoreError};
 pub use pubsub::Invalidation;
 
 use breaker::Breaker;
+use conn::Conn;
 use pubsub::Subscriber;
 use scripts::Scripts;
 
@@ -122,18 +166,35 @@ impl Default for Options {
     }
 }
 
-/// Configures and connects a [`RedisCache`]; from [`RedisCache::builder`].
+/// Configures and connects a [`RedisCache`]; from [`RedisCache::builder`] or
+/// [`RedisCache::cluster_builder`].
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `connect` is awaited"]
 pub struct RedisCacheBuilder {
-    url: String,
+    urls: Vec<String>,
+    cluster: bool,
+    tls_ca_pem: Option<Vec<u8>>,
+    username: Option<String>,
+    password: Option<String>,
     options: Options,
 }
 
 impl fmt::Debug for RedisCacheBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let urls: Vec<String> = self.urls.iter().map(|u| redact_url(u)).collect();
         f.debug_struct("RedisCacheBuilder")
-            .field("url", &redact_url(&self.url))
+            .field("urls", &urls)
+            .field("cluster", &self.cluster)
+            .field(
+                "tls_roots",
+                &if self.tls_ca_pem.is_some() {
+                    "custom CA"
+                } else {
+                    "system"
+                },
+            )
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "REDACTED"))
             .field("options", &self.options)
             .finish()
     }
@@ -196,44 +257,67 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// Trusts only the CA certificates in `pem` (one or more PEM `CERTIFICATE` blocks) for the
+    /// server's TLS certificate, instead of the system's roots: for a Redis whose certificate
+    /// is issued by a private CA (a self-managed Redis, or ElastiCache or Azure Cache for Redis
+    /// behind a corporate TLS proxy). Needs `rediss://` URLs.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// The ACL user name to authenticate as (`AUTH user password`); overrides one in the URL.
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// The password (`requirepass`, or the ACL user's); overrides one in the URL. Kept out of
+    /// `Debug` output and error messages.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// Creates the store. Must run inside a Tokio runtime (the connection's tasks run on it).
     ///
-    /// Fails on an invalid URL or option; waits at most the connect timeout for Redis and, unless
-    /// [`require_connection`](Self::require_connection) is set, succeeds when Redis is down.
+    /// Fails on an invalid URL, certificate or option; waits at most the connect timeout for
+    /// Redis and, unless [`require_connection`](Self::require_connection) is set, succeeds when
+    /// Redis is down.
     pub async fn connect(self) -> Result<RedisCache> {
-        let RedisCacheBuilder { url, options } = self;
-        validate(&options)?;
+        validate(&self.options)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
                 ErrorKind::Configuration,
                 "RedisCache::connect must run inside a Tokio runtime",
             )
         })?;
-        let redacted_url = redact_url(&url);
-        let client = redis::Client::open(url.as_str()).map_err(|e| {
-            // The redis error may quote the URL, password included: keep only its category.
-            Error::new(
-                ErrorKind::Configuration,
-                format!("invalid redis URL ({:?})", e.kind()),
-            )
-        })?;
-        let (conn, first) = new_connection(&client, &options, &runtime)?;
+        let redacted_url = self
+            .urls
+            .iter()
+            .map(|u| redact_url(u))
+            .collect::<Vec<_>>()
+            .join(",");
+        let target = self.target()?;
+        let options = self.options;
+        let setup_error = SetupError::default();
+        let (conn, first) = new_connection(&target, &options, &runtime, &setup_error)?;
         match tokio::time::timeout(options.connect_timeout, first).await {
             Ok(Ok(Ok(_))) => tracing::debug!("redis connected"),
             outcome => {
                 let why = match outcome {
-                    Ok(Ok(Err(e))) => e.to_string(),
-                    Err(_) => format!(
-                        "no connection within {} ms",
-                        options.connect_timeout.as_millis()
+                    Ok(Ok(Err(e))) => failure::from_redis(e),
+                    Err(_) => failure::error(
+                        RedisFailure::Deadline,
+                        format!(
+                            "redis: no connection within {} ms",
+                            options.connect_timeout.as_millis()
+                        ),
                     ),
-                    _ => "connection task failed".to_owned(),
+                    _ => failure::error(RedisFailure::Unavailable, "redis connection task failed"),
                 };
                 if options.require_connection {
-                    return Err(Error::new(
-                        ErrorKind::Cache,
-                        format!("redis unreachable: {why}"),
-                    ));
+                    return Err(why);
                 }
                 tracing::warn!(reason = %why, "redis unreachable at startup; cache calls fail fast until it is reachable");
             }
@@ -243,7 +327,7 @@ impl RedisCacheBuilder {
         Ok(RedisCache {
             inner: Arc::new(Inner {
                 conn: ArcSwap::from_pointee(conn),
-                client,
+                target,
                 channel: format!("{}:v1:invalidate", options.prefix),
                 options,
                 breaker,
@@ -251,41 +335,212 @@ impl RedisCacheBuilder {
                 redacted_url,
                 runtime,
                 subscriber: Mutex::new(None),
+                setup_error,
             }),
+        })
+    }
+
+    /// The clients to connect with, from the URLs, credentials and TLS roots.
+    fn target(&self) -> Result<Target> {
+        let config = |m: String| Error::new(ErrorKind::Configuration, m);
+        if self.urls.is_empty() {
+            return Err(config("no redis URL given".to_owned()));
+        }
+        let mut infos = Vec::with_capacity(self.urls.len());
+        for url in &self.urls {
+            let info: ConnectionInfo = url.as_str().into_connection_info().map_err(|e| {
+                // The redis error may quote the URL, password included: keep only its category.
+                config(format!("invalid redis URL ({:?})", e.kind()))
+            })?;
+            let mut settings = info.redis_settings().clone();
+            if let Some(user) = &self.username {
+                settings = settings.set_username(user);
+            }
+            if let Some(password) = &self.password {
+                settings = settings.set_password(password);
+            }
+            let tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+            if self.tls_ca_pem.is_some() && !tls {
+                return Err(config(
+                    "a TLS CA was given but the redis URL is not rediss://".to_owned(),
+                ));
+            }
+            infos.push(info.set_redis_settings(settings));
+        }
+        let certificates = match &self.tls_ca_pem {
+            Some(pem) => Some(tls_certificates(pem)?),
+            None => None,
+        };
+        // Every URL (every cluster seed node) gets its own client: the invalidation
+        // subscriber connects to one of them (a PUBLISH reaches every node of a cluster).
+        let mut clients = Vec::with_capacity(infos.len());
+        for info in &infos {
+            let client = match &certificates {
+                Some(certs) => redis::Client::build_with_tls(info.clone(), certs.clone()),
+                None => redis::Client::open(info.clone()),
+            }
+            .map_err(|e| config(format!("invalid redis client settings ({:?})", e.kind())))?;
+            clients.push(client);
+        }
+        if !self.cluster {
+            return Ok(Target {
+                clients,
+                cluster: None,
+            });
+        }
+        let mut builder = ClusterClient::builder(infos);
+        if let Some(certs) = certificates {
+            builder = builder.certs(certs);
+        }
+        let cluster = builder.build().map_err(|e| {
+            config(format!(
+                "invalid redis cluster settings ({:?}): the seed nodes must share user, \
+                 password, TLS mode and database, and be TCP addresses",
+                e.kind()
+            ))
+        })?;
+        Ok(Target {
+            clients,
+            cluster: Some(cluster),
         })
     }
 }
 
-/// A connection manager that connects lazily, and the task that drives its first connection
-/// (so that it proceeds whoever waits for it; it ends with the manager's bounded retries).
+/// The CA certificates in `pem` as redis' TLS settings; a configuration error when `pem`
+/// holds none or one that does not parse.
+fn tls_certificates(pem: &[u8]) -> Result<redis::TlsCertificates> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut count = 0usize;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| {
+            Error::new(
+                ErrorKind::Configuration,
+                format!("the redis TLS CA PEM does not parse: {e}"),
+            )
+        })?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(Error::new(
+            ErrorKind::Configuration,
+            "the redis TLS CA PEM holds no CERTIFICATE block",
+        ));
+    }
+    Ok(redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    })
+}
+
+/// What the store connects to: one client per URL, and the cluster client in cluster mode.
+#[derive(Clone)]
+struct Target {
+    clients: Vec<redis::Client>,
+    cluster: Option<ClusterClient>,
+}
+
+/// Why the latest direct connection attempt failed (`None` once one succeeded): the store's
+/// own connection retries setup failures in the background, so a call on it only sees its
+/// deadline pass; this says why (a refused password, an untrusted certificate).
+type SetupError = Arc<Mutex<Option<RedisError>>>;
+
+/// A connection that connects lazily, and the task that checks the server with a direct
+/// connection of its own (recording its outcome in `setup_error`), loads the scripts and
+/// brings the store's connection up (so that it proceeds whoever waits for it).
 fn new_connection(
-    client: &redis::Client,
+    target: &Target,
     options: &Options,
     runtime: &tokio::runtime::Handle,
-) -> Result<(ConnectionManager, JoinHandle<RedisResult<()>>)> {
-    let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(options.deadline))
-        .set_connection_timeout(Some(options.connect_timeout))
-        // Reconnection runs in the background, at most 1 s apart, for longer than the breaker
-        // stays open (so a probe finds the connection back soon after Redis is), yet bounded,
-        // so that the reconnection task of a dropped store ends; the next failed call after
-        // the retries are spent starts a new round.
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_secs(1))
-        .set_number_of_retries(RECONNECT_RETRIES);
-    let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-        .map_err(|e| Error::with_source(ErrorKind::Configuration, "redis client setup", e))?;
-    let mut warm = conn.clone();
-    let first = runtime.spawn(async move {
-        // Loading the scripts now saves the first calls the EVALSHA, NOSCRIPT, SCRIPT LOAD
-        // round trips (a restarted Redis has lost them: then the first calls pay once).
-        let mut load = redis::pipe();
-        for code in scripts::ALL {
-            load.cmd("SCRIPT").arg("LOAD").arg(code).ignore();
+    setup_error: &SetupError,
+) -> Result<(Conn, JoinHandle<RedisResult<()>>)> {
+    let conn = match (&target.cluster, target.clients.first()) {
+        (Some(cluster), _) => {
+            let config = ClusterConfig::new()
+                .set_connection_timeout(options.connect_timeout)
+                .set_response_timeout(options.deadline);
+            // Connects in the background; the cluster connection follows MOVED and ASK
+            // redirections and refreshes its slot map after a failover by itself.
+            let _guard = runtime.enter();
+            Conn::Cluster(cluster.get_pending_async_connection_with_config(config))
         }
-        load.query_async::<()>(&mut warm).await
+        (None, Some(client)) => {
+            let config = ConnectionManagerConfig::new()
+                .set_response_timeout(Some(options.deadline))
+                .set_connection_timeout(Some(options.connect_timeout))
+                // Reconnection runs in the background, at most 1 s apart, for longer than the
+                // breaker stays open (so a probe finds the connection back soon after Redis
+                // is), yet bounded, so that the reconnection task of a dropped store ends; the
+                // next failed call after the retries are spent starts a new round.
+                .set_min_delay(Duration::from_millis(50))
+                .set_max_delay(Duration::from_secs(1))
+                .set_number_of_retries(RECONNECT_RETRIES);
+            Conn::Single(
+                ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|e| {
+                    Error::with_source(ErrorKind::Configuration, "redis client setup", e)
+                })?,
+            )
+        }
+        (None, None) => {
+            return Err(Error::new(ErrorKind::Configuration, "no redis URL given"));
+        }
+    };
+    let mut warm = conn.clone();
+    let target = target.clone();
+    let (connect_timeout, deadline) = (options.connect_timeout, options.deadline);
+    let slot = Arc::clone(setup_error);
+    let first = runtime.spawn(async move {
+        let checked = check_server(&target, connect_timeout, deadline).await;
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = checked.as_ref().err().cloned();
+        checked?;
+        redis::cmd("PING").query_async::<()>(&mut warm).await
     });
     Ok((conn, first))
+}
+
+/// Connects directly (no retries, so that a refused password or certificate is seen as such)
+/// and loads the scripts: this saves the first calls the EVALSHA, NOSCRIPT, SCRIPT LOAD round
+/// trips (a restarted Redis has lost them: then the first calls pay once). On a cluster,
+/// SCRIPT LOAD goes to every primary.
+async fn check_server(
+    target: &Target,
+    connect_timeout: Duration,
+    deadline: Duration,
+) -> RedisResult<()> {
+    let mut conn = match (&target.cluster, target.clients.first()) {
+        (Some(cluster), _) => Conn::Cluster(
+            cluster
+                .get_async_connection_with_config(
+                    ClusterConfig::new()
+                        .set_connection_timeout(connect_timeout)
+                        .set_response_timeout(connect_timeout.max(deadline)),
+                )
+                .await?,
+        ),
+        (None, Some(client)) => Conn::Direct(
+            client
+                .get_multiplexed_async_connection_with_config(
+                    &redis::AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(connect_timeout))
+                        .set_response_timeout(Some(connect_timeout.max(deadline))),
+                )
+                .await?,
+        ),
+        (None, None) => {
+            return Err(RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "no redis URL given",
+            )));
+        }
+    };
+    for code in scripts::ALL {
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(code)
+            .query_async::<()>(&mut conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn validate(o: &Options) -> Result<()> {
@@ -314,8 +569,8 @@ pub struct RedisCache {
 
 struct Inner {
     /// Replaced by a fresh one when a probe fails (see [`RedisCache::call`]).
-    conn: ArcSwap<ConnectionManager>,
-    client: redis::Client,
+    conn: ArcSwap<Conn>,
+    target: Target,
     channel: String,
     options: Options,
     breaker: Breaker,
@@ -323,6 +578,7 @@ struct Inner {
     redacted_url: String,
     runtime: tokio::runtime::Handle,
     subscriber: Mutex<Option<Subscriber>>,
+    setup_error: SetupError,
 }
 
 impl fmt::Debug for RedisCache {
@@ -330,6 +586,7 @@ impl fmt::Debug for RedisCache {
         let o = &self.inner.options;
         f.debug_struct("RedisCache")
             .field("url", &self.inner.redacted_url)
+            .field("cluster", &self.inner.target.cluster.is_some())
             .field("prefix", &o.prefix)
             .field("deadline", &o.deadline)
             .field("sliding_ttl", &o.sliding_ttl)
@@ -350,18 +607,42 @@ impl RedisCache {
         RedisCache::builder(url).connect().await
     }
 
-    /// A builder for a store at `url` (`redis://[user:password@]host[:port][/db]`, or
-    /// `redis+unix:///path`).
+    /// A builder for a store on one Redis server (or a primary that replicas follow) at `url`:
+    /// `redis://[[user]:password@]host[:port][/db]`, `rediss://…` for TLS, or
+    /// `redis+unix:///path`. See the [crate docs](crate#connecting) for the forms.
     pub fn builder(url: impl Into<String>) -> RedisCacheBuilder {
         RedisCacheBuilder {
-            url: url.into(),
+            urls: vec![url.into()],
+            cluster: false,
+            tls_ca_pem: None,
+            username: None,
+            password: None,
+            options: Options::default(),
+        }
+    }
+
+    /// A builder for a store on a Redis Cluster, found from one or more of its nodes
+    /// (`redis://` or `rediss://` URLs, sharing user, password and TLS mode; database 0). The
+    /// rest of the cluster is discovered from them (`CLUSTER SLOTS`), and `MOVED`/`ASK`
+    /// redirections and failovers are followed.
+    pub fn cluster_builder<I, S>(seed_urls: I) -> RedisCacheBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RedisCacheBuilder {
+            urls: seed_urls.into_iter().map(Into::into).collect(),
+            cluster: true,
+            tls_ca_pem: None,
+            username: None,
+            password: None,
             options: Options::default(),
         }
     }
 
     /// Checks that Redis answers, under the same deadline and circuit breaker as every call.
     pub async fn ping(&self) -> Result<()> {
-        let mut conn = ConnectionManager::clone(&self.inner.conn.load());
+        let mut conn = Conn::clone(&self.inner.conn.load());
         self.call(redis::cmd("PING").query_async::<Value>(&mut conn))
             .await
             .map(drop)
@@ -397,7 +678,7 @@ impl RedisCache {
         let subscriber = slot.get_or_insert_with(|| {
             Subscriber::start(
                 &self.inner.runtime,
-                self.inner.client.clone(),
+                self.inner.target.clients.clone(),
                 self.inner.channel.clone(),
                 self.inner.options.connect_timeout,
                 self.inner.options.invalidation_capacity,
@@ -414,7 +695,10 @@ impl RedisCache {
     /// loading, say) would stay failed.
     async fn call<T>(&self, call: impl Future<Output = RedisResult<T>>) -> Result<T> {
         let Some(admission) = self.inner.breaker.admit() else {
-            return Err(Error::new(ErrorKind::Cache, "redis circuit breaker open"));
+            return Err(failure::error(
+                RedisFailure::BreakerOpen,
+                "redis circuit breaker open",
+            ));
         };
         let probe = admission.is_probe();
         match tokio::time::timeout(self.inner.options.deadline, call).await {
@@ -423,32 +707,61 @@ impl RedisCache {
                 Ok(value)
             }
             Ok(Err(e)) => {
+                let setup = self.setup_error();
                 if means_unavailable(&e) {
                     admission.failure();
-                    if probe && !e.is_timeout() {
+                    if probe && (!e.is_timeout() || setup.is_some()) {
                         self.renew_connection();
                     }
                 } else {
                     admission.success();
                 }
                 if e.is_timeout() {
-                    Err(Error::with_source(ErrorKind::Cache, self.deadline_msg(), e))
+                    Err(self.timed_out(setup))
                 } else {
-                    Err(Error::with_source(ErrorKind::Cache, "redis call failed", e))
+                    Err(failure::from_redis(e))
                 }
             }
             Err(_) => {
-                // A slow or hung server: its connection is kept (it may come back).
+                // A slow or hung server: its connection is kept (it may come back), unless
+                // its setup is what failed.
                 admission.failure();
-                Err(Error::new(ErrorKind::Cache, self.deadline_msg()))
+                let setup = self.setup_error();
+                if probe && setup.is_some() {
+                    self.renew_connection();
+                }
+                Err(self.timed_out(setup))
             }
+        }
+    }
+
+    /// The latest setup failure, if the last direct connection attempt failed.
+    fn setup_error(&self) -> Option<RedisError> {
+        self.inner
+            .setup_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The error of a call that timed out: why the connection could not be set up when that
+    /// is known (the call waited on a connection being retried), else the deadline.
+    fn timed_out(&self, setup: Option<RedisError>) -> Error {
+        match setup {
+            Some(e) => failure::from_redis(e),
+            None => failure::error(RedisFailure::Deadline, self.deadline_msg()),
         }
     }
 
     /// Swaps in a fresh connection manager, whose first connection starts at once.
     fn renew_connection(&self) {
         let inner = &self.inner;
-        match new_connection(&inner.client, &inner.options, &inner.runtime) {
+        match new_connection(
+            &inner.target,
+            &inner.options,
+            &inner.runtime,
+            &inner.setup_error,
+        ) {
             Ok((conn, _first)) => {
                 inner.conn.store(Arc::new(conn));
                 tracing::debug!("redis connection renewed after a failed probe");
@@ -498,7 +811,7 @@ impl RedisCache {
             .key(key)
             .arg(known.map_or(&b""[..], Version::as_bytes))
             .arg(ttl_ms);
-        let mut conn = ConnectionManager::clone(&self.inner.conn.load());
+        let mut conn = Conn::clone(&self.inner.conn.load());
         let reply: Value = self.call(invocation.invoke_async(&mut conn)).await?;
         match reply {
             Value::Nil => Ok(ReadOutcome::Missing),
@@ -529,7 +842,7 @@ impl RedisCache {
             .arg(ttl_ms)
             .arg(self.inner.channel.as_str())
             .arg(partition);
-        let mut conn = ConnectionManager::clone(&self.inner.conn.load());
+        let mut conn = Conn::clone(&self.inner.conn.load());
         let reply: Value = self.call(invocation.invoke_async(&mut conn)).await?;
         let Value::Array(mut items) = reply else {
             return Err(unexpected_reply("compare-and-set"));
@@ -563,8 +876,8 @@ fn snapshot(items: Vec<Value>) -> Option<Snapshot> {
 }
 
 fn unexpected_reply(script: &str) -> Error {
-    Error::new(
-        ErrorKind::Cache,
+    failure::error(
+        RedisFailure::UnexpectedReply,
         format!("unexpected reply from the redis {script} script"),
     )
 }
@@ -573,18 +886,16 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Whether an error says Redis is unreachable or unwell (a failure for the circuit breaker),
-/// rather than that it refused one request.
+/// Whether an error says Redis is unreachable, unwell or refusing this client's connection
+/// (a failure for the circuit breaker), rather than that it refused one request.
 fn means_unavailable(e: &RedisError) -> bool {
-    use redis::{ErrorKind as K, ServerErrorKind as S};
-    match e.kind() {
-        K::Server(S::BusyLoading | S::TryAgain | S::ClusterDown | S::MasterDown | S::ReadOnly) => {
-            true
-        }
-        K::Server(_) | K::UnexpectedReturnType | K::Client | K::InvalidClientConfig => false,
-        K::Extension => e.code() == Some("BUSY"),
-        _ => true,
-    }
+    matches!(
+        failure::classify(e),
+        RedisFailure::Unavailable
+            | RedisFailure::Deadline
+            | RedisFailure::Tls
+            | RedisFailure::Authentication
+    )
 }
 
 /// The URL with its password (and any query, which may carry one) replaced.
@@ -668,8 +979,8 @@ impl CacheStore for RedisCache {
                 }
             }
         }
-        Err(Error::new(
-            ErrorKind::Cache,
+        Err(failure::error(
+            RedisFailure::Contention,
             format!(
                 "redis write abandoned after {} compare-and-set conflicts",
                 self.inner.options.max_cas_retries + 1

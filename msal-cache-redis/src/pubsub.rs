@@ -40,7 +40,7 @@ impl Drop for Subscriber {
 impl Subscriber {
     pub(crate) fn start(
         runtime: &tokio::runtime::Handle,
-        client: redis::Client,
+        clients: Vec<redis::Client>,
         channel: String,
         timeout: Duration,
         capacity: usize,
@@ -48,7 +48,7 @@ impl Subscriber {
         let (sender, _) = broadcast::channel(capacity.max(1));
         let tx = sender.clone();
         let task = runtime
-            .spawn(run(client, channel, timeout, tx))
+            .spawn(run(clients, channel, timeout, tx))
             .abort_handle();
         Subscriber { sender, task }
     }
@@ -77,15 +77,22 @@ async fn connect(
     }
 }
 
+/// Subscribes through the first client, then after each loss through the next one: on a
+/// Redis Cluster a PUBLISH reaches every node, so any seed node will do.
 async fn run(
-    client: redis::Client,
+    clients: Vec<redis::Client>,
     channel: String,
     timeout: Duration,
     tx: broadcast::Sender<Invalidation>,
 ) {
     let mut backoff = MIN_BACKOFF;
+    let mut next = 0usize;
     loop {
-        if let Some(pubsub) = connect(&client, &channel, timeout).await {
+        let Some(client) = clients.get(next % clients.len().max(1)) else {
+            return;
+        };
+        next = next.wrapping_add(1);
+        if let Some(pubsub) = connect(client, &channel, timeout).await {
             backoff = MIN_BACKOFF;
             // Whatever was published before this subscription existed is lost.
             let _ = tx.send(Invalidation::All);

@@ -71,12 +71,13 @@ pub(crate) fn run() -> Result<()> {
         // msal-extensions in a venv.
         let mut python = std::path::PathBuf::new();
         steps.step("peers", || {
-            if !crate::util::have("redis-server") {
+            if !crate::util::have("redis-server") || !crate::util::have("redis-cli") {
                 crate::util::apt_install(
-                    &["redis-server"],
-                    "the Redis tests start their own redis-server",
+                    &["redis-server", "redis-tools"],
+                    "the Redis tests start their own redis-server (TLS, ACL and a cluster created with redis-cli)",
                 )?;
             }
+            crate::util::check_redis_tls()?;
             python = crate::conformance::ensure_venv()?;
             Ok(())
         })?;

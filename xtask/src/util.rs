@@ -78,6 +78,31 @@ pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<()> {
     )
 }
 
+/// Fails unless `redis-server` is built with TLS (the `rediss://` tests start it with
+/// `--tls-port`). Asked without certificates and without a plain port, a TLS build complains
+/// about the missing `tls-cert-file` and exits before listening on anything.
+pub(crate) fn check_redis_tls() -> Result<()> {
+    let out = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", "1", "--save", ""])
+        .stdin(Stdio::null())
+        .output()
+        .context("running redis-server to check its TLS support")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if text.contains("tls-cert-file") {
+        return Ok(());
+    }
+    bail!(
+        "redis-server is built without TLS support, and the Redis TLS tests need it: install \
+         Debian's redis-server (built with TLS) or build Redis with BUILD_TLS=yes\n\
+         (redis-server said: {})",
+        text.lines().last().unwrap_or("nothing")
+    )
+}
+
 /// True when the effective user is root (`id -u` prints 0).
 fn is_root() -> bool {
     Command::new("id")
