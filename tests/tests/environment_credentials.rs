@@ -281,6 +281,27 @@ async fn environment_secret_and_certificate_credentials() {
         .await
         .expect("a token");
 
+    // A PKCS#12 file (OpenSSL 3's default AES protection) with its password.
+    let pfx = dir.0.join("app.pfx");
+    std::fs::write(&pfx, seeds::APP_PFX_AES).expect("write");
+    let pkcs12 = chain(
+        &env,
+        vars(
+            &env,
+            &[
+                ("AZURE_TENANT_ID", seeds::CONTOSO_TENANT_ID),
+                ("AZURE_CLIENT_ID", seeds::CERT_APP_CLIENT_ID),
+                ("AZURE_CLIENT_CERTIFICATE_PATH", &pfx.to_string_lossy()),
+                (
+                    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+                    seeds::APP_KEY_PASSPHRASE,
+                ),
+            ],
+        ),
+    );
+    assert_eq!(pkcs12.kinds()[0], CredentialKind::ClientCertificate);
+    pkcs12.acquire_token(&[VAULT_SCOPE]).await.expect("a token");
+
     // A misconfigured environment credential is reported when the chain is built.
     let e = DefaultCredential::builder()
         .environment(AzureEnvironment::from_vars(vars(

@@ -265,7 +265,7 @@ impl AzureEnvironment {
                 None => ClientCredential::certificate_pem(&bytes, &bytes)?,
             }
         } else {
-            pkcs12_credential(&bytes, password)?
+            ClientCredential::certificate_pfx(&bytes, password)?
         };
         let chain = self
             .get("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
@@ -333,15 +333,6 @@ fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
         )));
     }
     std::fs::read(path).map_err(|e| config(format!("{what}: cannot read {}: {e}", path.display())))
-}
-
-/// A PKCS#12 certificate credential.
-fn pkcs12_credential(_bytes: &[u8], _password: Option<&str>) -> Result<ClientCredential> {
-    Err(Error::new(
-        ErrorKind::Configuration,
-        "AZURE_CLIENT_CERTIFICATE_PATH: PKCS#12 files are not supported yet; convert to PEM \
-         (the private key and the certificate in one file)",
-    ))
 }
 
 /// A client assertion read from `path` for every token request.
