@@ -223,6 +223,7 @@ pub fn device_code(data: &[u8]) {
         return;
     };
     let started = Started {
+        ssh_certificate: None,
         client_id: CLIENT_ID.to_owned(),
         authority: format!("https://{ENVIRONMENT}/organizations/"),
         scopes: vec!["User.Read".to_owned()],

@@ -92,7 +92,7 @@ pub mod fuzzing;
 
 pub use app::{
     ClientApplication, ConfidentialClient, ConfidentialClientBuilder, DangerousOptions,
-    PublicClient, PublicClientBuilder,
+    PublicClient, PublicClientBuilder, SshCertificateRequest,
 };
 pub use authority::{Authority, AuthorityKind, AzureRegion};
 pub use cache::TokenCache;

@@ -272,12 +272,30 @@ pub(crate) struct Step {
     /// Silent: `force_refresh`.
     #[serde(default)]
     pub(crate) force_refresh: bool,
+    /// Username/password and silent: ask for an SSH certificate of the key with this
+    /// `key_id` (its `req_cnf` is [`ssh_req_cnf`]); both sides must get `token_type`
+    /// `ssh-cert`, and Bearer without it.
+    #[serde(default)]
+    pub(crate) ssh_key_id: Option<String>,
     /// Where the step's token must come from (both sides).
     pub(crate) expect: Source,
 }
 
 fn default_user() -> String {
     msal_tests::emulator::seeds::ALICE_USERNAME.to_string()
+}
+
+/// The `req_cnf` of an SSH certificate step: an RSA public key as a JWK, the same for both
+/// sides (a fixed 2048-bit modulus; the emulator certifies whatever key it is given).
+pub(crate) fn ssh_req_cnf(key_id: &str) -> String {
+    use base64::Engine as _;
+    let n: Vec<u8> = (0u16..256)
+        .map(|i| u8::try_from((i * 37 + 0xc5) % 256).unwrap_or(0) | u8::from(i == 0) << 7)
+        .collect();
+    format!(
+        r#"{{"kty":"RSA","n":"{}","e":"AQAB","kid":"{key_id}"}}"#,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n)
+    )
 }
 
 /// The seeded confidential clients.

@@ -42,6 +42,9 @@ pub(crate) struct PyCall {
     /// User-flow scripts: `get_accounts()` after the step.
     #[serde(default)]
     pub(crate) accounts: Vec<Value>,
+    /// User-flow scripts: the result's `token_type`.
+    #[serde(default)]
+    pub(crate) token_type: Option<String>,
 }
 
 impl PyCall {
@@ -284,6 +287,10 @@ pub(crate) fn script_job(
             "domain_hint": s.domain_hint,
             "max_age": s.max_age,
             "force_refresh": s.force_refresh,
+            "ssh": s.ssh_key_id.as_ref().map(|k| json!({
+                "key_id": k,
+                "req_cnf": crate::cases::ssh_req_cnf(k),
+            })),
         }));
     }
     Ok(json!({
@@ -335,6 +342,7 @@ pub(crate) async fn run_script(
             requests,
             auth_uri: c.auth_uri.clone(),
             accounts: c.accounts.clone(),
+            token_type: c.token_type.clone(),
         })
         .collect();
     let cache = result

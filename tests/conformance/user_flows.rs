@@ -21,6 +21,7 @@ fn label(i: usize, step: &Step) -> String {
         Op::DeviceCode => "device_code",
         Op::UsernamePassword => "username_password",
         Op::Silent if step.force_refresh => "silent(force_refresh)",
+        Op::Silent if step.ssh_key_id.is_some() => "silent(ssh-cert)",
         Op::Silent => "silent",
     };
     format!("step {i} ({op}, app {})", step.app)
@@ -35,6 +36,21 @@ fn check_source(side: &str, run: &StepRun, want: Source) -> Option<String> {
             want.python_name()
         )),
         Err(e) => Some(format!("{side} failed: {e}")),
+    }
+}
+
+/// A successful step's token type against the step's kind: `ssh-cert` for an SSH certificate
+/// step, Bearer otherwise.
+fn check_token_type(side: &str, run: &StepRun, step: &Step) -> Option<String> {
+    run.source.as_ref().ok()?;
+    let want = if step.ssh_key_id.is_some() {
+        "ssh-cert"
+    } else {
+        "Bearer"
+    };
+    match run.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case(want) => None,
+        other => Some(format!("{side}'s token_type is {other:?}, expected {want}")),
     }
 }
 
@@ -107,6 +123,8 @@ fn compare_runs(steps: &[Step], py: &[StepRun], rs: &[StepRun]) -> Vec<String> {
         let mut s = Vec::new();
         s.extend(check_source("python", p, step.expect));
         s.extend(check_source("rust", r, step.expect));
+        s.extend(check_token_type("python", p, step));
+        s.extend(check_token_type("rust", r, step));
         for (side, run) in [("python", p), ("rust", r)] {
             for x in run.requests.iter().filter(|x| {
                 !wire::is_token_post(x)
@@ -219,7 +237,9 @@ fn expect_sources(side: &str, steps: &[Step], runs: &[StepRun]) -> anyhow::Resul
         .zip(runs)
         .enumerate()
         .filter_map(|(i, (s, r))| {
-            check_source(side, r, s.expect).map(|x| format!("{}: {x}", label(i, s)))
+            check_source(side, r, s.expect)
+                .or_else(|| check_token_type(side, r, s))
+                .map(|x| format!("{}: {x}", label(i, s)))
         })
         .collect();
     ensure!(d.is_empty(), "{}", d.join("\n"));
@@ -298,6 +318,7 @@ pub(crate) async fn user_cache_interop_case(
     for (i, (step, run)) in read.iter().zip(&readers).enumerate() {
         let at = label(i, step);
         d.extend(check_source(reader_side, run, step.expect).map(|x| format!("{at}: {x}")));
+        d.extend(check_token_type(reader_side, run, step).map(|x| format!("{at}: {x}")));
         let posts = of(&run.requests, wire::is_token_post).len();
         if posts != step.expect.token_posts() {
             d.push(format!(

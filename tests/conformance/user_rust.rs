@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use msal_core::{
     Account, AuthResponse, Authority, ClientCredential, ConfidentialClient, PublicClient,
-    ResponseMode, TokenCache, TokenSource,
+    ResponseMode, SshCertificateRequest, TokenCache, TokenSource,
 };
 use msal_tests::emulator::{AppRegistration, RecordedRequest, seeds};
 use serde_json::{Value, json};
@@ -31,6 +31,8 @@ pub(crate) struct StepRun {
     pub(crate) auth_uri: Option<String>,
     /// The app's accounts after the step (MSAL Python's `get_accounts()` fields).
     pub(crate) accounts: Vec<Value>,
+    /// The result's `token_type`.
+    pub(crate) token_type: Option<String>,
 }
 
 /// A seeded user's password.
@@ -194,8 +196,15 @@ async fn run_step(
     emu: &Emu,
     app: &App,
     step: &Step,
-) -> anyhow::Result<(TokenSource, Option<String>)> {
+) -> anyhow::Result<(TokenSource, Option<String>, String)> {
     let scopes = step.scopes.as_slice();
+    let ssh = step
+        .ssh_key_id
+        .as_ref()
+        .map(|k| SshCertificateRequest::new(k.clone(), crate::cases::ssh_req_cnf(k)));
+    if ssh.is_some() && !matches!(step.op, Op::UsernamePassword | Op::Silent) {
+        bail!("ssh_key_id is supported on username_password and silent steps only");
+    }
     match step.op {
         Op::AuthCode => {
             let flow = on_app!(app, a => {
@@ -226,7 +235,8 @@ async fn run_step(
             let uri = flow.auth_uri().to_owned();
             let response = AuthResponse::from_query(&browse(emu, &uri).await?);
             let done = on_app!(app, a => flow.complete(a, response).await.map_err(msal_core::Error::from)?);
-            Ok((done.result().source(), Some(uri)))
+            let r = done.result();
+            Ok((r.source(), Some(uri), r.token_type().to_owned()))
         }
         Op::DeviceCode => {
             let App::Public(a) = app else {
@@ -237,12 +247,19 @@ async fn run_step(
                 .approve_device_code(flow.user_code(), Some(&step.username))
                 .await?;
             let done = flow.poll(a).await.map_err(msal_core::Error::from)?;
-            Ok((done.result().source(), None))
+            let r = done.result();
+            Ok((r.source(), None, r.token_type().to_owned()))
         }
         Op::UsernamePassword => {
             let pw = password(&step.username)?;
-            let r = on_app!(app, a => a.acquire_token_by_username_password(step.username.clone(), pw, scopes).await?);
-            Ok((r.source(), None))
+            let r = on_app!(app, a => {
+                let mut b = a.acquire_token_by_username_password(step.username.clone(), pw, scopes);
+                if let Some(s) = &ssh {
+                    b = b.ssh_certificate(s.clone());
+                }
+                b.await?
+            });
+            Ok((r.source(), None, r.token_type().to_owned()))
         }
         Op::Silent => {
             let all = accounts(app).await?;
@@ -256,8 +273,14 @@ async fn run_step(
                     all.len()
                 );
             };
-            let r = on_app!(app, a => a.acquire_token_silent(scopes, account).force_refresh(step.force_refresh).await?);
-            Ok((r.source(), None))
+            let r = on_app!(app, a => {
+                let mut b = a.acquire_token_silent(scopes, account).force_refresh(step.force_refresh);
+                if let Some(s) = &ssh {
+                    b = b.ssh_certificate(s.clone());
+                }
+                b.await?
+            });
+            Ok((r.source(), None, r.token_type().to_owned()))
         }
     }
 }
@@ -283,9 +306,9 @@ pub(crate) async fn run_script(
             bail!("step {i}: the app was not built");
         };
         let outcome = run_step(emu, app, step).await;
-        let (source, auth_uri) = match outcome {
-            Ok((s, uri)) => (Ok(source_name(s)), uri),
-            Err(e) => (Err(format!("{e:#}")), None),
+        let (source, auth_uri, token_type) = match outcome {
+            Ok((s, uri, tt)) => (Ok(source_name(s)), uri, Some(tt)),
+            Err(e) => (Err(format!("{e:#}")), None, None),
         };
         let requests = emu.requests().await?;
         emu.clear_requests().await?;
@@ -295,6 +318,7 @@ pub(crate) async fn run_script(
             requests,
             auth_uri,
             accounts,
+            token_type,
         });
     }
     Ok(out)

@@ -10,5 +10,5 @@ pub(crate) mod user_methods;
 
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 pub use core::ClientApplication;
-pub use options::{AcquireFuture, DangerousOptions};
+pub use options::{AcquireFuture, DangerousOptions, SshCertificateRequest};
 pub use public::{PublicClient, PublicClientBuilder};

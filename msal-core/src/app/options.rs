@@ -9,8 +9,61 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::authority::Authority;
+use crate::cache::TokenBinding;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+
+/// The `token_type` of an SSH certificate request (msal/application.py
+/// `_validate_ssh_cert_input_data`).
+pub(crate) const SSH_CERT: &str = "ssh-cert";
+
+/// Asks for an OpenSSH certificate instead of a Bearer token (Entra ID's `token_type=ssh-cert`).
+///
+/// The identity provider answers with `token_type` `ssh-cert` and an access token that is the
+/// certificate for the public key in `req_cnf` (what `az ssh` writes after
+/// `ssh-rsa-cert-v01@openssh.com `). Certificates are cached like MSAL Python caches them
+/// (msal/token_cache.py): under the access token's usual key, with the entry's `token_type`
+/// `ssh-cert` and its `key_id`; a request is served only a cached certificate of the same
+/// `key_id`, and a Bearer request never a certificate (nor the reverse). A certificate and a
+/// Bearer token for the same scopes take the same cache slot in every MSAL (MSAL .NET keeps
+/// SSH certificates under the Bearer key for compatibility), so getting one replaces the other.
+///
+/// ```
+/// use msal_core::SshCertificateRequest;
+///
+/// let jwk = r#"{"kty":"RSA","n":"u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7yWR7QkrmBL7jTKEn5u-qKhbwKfBstIs-bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW_VDL5AaWTg0nLVkjRo9z-40RQzuVaE8AkAFmxZzow3x-VJYKdjykkJ0iT9wCS0DRTXu269V264Vf_3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw","e":"AQAB","kid":"k1"}"#;
+/// let request = SshCertificateRequest::new("k1", jwk);
+/// assert_eq!(request.key_id, "k1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SshCertificateRequest {
+    /// Names the key in `req_cnf`; cached certificates are looked up by it.
+    pub key_id: String,
+    /// The public key to certify, as a JSON Web Key (RFC 7517), e.g.
+    /// `{"kty":"RSA","n":"...","e":"AQAB","kid":"..."}`. Sent as is.
+    pub req_cnf: String,
+}
+
+impl SshCertificateRequest {
+    /// Refuses a request without a key id or a key (msal/application.py
+    /// `_validate_ssh_cert_input_data`).
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.key_id.is_empty() || self.req_cnf.is_empty() {
+            return Err(Error::invalid_input(
+                "an SSH certificate request needs a key_id and the public key (req_cnf)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A request for a certificate of the key `req_cnf` (a JWK as JSON) named `key_id`.
+    pub fn new(key_id: impl Into<String>, req_cnf: impl Into<String>) -> SshCertificateRequest {
+        SshCertificateRequest {
+            key_id: key_id.into(),
+            req_cnf: req_cnf.into(),
+        }
+    }
+}
 
 /// Per-request options common to every acquisition builder.
 #[derive(Default, Clone)]
@@ -22,6 +75,7 @@ pub(crate) struct RequestOptions {
     pub(crate) correlation_id: Option<String>,
     pub(crate) extra_body: Vec<(String, String)>,
     pub(crate) extra_query: Vec<(String, String)>,
+    pub(crate) ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl RequestOptions {
@@ -31,6 +85,77 @@ impl RequestOptions {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
+    }
+
+    /// The last value of the extra body field `name`.
+    fn extra(&self, name: &str) -> Option<&str> {
+        self.extra_body
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The token type and key this request asks for: an SSH certificate's, else what the extra
+    /// body fields `token_type` and `key_id` say (as MSAL Python's `data=`), else Bearer.
+    pub(crate) fn binding(&self) -> TokenBinding<'_> {
+        match &self.ssh_certificate {
+            Some(ssh) => TokenBinding {
+                token_type: SSH_CERT,
+                key_id: Some(ssh.key_id.as_str()),
+            },
+            None => TokenBinding {
+                token_type: self
+                    .extra("token_type")
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or(TokenBinding::BEARER.token_type),
+                key_id: self.extra("key_id").filter(|k| !k.is_empty()),
+            },
+        }
+    }
+
+    /// Refuses an SSH certificate request without its key (msal/application.py
+    /// `_validate_ssh_cert_input_data`), and one given both as `ssh_certificate` and as extra
+    /// body fields.
+    pub(crate) fn check(&self) -> Result<()> {
+        let named = |f: &str| self.extra_body.iter().any(|(k, _)| k == f);
+        match &self.ssh_certificate {
+            Some(ssh) => {
+                if ["token_type", "req_cnf", "key_id"].iter().any(|f| named(f)) {
+                    return Err(Error::invalid_input(
+                        "an SSH certificate request sets token_type, req_cnf and key_id itself: do not also give them as extra body fields",
+                    ));
+                }
+                ssh.check()?;
+            }
+            None if self.extra("token_type") == Some(SSH_CERT) => {
+                if self.extra("req_cnf").is_none_or(str::is_empty) {
+                    return Err(Error::invalid_input(
+                        "token_type=ssh-cert needs a req_cnf field: the public key as a JWK",
+                    ));
+                }
+                if self.extra("key_id").is_none_or(str::is_empty) {
+                    return Err(Error::invalid_input(
+                        "token_type=ssh-cert needs a key_id field naming the key in req_cnf",
+                    ));
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The form fields of the request's token binding and its extra body fields, in that
+    /// order (`token_type`, `req_cnf`, `key_id` as MSAL Python's documented `data=`).
+    pub(crate) fn extra_fields(&self) -> Vec<(&str, &str)> {
+        let mut v = Vec::with_capacity(self.extra_body.len() + 3);
+        if let Some(ssh) = &self.ssh_certificate {
+            v.push(("token_type", SSH_CERT));
+            v.push(("req_cnf", ssh.req_cnf.as_str()));
+            v.push(("key_id", ssh.key_id.as_str()));
+        }
+        v.extend(self.extra_body_pairs());
+        v
     }
 
     /// True when the cache must not be read: a claims challenge or force refresh.
@@ -74,9 +199,10 @@ macro_rules! request_option_setters {
             self
         }
 
-        /// An extra form field for the token request (e.g. `fmi_path`, SSH certificate
-        /// parameters). Tokens obtained with extra fields are cached apart (MSAL's extended
-        /// cache key).
+        /// An extra form field for the token request (e.g. `fmi_path`). Tokens obtained with
+        /// extra fields are cached apart (MSAL's extended cache key). The fields of an SSH
+        /// certificate (`token_type=ssh-cert`, `req_cnf`, `key_id`) are better set with
+        /// `ssh_certificate` where offered; given here they key the cache the same way.
         pub fn extra_body(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
             self.options.extra_body.push((name.into(), value.into()));
             self
@@ -90,6 +216,22 @@ macro_rules! request_option_setters {
     };
 }
 pub(crate) use request_option_setters;
+
+/// Generates `ssh_certificate` on a builder with a `options: RequestOptions` field: the flows
+/// where MSAL Python checks an SSH certificate request (msal/application.py
+/// `_validate_ssh_cert_input_data`).
+macro_rules! ssh_certificate_setter {
+    () => {
+        /// Asks for an SSH certificate for a public key instead of a Bearer token (see
+        /// [`SshCertificateRequest`](crate::SshCertificateRequest)): only a cached
+        /// certificate of the same `key_id` is served.
+        pub fn ssh_certificate(mut self, request: $crate::SshCertificateRequest) -> Self {
+            self.options.ssh_certificate = Some(request);
+            self
+        }
+    };
+}
+pub(crate) use ssh_certificate_setter;
 
 type BoxedAcquire<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 

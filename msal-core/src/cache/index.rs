@@ -236,6 +236,36 @@ pub(crate) enum AtOwner<'a> {
     Assertion(&'a str),
 }
 
+/// The kind of access token a lookup wants: its `token_type` and the `key_id` of the key it is
+/// bound to (SSH certificates, proof-of-possession tokens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TokenBinding<'a> {
+    pub(crate) token_type: &'a str,
+    pub(crate) key_id: Option<&'a str>,
+}
+
+impl TokenBinding<'static> {
+    /// A Bearer token, bound to no key.
+    pub(crate) const BEARER: TokenBinding<'static> = TokenBinding {
+        token_type: "Bearer",
+        key_id: None,
+    };
+}
+
+/// True when `at` is of the kind `b` asks for: the same token type (case-insensitively; an
+/// entry without one is Bearer) and the same key id (none for none). MSAL Python's lookup
+/// matches the `key_id` of a request that has one (msal/application.py
+/// `_acquire_token_silent_from_cache_and_possibly_refresh_it`) but would serve any token type to
+/// a request without one; comparing the token type too keeps an SSH certificate from being
+/// served as a Bearer token, and a Bearer token as a certificate.
+fn bound_as(at: &AccessTokenEntity, b: &TokenBinding<'_>) -> bool {
+    let token_type = match at.token_type.as_str() {
+        "" => TokenBinding::BEARER.token_type,
+        t => t,
+    };
+    eq_ci(token_type, b.token_type) && opt_eq(at.key_id.as_deref(), b.key_id)
+}
+
 /// An access-token lookup.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AtQuery<'a> {
@@ -245,6 +275,7 @@ pub(crate) struct AtQuery<'a> {
     pub(crate) realm: &'a str,
     pub(crate) ext_cache_key: Option<&'a str>,
     pub(crate) scopes: &'a ScopeSet,
+    pub(crate) binding: TokenBinding<'a>,
 }
 
 /// The outcome of an access-token lookup.
@@ -342,8 +373,8 @@ fn write(lock: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// True when `r` answers `q` (owner, environment, client, realm, extended key, scopes
-/// covered) from a live partition.
+/// True when `r` answers `q` (owner, environment, client, realm, extended key, token type and
+/// key id, scopes covered) from a live partition.
 fn answers(r: &AtRecord, q: &AtQuery<'_>) -> bool {
     let at = &r.entity;
     let owner_ok = match q.owner {
@@ -355,6 +386,7 @@ fn answers(r: &AtRecord, q: &AtQuery<'_>) -> bool {
         && opt_eq_ci(at.client_id.as_deref(), Some(q.client_id))
         && eq_ci(&at.realm, q.realm)
         && opt_eq_ci(at.ext_cache_key.as_deref(), q.ext_cache_key)
+        && bound_as(at, &q.binding)
         && covers(&at.target, q.scopes)
         && r.partition.is_live()
 }

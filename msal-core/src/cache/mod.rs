@@ -42,7 +42,7 @@ use crate::result::Account;
 
 use document::{Document, Entry};
 pub(crate) use entries::{NewEntries, TokenEvent, after};
-pub(crate) use index::{AtLookup, AtOwner, AtQuery};
+pub(crate) use index::{AtLookup, AtOwner, AtQuery, TokenBinding};
 use index::{Hints, Index, PartitionMeta};
 use operation::{Changes, Operation};
 

@@ -30,6 +30,7 @@ struct AccessTokenQuery<'a> {
     scopes: &'a ScopeSet,
     ext_cache_key: Option<&'a str>,
     user_assertion_hash: Option<&'a str>,
+    binding: TokenBinding<'a>,
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -61,6 +62,7 @@ impl TokenCache {
                 realm: q.realm,
                 ext_cache_key: q.ext_cache_key,
                 scopes: q.scopes,
+                binding: q.binding,
             },
             0,
         ) {
@@ -154,6 +156,7 @@ fn query<'a>(
         scopes,
         ext_cache_key: None,
         user_assertion_hash: None,
+        binding: TokenBinding::BEARER,
     }
 }
 
@@ -1159,6 +1162,7 @@ fn index_hints_from_reading_agree_with_hashing_afresh() {
         scopes: &t,
         ext_cache_key: None,
         user_assertion_hash: None,
+        binding: TokenBinding::BEARER,
     });
     // "k" (last) and "j" expire alike: the first indexed wins.
     assert_eq!(secret_of(found).as_deref(), Some("last"));
@@ -1882,6 +1886,7 @@ fn check_model(ops: Vec<ModelOp>) -> std::result::Result<(), TestCaseError> {
                             realm: &realm_s,
                             ext_cache_key: ext_key.as_deref(),
                             scopes: &set,
+                            binding: TokenBinding::BEARER,
                         },
                         valid_after,
                     ) {
@@ -2155,6 +2160,7 @@ fn tokens_under_an_alias_of_the_cloud_answer_and_the_best_wins() {
             realm: "contoso",
             ext_cache_key: None,
             scopes: &s,
+            binding: TokenBinding::BEARER,
         },
         now,
     ) {
@@ -2432,4 +2438,39 @@ fn accounts_of_other_authority_types_are_not_listed() {
     // The entry itself is kept.
     let out: Value = serde_json::from_str(&cache.serialize().expect("ok")).expect("json");
     assert_eq!(out["Account"]["c"]["authority_type"], "authority_type");
+}
+
+#[test]
+fn access_tokens_are_served_only_for_their_token_type_and_key_id() {
+    // Three tokens for the same scopes under distinct keys (as another SDK may leave them): a
+    // Bearer token and two SSH certificates of different keys.
+    let at = |secret: &str, token_type: &str, key_id: Option<&str>| {
+        let key_id = key_id.map_or(String::new(), |k| format!(r#", "key_id": "{k}""#));
+        format!(
+            r#"{{"credential_type": "AccessToken", "secret": "{secret}", "home_account_id": "uid.utid", "environment": "e", "client_id": "{CID}", "target": "t", "realm": "r", "token_type": "{token_type}", "cached_at": "1", "expires_on": "9999999999", "extended_expires_on": "9999999999"{key_id}}}"#
+        )
+    };
+    let doc = format!(
+        r#"{{"AccessToken": {{"a": {}, "b": {}, "c": {}}}}}"#,
+        at("bearer", "Bearer", None),
+        at("cert-k1", "ssh-cert", Some("k1")),
+        at("cert-k2", "ssh-cert", Some("k2")),
+    );
+    let cache = TokenCache::new();
+    cache.deserialize(&doc).expect("loads");
+    let t = scopes(&["t"]);
+    let find = |token_type: &'static str, key_id: Option<&'static str>| {
+        secret_of(cache.find_access_token(&AccessTokenQuery {
+            binding: TokenBinding { token_type, key_id },
+            ..query(Some("uid.utid"), "e", "r", &t)
+        }))
+    };
+    assert_eq!(find("Bearer", None).as_deref(), Some("bearer"));
+    assert_eq!(find("bearer", None).as_deref(), Some("bearer"));
+    assert_eq!(find("ssh-cert", Some("k1")).as_deref(), Some("cert-k1"));
+    assert_eq!(find("SSH-CERT", Some("k2")).as_deref(), Some("cert-k2"));
+    assert_eq!(find("ssh-cert", Some("k3")), None);
+    assert_eq!(find("ssh-cert", None), None);
+    assert_eq!(find("Bearer", Some("k1")), None);
+    assert_eq!(find("pop", Some("k1")), None);
 }

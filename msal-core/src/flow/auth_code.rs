@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::state::{AuthCodeState, Completed, FlowError, FlowOutcome, Initiated};
 use super::user::{Grant, classify, record, send, user_scopes};
 use crate::app::core::{AppRef, ClientApplication};
-use crate::app::options::{AcquireFuture, RequestOptions};
+use crate::app::options::{AcquireFuture, RequestOptions, SshCertificateRequest};
 use crate::authority::Authority;
 use crate::clock::unix_seconds;
 use crate::error::{Error, ErrorKind, Result, ServiceError};
@@ -91,6 +91,8 @@ pub struct AuthCodePending {
     nonce: Hidden,
     max_age: Option<u64>,
     claims: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl fmt::Debug for AuthCodePending {
@@ -271,6 +273,7 @@ pub struct AuthCodeFlowBuilder<'a> {
     response_mode: Option<ResponseMode>,
     authority: Option<Authority>,
     extra_query: Vec<(String, String)>,
+    ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl fmt::Debug for AuthCodeFlowBuilder<'_> {
@@ -298,7 +301,15 @@ impl<'a> AuthCodeFlowBuilder<'a> {
             response_mode: None,
             authority: None,
             extra_query: Vec::new(),
+            ssh_certificate: None,
         }
+    }
+
+    /// Asks for an SSH certificate for a public key instead of a Bearer token when the code
+    /// is redeemed (see [`SshCertificateRequest`]).
+    pub fn ssh_certificate(mut self, request: SshCertificateRequest) -> Self {
+        self.ssh_certificate = Some(request);
+        self
     }
 
     /// Where the authorization endpoint sends the user back (must be registered).
@@ -373,6 +384,9 @@ impl<'a> AuthCodeFlowBuilder<'a> {
         let core = self.app.core;
         let scopes = user_scopes(self.scopes)?;
         let extra = user_scopes(self.extra_scopes)?;
+        if let Some(ssh) = &self.ssh_certificate {
+            ssh.check()?;
+        }
         if let Some(c) = &self.claims {
             super::claims::parse_claims(c)?;
         }
@@ -463,6 +477,7 @@ impl<'a> AuthCodeFlowBuilder<'a> {
                 nonce: Hidden(nonce),
                 max_age: self.max_age,
                 claims: self.claims,
+                ssh_certificate: self.ssh_certificate,
             },
         })
     }
@@ -545,6 +560,7 @@ impl AuthCodeFlow<Initiated> {
                 claims: s.claims.as_deref(),
                 scopes: &s.scopes,
                 anchor,
+                ssh_certificate: s.ssh_certificate.as_ref(),
             },
         )
         .await;
@@ -586,6 +602,7 @@ pub(crate) struct RedeemCode<'a> {
     pub(crate) claims: Option<&'a str>,
     pub(crate) scopes: &'a [String],
     pub(crate) anchor: Option<String>,
+    pub(crate) ssh_certificate: Option<&'a SshCertificateRequest>,
 }
 
 /// Redeems a code; checks nonce and `max_age` before anything is cached.
@@ -598,6 +615,7 @@ pub(crate) async fn redeem_code(
     let scopes = ScopeSet::new(r.scopes.to_vec())?;
     let options = RequestOptions {
         claims: r.claims.map(str::to_owned),
+        ssh_certificate: r.ssh_certificate.cloned(),
         ..RequestOptions::default()
     };
     let mut fields = Vec::new();
@@ -673,6 +691,7 @@ pub struct AcquireTokenByAuthorizationCode<'a> {
     nonce: Option<String>,
     claims: Option<String>,
     authority: Option<Authority>,
+    ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl fmt::Debug for AcquireTokenByAuthorizationCode<'_> {
@@ -695,7 +714,15 @@ impl<'a> AcquireTokenByAuthorizationCode<'a> {
             nonce: None,
             claims: None,
             authority: None,
+            ssh_certificate: None,
         }
+    }
+
+    /// Asks for an SSH certificate for a public key instead of a Bearer token (see
+    /// [`SshCertificateRequest`]).
+    pub fn ssh_certificate(mut self, request: SshCertificateRequest) -> Self {
+        self.ssh_certificate = Some(request);
+        self
     }
 
     /// The redirect URI of the authorization request (must be the same).
@@ -758,6 +785,7 @@ impl<'a> IntoFuture for AcquireTokenByAuthorizationCode<'a> {
                     claims: self.claims.as_deref(),
                     scopes: &scopes,
                     anchor: None,
+                    ssh_certificate: self.ssh_certificate.as_ref(),
                 },
             )
             .await
@@ -815,6 +843,7 @@ mod tests {
                 nonce: Hidden("nonce-secret".into()),
                 max_age: Some(5),
                 claims: None,
+                ssh_certificate: None,
             },
         };
         let json = serde_json::to_string(&flow).expect("serializes");

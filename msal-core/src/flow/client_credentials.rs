@@ -9,7 +9,9 @@ use super::{
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::core::sealed::Sealed as _;
-use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::app::options::{
+    AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
+};
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::{AtOwner, AtQuery, PartitionKey, keys::ext_cache_key};
 use crate::clock::unix_seconds;
@@ -39,6 +41,7 @@ impl std::fmt::Debug for RequestOptions {
             .field("claims", &self.claims.is_some())
             .field("force_refresh", &self.force_refresh)
             .field("correlation_id", &self.correlation_id)
+            .field("ssh_certificate", &self.ssh_certificate)
             .field(
                 "extra_body",
                 &self.extra_body.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -57,6 +60,7 @@ impl<'a> AcquireTokenForClient<'a> {
     }
 
     request_option_setters!();
+    ssh_certificate_setter!();
 }
 
 /// The cache query of a request, for the authority metadata `meta`.
@@ -65,6 +69,7 @@ fn query<'q>(
     meta: &'q AuthorityMetadata,
     scopes: &'q ScopeSet,
     ext: Option<&'q str>,
+    options: &'q RequestOptions,
 ) -> AtQuery<'q> {
     AtQuery {
         owner: AtOwner::Home(None),
@@ -73,6 +78,7 @@ fn query<'q>(
         realm: &meta.realm,
         ext_cache_key: ext,
         scopes,
+        binding: options.binding(),
     }
 }
 
@@ -96,7 +102,7 @@ fn from_memory(
         return Ok(None);
     };
     let ext = ext_key(options);
-    let q = query(app, &meta, scopes, ext.as_deref());
+    let q = query(app, &meta, scopes, ext.as_deref(), options);
     Ok(decide_in_memory(&core.cache, &q, unix_seconds(core.now())))
 }
 
@@ -113,7 +119,8 @@ impl<'a> IntoFuture for AcquireTokenForClient<'a> {
     type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let scopes = match check_scopes(self.scopes) {
+        let scopes = match check_scopes(self.scopes).and_then(|s| self.options.check().map(|()| s))
+        {
             Ok(s) => s,
             Err(e) => return AcquireFuture::ready(Err(e)),
         };
@@ -199,7 +206,7 @@ async fn run(
         (RefreshReason::ForceRefresh, None)
     } else {
         let ext = ext_key(&options);
-        let q = query(app, &meta, &scopes, ext.as_deref());
+        let q = query(app, &meta, &scopes, ext.as_deref(), &options);
         match decide_after_refresh(&core.cache, &partition, &q, unix_seconds(core.now())).await {
             CacheDecision::Hit(at) => {
                 core.http.telemetry.record_cache_hit();
@@ -223,7 +230,7 @@ async fn run(
         .await;
     let mut form = client_form_to(app.app_ref(), &meta, &send_to, GRANT_TYPE, fmi_path).await?;
     // MSAL Python's order: the caller's data, then claims, then scope.
-    push_extra(&mut form, &options.extra_body);
+    push_extra(&mut form, &options);
     push_claims(core, &mut form, options.claims.as_deref())?;
     form.push("scope", scopes.to_wire());
     let mut req = token_request(

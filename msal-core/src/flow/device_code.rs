@@ -17,7 +17,7 @@ use super::auth_code::Hidden;
 use super::state::{Completed, DeviceCodeState, FlowError, FlowOutcome, Initiated};
 use super::user::{Grant, classify, redeem, user_scopes};
 use crate::app::core::{AppRef, ClientApplication};
-use crate::app::options::RequestOptions;
+use crate::app::options::{RequestOptions, SshCertificateRequest};
 use crate::authority::Authority;
 use crate::cache::after;
 use crate::clock::unix_seconds;
@@ -48,6 +48,8 @@ pub struct DeviceCodePending {
     interval: u64,
     correlation_id: String,
     claims: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl fmt::Debug for DeviceCodePending {
@@ -127,6 +129,13 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
         self
     }
 
+    /// Asks for an SSH certificate for a public key instead of a Bearer token when the code
+    /// is redeemed (see [`SshCertificateRequest`]).
+    pub fn ssh_certificate(mut self, request: SshCertificateRequest) -> Self {
+        self.options.ssh_certificate = Some(request);
+        self
+    }
+
     /// Another authority than the app's.
     pub fn authority(mut self, authority: Authority) -> Self {
         self.options.authority = Some(authority);
@@ -143,6 +152,7 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
     pub async fn initiate(self) -> Result<DeviceCodeFlow<Initiated>> {
         let core = self.app.core;
         let scopes = user_scopes(self.scopes)?;
+        self.options.check()?;
         let authority = core.authority_for(&self.options)?.into_owned();
         // Refuse now an override the flow could not complete at (see `AppCore::flow_authority`).
         core.flow_authority(authority.as_str())?;
@@ -175,6 +185,7 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
                 now: unix_seconds(core.now()),
                 correlation_id: req.correlation_id,
                 claims: self.options.claims,
+                ssh_certificate: self.options.ssh_certificate,
             },
         )
     }
@@ -189,6 +200,7 @@ pub(crate) struct Started {
     pub(crate) now: u64,
     pub(crate) correlation_id: String,
     pub(crate) claims: Option<String>,
+    pub(crate) ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl DeviceCodeFlow<Initiated> {
@@ -240,6 +252,7 @@ impl DeviceCodeFlow<Initiated> {
                 interval,
                 correlation_id: started.correlation_id,
                 claims: started.claims,
+                ssh_certificate: started.ssh_certificate,
             },
         })
     }
@@ -313,6 +326,7 @@ impl DeviceCodeFlow<Initiated> {
         };
         let options = RequestOptions {
             claims: self.state.claims.clone(),
+            ssh_certificate: self.state.ssh_certificate.clone(),
             ..RequestOptions::default()
         };
         loop {

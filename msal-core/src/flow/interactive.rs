@@ -22,7 +22,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::auth_code::{AuthCodeFlowBuilder, AuthResponse, ResponseMode};
 use super::browser;
 use crate::app::core::AppRef;
-use crate::app::options::AcquireFuture;
+use crate::app::options::{AcquireFuture, SshCertificateRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::result::AuthenticationResult;
 use crate::scope::ScopeSet;
@@ -57,6 +57,7 @@ pub struct AcquireTokenInteractive<'a> {
     extra_scopes: Option<Result<ScopeSet>>,
     open_browser: bool,
     on_auth_uri: Option<AuthUriCallback<'a>>,
+    ssh_certificate: Option<SshCertificateRequest>,
 }
 
 impl std::fmt::Debug for AcquireTokenInteractive<'_> {
@@ -84,7 +85,15 @@ impl<'a> AcquireTokenInteractive<'a> {
             extra_scopes: None,
             open_browser: true,
             on_auth_uri: None,
+            ssh_certificate: None,
         }
+    }
+
+    /// Asks for an SSH certificate for a public key instead of a Bearer token (see
+    /// [`SshCertificateRequest`]).
+    pub fn ssh_certificate(mut self, request: SshCertificateRequest) -> Self {
+        self.ssh_certificate = Some(request);
+        self
     }
 
     /// The loopback port to listen on (default: any free port).
@@ -204,6 +213,9 @@ async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
     }
     if let Some(e) = r.extra_scopes {
         builder = builder.extra_scopes_to_consent(e?);
+    }
+    if let Some(ssh) = r.ssh_certificate {
+        builder = builder.ssh_certificate(ssh);
     }
     let flow = builder.initiate().await?;
     let opened = r.open_browser && browser::open(flow.auth_uri()).await;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::app::core::{AppCore, AppRef};
+use crate::app::options::RequestOptions;
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::{
     AccessTokenEntity, AtLookup, AtQuery, PartitionKey, RefreshTokenEntity, TokenCache, TokenEvent,
@@ -161,10 +162,10 @@ pub(crate) fn push_claims(core: &AppCore, form: &mut Form, claims: Option<&str>)
     Ok(())
 }
 
-/// Adds the caller's extra form fields.
-pub(crate) fn push_extra(form: &mut Form, extra_body: &[(String, String)]) {
-    for (k, v) in extra_body {
-        form.push(k.clone(), v.clone());
+/// Adds the SSH certificate fields and the caller's extra form fields.
+pub(crate) fn push_extra(form: &mut Form, options: &RequestOptions) {
+    for (k, v) in options.extra_fields() {
+        form.push(k.to_owned(), v.to_owned());
     }
 }
 
@@ -254,6 +255,33 @@ fn check_same_account(
     }
 }
 
+/// Refuses an answer of another token type than the request's `token_type` (an SSH
+/// certificate request answered with a Bearer token, say) before anything is cached, as MSAL
+/// .NET does (its `token_type_mismatch` error); a request without one takes any answer.
+fn check_token_type(data: &[(&str, &str)], response: &TokenResponse) -> Result<()> {
+    let Some(asked) = data
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == "token_type")
+        .map(|(_, v)| *v)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(());
+    };
+    let got = response
+        .token_type
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("Bearer");
+    if got.eq_ignore_ascii_case(asked) {
+        return Ok(());
+    }
+    let got: String = got.chars().take(40).collect();
+    Err(Error::invalid_response(format!(
+        "a {asked} token was asked for and the identity provider answered token_type {got:?}; nothing was cached"
+    )))
+}
+
 /// Writes a token response to the cache and builds the caller's result.
 pub(crate) async fn apply_response(
     core: &AppCore,
@@ -271,6 +299,7 @@ pub(crate) async fn apply_response(
         check_same_account(rt, response, claims.as_ref())?;
     }
     let data = a.request.form.plain_fields();
+    check_token_type(&data, response)?;
     let now = unix_seconds(core.now());
     let event = TokenEvent {
         client_id: &core.client_id,
@@ -302,4 +331,30 @@ pub(crate) async fn apply_response(
         claims,
         &a.request.correlation_id,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(token_type: Option<&str>) -> TokenResponse {
+        let mut body = serde_json::json!({"access_token": "t", "expires_in": 3600});
+        if let Some(t) = token_type {
+            body["token_type"] = t.into();
+        }
+        TokenResponse::from_json(body).expect("a response")
+    }
+
+    #[test]
+    fn an_answer_of_another_token_type_than_asked_is_refused() {
+        let ssh = [("token_type", "ssh-cert"), ("key_id", "k")];
+        assert!(check_token_type(&ssh, &answer(Some("ssh-cert"))).is_ok());
+        assert!(check_token_type(&ssh, &answer(Some("SSH-Cert"))).is_ok());
+        let e = check_token_type(&ssh, &answer(Some("Bearer"))).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidResponse);
+        assert!(check_token_type(&ssh, &answer(None)).is_err());
+        // A request without token_type takes whatever comes (AD FS answers `bearer`).
+        assert!(check_token_type(&[("scope", "s")], &answer(Some("bearer"))).is_ok());
+        assert!(check_token_type(&[("token_type", "")], &answer(Some("pop"))).is_ok());
+    }
 }

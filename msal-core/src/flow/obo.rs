@@ -117,6 +117,7 @@ fn query<'q>(
     meta: &'q AuthorityMetadata,
     p: &'q Prepared,
     ext: Option<&'q str>,
+    options: &'q RequestOptions,
 ) -> AtQuery<'q> {
     AtQuery {
         owner: AtOwner::Assertion(&p.hash),
@@ -125,6 +126,7 @@ fn query<'q>(
         realm: &meta.realm,
         ext_cache_key: ext,
         scopes: &p.scopes,
+        binding: options.binding(),
     }
 }
 
@@ -149,7 +151,7 @@ fn from_memory(
     let ext = ext_key(options);
     Ok(decide_in_memory(
         &core.cache,
-        &query(app, &meta, p, ext.as_deref()),
+        &query(app, &meta, p, ext.as_deref(), options),
         now,
     ))
 }
@@ -227,7 +229,7 @@ async fn run(
             .cache
             .route(|| PartitionKey::on_behalf_of(&core.client_id, &p.hash));
         let ext = ext_key(&options);
-        let q = query(app, &meta, &p, ext.as_deref());
+        let q = query(app, &meta, &p, ext.as_deref(), &options);
         match decide_after_refresh(&core.cache, &partition, &q, now).await {
             CacheDecision::Hit(at) => {
                 core.http.telemetry.record_cache_hit();
@@ -241,7 +243,7 @@ async fn run(
     let reason = RefreshReason::NotApplicable;
     let mut form = client_form(app.app_ref(), &meta, GRANT_TYPE, None).await?;
     // MSAL Python's order: the caller's data, requested_token_use, claims, scope, assertion.
-    push_extra(&mut form, &options.extra_body);
+    push_extra(&mut form, &options);
     form.push("requested_token_use", "on_behalf_of");
     push_claims(core, &mut form, options.claims.as_deref())?;
     form.push("scope", p.scopes.with_reserved().to_wire());

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::user::{Grant, redeem, user_scopes};
 use crate::app::core::AppRef;
-use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::app::options::{
+    AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
+};
 use crate::authority::AuthorityKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
@@ -52,6 +54,7 @@ impl<'a> AcquireTokenByUsernamePassword<'a> {
     }
 
     request_option_setters!();
+    ssh_certificate_setter!();
 }
 
 impl<'a> IntoFuture for AcquireTokenByUsernamePassword<'a> {

@@ -5,7 +5,9 @@ use std::future::IntoFuture;
 
 use super::user::{Grant, redeem, user_scopes};
 use crate::app::core::AppRef;
-use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::app::options::{
+    AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
+};
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::result::AuthenticationResult;
@@ -41,6 +43,7 @@ impl<'a> AcquireTokenByRefreshToken<'a> {
     }
 
     request_option_setters!();
+    ssh_certificate_setter!();
 }
 
 impl<'a> IntoFuture for AcquireTokenByRefreshToken<'a> {

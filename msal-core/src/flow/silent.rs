@@ -9,7 +9,9 @@ use std::sync::Arc;
 use super::user::{Grant, anchor_from_home_account, classify, no_token, redeem, user_scopes};
 use super::{CacheDecision, Refreshed, decide_after_refresh, decide_in_memory};
 use crate::app::core::AppRef;
-use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::app::options::{
+    AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
+};
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::keys::ext_cache_key;
 use crate::cache::{AtOwner, AtQuery, PartitionKey, RefreshTokenEntity};
@@ -51,6 +53,7 @@ impl<'a> AcquireTokenSilent<'a> {
     }
 
     request_option_setters!();
+    ssh_certificate_setter!();
 }
 
 fn ext_key(options: &RequestOptions) -> Option<String> {
@@ -67,6 +70,7 @@ fn query<'q>(
     account: &'q Account,
     scopes: &'q ScopeSet,
     ext: Option<&'q str>,
+    options: &'q RequestOptions,
 ) -> AtQuery<'q> {
     AtQuery {
         owner: AtOwner::Home(Some(account.home_account_id())),
@@ -75,6 +79,7 @@ fn query<'q>(
         realm: &meta.realm,
         ext_cache_key: ext,
         scopes,
+        binding: options.binding(),
     }
 }
 
@@ -113,7 +118,7 @@ impl<'a> IntoFuture for AcquireTokenSilent<'a> {
     type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let scopes = match check(self.scopes) {
+        let scopes = match check(self.scopes).and_then(|s| self.options.check().map(|()| s)) {
             Ok(s) => s,
             Err(e) => return AcquireFuture::ready(Err(e)),
         };
@@ -126,7 +131,7 @@ impl<'a> IntoFuture for AcquireTokenSilent<'a> {
                 .flatten()
                 .and_then(|meta| {
                     let ext = ext_key(&options);
-                    let q = query(app, &meta, &account, &scopes, ext.as_deref());
+                    let q = query(app, &meta, &account, &scopes, ext.as_deref(), &options);
                     let now = unix_seconds(core.now());
                     match decide_in_memory(&core.cache, &q, now) {
                         Some(CacheDecision::Hit(at)) => Some(at),
@@ -165,7 +170,7 @@ fn flight_key(
         options.claims.as_deref().unwrap_or(""),
         options.force_refresh,
     );
-    for (k, v) in &options.extra_body {
+    for (k, v) in options.extra_fields() {
         key.push_str(&format!("\u{1}{k}={v}"));
     }
     Ok(key)
@@ -248,7 +253,7 @@ async fn run(
         (RefreshReason::ForceRefresh, None)
     } else {
         let ext = ext_key(&options);
-        let q = query(app, &meta, &account, &scopes, ext.as_deref());
+        let q = query(app, &meta, &account, &scopes, ext.as_deref(), &options);
         let mut decision = decide_after_refresh(&core.cache, &partition, &q, now).await;
         if matches!(decision, CacheDecision::Miss(_))
             && let Some(q2) = account_realm_query(&q, &account)
@@ -344,7 +349,7 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::AccountEntity;
+    use crate::cache::{AccountEntity, TokenBinding};
 
     fn account(realm: &str) -> Account {
         let entity: AccountEntity = serde_json::from_value(serde_json::json!({
@@ -364,6 +369,7 @@ mod tests {
             realm,
             ext_cache_key: None,
             scopes,
+            binding: TokenBinding::BEARER,
         }
     }
 

@@ -102,8 +102,9 @@ pub(crate) async fn grant_form(g: &Grant<'_>) -> Result<Form> {
             form.push(name, value.to_owned());
         }
     }
+    g.options.check()?;
     let mut form = client_form(g.app, g.meta, g.grant_type, None).await?;
-    push_extra(&mut form, &g.options.extra_body);
+    push_extra(&mut form, g.options);
     for (name, value) in &g.leading {
         push(&mut form, name, value);
     }

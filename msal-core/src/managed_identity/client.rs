@@ -17,7 +17,9 @@ use super::{app_service, arc, azure_ml, cloud_shell, imds, service_fabric};
 use crate::app::AcquireFuture;
 use crate::app::DangerousOptions;
 use crate::app::flight::Flights;
-use crate::cache::{AtLookup, AtOwner, AtQuery, PartitionKey, TokenCache, TokenEvent};
+use crate::cache::{
+    AtLookup, AtOwner, AtQuery, PartitionKey, TokenBinding, TokenCache, TokenEvent,
+};
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{Error, Result};
 use crate::flow::{CacheDecision, decide_after_refresh, decide_in_memory};
@@ -354,6 +356,7 @@ impl Inner {
             realm: CACHE_REALM,
             ext_cache_key: None,
             scopes,
+            binding: TokenBinding::BEARER,
         }
     }
 

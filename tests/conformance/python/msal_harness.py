@@ -224,16 +224,21 @@ def run_step(app, step, session, admin_url):
             raise RuntimeError("initiate_device_flow failed: %r" % flow)
         approve_device_code(admin_url, flow["user_code"], step["username"])
         return app.acquire_token_by_device_flow(flow), None
+    ssh = step.get("ssh")
+    # msal/application.py documents SSH certificates as data=dict(token_type="ssh-cert", ...).
+    data = {"data": {"token_type": "ssh-cert", "req_cnf": ssh["req_cnf"],
+                     "key_id": ssh["key_id"]}} if ssh else {}
     if op == "username_password":
         return app.acquire_token_by_username_password(
-            step["username"], step["password"], step["scopes"]), None
+            step["username"], step["password"], step["scopes"], **data), None
     if op == "silent":
         accounts = app.get_accounts(username=step["username"])
         if not accounts:
             return {"error": "no_account",
                     "error_description": "get_accounts(%r) found none" % step["username"]}, None
         return app.acquire_token_silent_with_error(
-            step["scopes"], accounts[0], force_refresh=bool(step.get("force_refresh"))), None
+            step["scopes"], accounts[0], force_refresh=bool(step.get("force_refresh")),
+            **data), None
     raise ValueError("unknown op %r" % op)
 
 
@@ -255,6 +260,7 @@ def run_script(job, session, cache, out):
             "requests": session.sent,
             "auth_uri": auth_uri,
             "accounts": [account_view(a) for a in app.get_accounts()],
+            "token_type": result.get("token_type"),
         })
 
 

@@ -173,6 +173,26 @@ impl Signer {
         format!("{input}.{}", b64url(&sig))
     }
 
+    /// Signs `message` with RSASSA-PKCS1-v1_5 and SHA-256 (an SSH certificate's `rsa-sha2-256`
+    /// signature, RFC 8332 section 3).
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        let mut sig = vec![0u8; self.key.public_modulus_len()];
+        // Signing with a valid key into a buffer of the modulus length cannot fail.
+        if self
+            .key
+            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
+            .is_err()
+        {
+            sig.clear();
+        }
+        sig
+    }
+
+    /// The public key's modulus and exponent (big-endian, unsigned).
+    pub(crate) fn public_components(&self) -> (&[u8], &[u8]) {
+        (&self.n, &self.e)
+    }
+
     /// Parses a token and checks it is RS256, signed by this key. Times are not checked.
     pub(crate) fn verify(&self, token: &str) -> Result<Jwt, OwnTokenError> {
         let jwt = Jwt::parse(token).ok_or(OwnTokenError::Malformed)?;

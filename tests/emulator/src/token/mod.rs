@@ -12,6 +12,7 @@ mod obo;
 mod password;
 mod refresh;
 pub(crate) mod scopes;
+mod ssh_cert;
 pub(crate) mod user;
 
 pub(crate) use device_code::{
@@ -105,5 +106,8 @@ fn process(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
             format!("The app requested an unsupported grant type '{grant}'."),
         )
     })?;
-    handler(ctx)
+    match ssh_cert::requested(ctx)? {
+        Some(key) => Ok(ssh_cert::answer(ctx, &key, handler(ctx)?)),
+        None => handler(ctx),
+    }
 }
