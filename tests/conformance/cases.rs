@@ -162,6 +162,9 @@ pub(crate) enum CaseKind {
     /// azure_identity's `ManagedIdentityCredential` beside msal-rs on one emulator source, as a
     /// wire comparison (see `mi_azure.rs`).
     ManagedIdentityAzureIdentity(crate::mi_azure::AzureCase),
+    /// azure_identity's `WorkloadIdentityCredential` beside msal-rs's workload identity on the
+    /// same token file, as a wire comparison (see `wi_azure.rs`).
+    WorkloadIdentityAzureIdentity(crate::wi_azure::WiCase),
     /// Checks the harness itself: a mutation of a recorded request or a cache must be reported
     /// as a difference (and the unmutated one must not be).
     SelfCheck {
@@ -482,7 +485,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
 
 /// Loads the cases (`cases.json`, then MSAL Node's `node_cases.json`, the other MSALs' cache
 /// fixtures' `msal_fixture_cases.json`, oidc-provider's `oidc_cases.json` and the managed
-/// identity cases' `mi_cases.json` and `mi_azure_cases.json`); names must be unique.
+/// identity cases' `mi_cases.json` and `mi_azure_cases.json`, and azure_identity's workload
+/// identity cases' `azure_identity_cases.json`); names must be unique.
 pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
     let mut cases: Vec<Case> = Vec::new();
     for file in [
@@ -492,6 +496,7 @@ pub(crate) fn load_cases() -> anyhow::Result<Vec<Case>> {
         "oidc_cases.json",
         "mi_cases.json",
         "mi_azure_cases.json",
+        "azure_identity_cases.json",
     ] {
         let path = crate_dir().join("fixtures/conformance").join(file);
         let more: Vec<Case> = serde_json::from_str(&read(&path)?)

@@ -18,7 +18,8 @@
 //! it supports (`tests/fixtures/conformance/mi_cases.json`, see `mi_cases.rs`): the requests,
 //! the caches, each reading the other's cache, claims challenges and error mapping; the Azure
 //! SDK for Rust's `azure_identity` `ManagedIdentityCredential` is a second, wire-only peer
-//! (`mi_azure_cases.json`, see `mi_azure.rs`).
+//! (`mi_azure_cases.json`, see `mi_azure.rs`), and its `WorkloadIdentityCredential` the peer of
+//! msal-rs's workload identity (`azure_identity_cases.json`, see `wi_azure.rs`).
 //!
 //! Run with `cargo xtask conformance [FILTER]`, which prepares MSAL Python in a venv and sets
 //! `MSAL_CONFORMANCE_PYTHON`, and installs MSAL Node and oidc-provider with npm and sets
@@ -56,6 +57,7 @@ mod selfcheck;
 mod user_flows;
 mod user_rust;
 mod vectors;
+mod wi_azure;
 mod wire;
 
 use std::io::Write as _;
@@ -92,6 +94,7 @@ async fn run_case(suite: &Suite, case: &Case) -> anyhow::Result<Option<String>> 
         }
         CaseKind::ManagedIdentity(mi) => mi_cases::run(&suite.emu, &suite.python, mi).await,
         CaseKind::ManagedIdentityAzureIdentity(c) => mi_azure::run(&suite.emu, c).await,
+        CaseKind::WorkloadIdentityAzureIdentity(c) => wi_azure::run(&suite.emu, c).await,
         _ => run_emulator_case(suite, case).await.map(|()| None),
     }
 }
@@ -163,7 +166,8 @@ async fn run_emulator_case(suite: &Suite, case: &Case) -> anyhow::Result<()> {
         CaseKind::MsalFixture { file } => fixture_case::fixture_case(&case.name, py, file).await,
         CaseKind::OidcProvider { .. }
         | CaseKind::ManagedIdentity(_)
-        | CaseKind::ManagedIdentityAzureIdentity(_) => {
+        | CaseKind::ManagedIdentityAzureIdentity(_)
+        | CaseKind::WorkloadIdentityAzureIdentity(_) => {
             anyhow::bail!("run by run_case")
         }
     }
@@ -219,7 +223,9 @@ fn peer(kind: &CaseKind) -> &'static str {
         CaseKind::MsalFixture { .. } => "msal fixtures",
         CaseKind::OidcProvider { .. } => "oidc-provider",
         CaseKind::ManagedIdentity(_) => "MSAL Python MI",
-        CaseKind::ManagedIdentityAzureIdentity(_) => "azure_identity",
+        CaseKind::ManagedIdentityAzureIdentity(_) | CaseKind::WorkloadIdentityAzureIdentity(_) => {
+            "azure_identity"
+        }
         CaseKind::FileWriters { .. } | CaseKind::FileSignOut { .. } => "msal-extensions",
         CaseKind::SelfCheck { .. } | CaseKind::LoopbackGuard { .. } => "harness self-checks",
         // Wire and cache comparisons run MSAL Python beside msal-rs; the key vectors were

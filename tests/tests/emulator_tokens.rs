@@ -580,9 +580,10 @@ async fn on_behalf_of() {
     for absent in ["refresh_token", "id_token", "client_info"] {
         assert!(b.json.get(absent).is_none(), "{absent}");
     }
+    // Delegated grants echo the `.default` asked for after the scopes it stands for.
     assert_eq!(
         b.json["scope"],
-        "https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.Send https://graph.microsoft.com/Mail.Read"
+        "https://graph.microsoft.com/User.Read https://graph.microsoft.com/Mail.Send https://graph.microsoft.com/Mail.Read https://graph.microsoft.com/.default"
     );
 
     // The middle tier may also authenticate with its certificate, and the user token may carry

@@ -34,6 +34,8 @@ pub(crate) fn run() -> Result<()> {
         "msal-emulator",
         "-p",
         "msal-core",
+        "--features",
+        "msal-core/azure",
         "--examples",
     ])?;
     let exe = |name: &str| -> Result<&std::path::Path> {
@@ -239,6 +241,54 @@ pub(crate) fn run() -> Result<()> {
             .env("AZURE_CLIENT_ID", str_of(user_mi, "client_id")?);
         run_example(&mut mi, "managed_identity")?;
     }
+
+    println!(
+        "\n(an Azure SDK Key Vault client with an msal-rs credential, as an AKS pod with workload identity)"
+    );
+    let workload = app("workload")?;
+    let subject = workload["federated_credentials"][0]["subject"]
+        .as_str()
+        .context("manifest: the workload app's federated credential")?;
+    let minted = http(
+        admin,
+        "POST",
+        "/admin/tokens/federated",
+        Some(&serde_json::json!({ "subject": subject })),
+    )?;
+    let token_file = state.join("azure-identity-token");
+    std::fs::write(
+        &token_file,
+        minted["access_token"]
+            .as_str()
+            .context("admin: a federated token")?,
+    )
+    .with_context(|| format!("writing {}", token_file.display()))?;
+    let mut sdk = Command::new(exe("azure_sdk")?);
+    emulator_env(&mut sdk);
+    for var in [
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "IDENTITY_SERVER_THUMBPRINT",
+        "IMDS_ENDPOINT",
+        "MSI_ENDPOINT",
+        "MSI_SECRET",
+        "AZUREPS_HOST_ENVIRONMENT",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+    ] {
+        sdk.env_remove(var);
+    }
+    sdk.env("AZURE_TENANT_ID", tenant("contoso")?)
+        .env("AZURE_CLIENT_ID", str_of(workload, "client_id")?)
+        .env("AZURE_FEDERATED_TOKEN_FILE", &token_file)
+        .env("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com")
+        .env("AZURE_KEYVAULT_URL", "https://contoso.vault.azure.net/")
+        // Managed identity, last in the chain, stays on the emulator's loopback IMDS.
+        .env(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            str_of(endpoints, "imds_host")?,
+        );
+    run_example(&mut sdk, "azure_sdk")?;
 
     let stats = http(admin, "GET", "/admin/stats", None)?;
     println!(

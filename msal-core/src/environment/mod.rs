@@ -320,19 +320,23 @@ fn collect<'a>(
     map
 }
 
-/// Reads a local file of at most `max` bytes.
+/// Reads a local file of at most `max` bytes (a larger one is refused, not truncated).
 fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read as _;
     let config = |m: String| Error::new(ErrorKind::Configuration, m);
-    let len = std::fs::metadata(path)
-        .map_err(|e| config(format!("{what}: cannot read {}: {e}", path.display())))?
-        .len();
-    if len > max {
+    let file = std::fs::File::open(path)
+        .map_err(|e| config(format!("{what}: cannot read {}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| config(format!("{what}: cannot read {}: {e}", path.display())))?;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > max) {
         return Err(config(format!(
             "{what}: {} is larger than {max} bytes",
             path.display()
         )));
     }
-    std::fs::read(path).map_err(|e| config(format!("{what}: cannot read {}: {e}", path.display())))
+    Ok(bytes)
 }
 
 /// A client assertion read from `path` for every token request.

@@ -463,7 +463,7 @@ fn document(entries: usize, sections: usize) -> String {
 /// The least time of a few loads of `doc` (the least is the one least disturbed by the other
 /// work on the machine).
 fn load_time(doc: &str) -> Duration {
-    (0..3)
+    (0..5)
         .map(|_| {
             let cache = crate::TokenCache::new();
             let t = Instant::now();
@@ -489,7 +489,8 @@ fn assert_linear(what: &str, small: &str, large: &str) {
         large.len()
     );
     assert!(
-        ratio < 24.0,
+        // Well below quadratic (~64), with room for timing noise on a loaded machine.
+        ratio < 40.0,
         "loading 8x the {what} took {ratio:.1}x as long (linear: ~8, quadratic: ~64)"
     );
 }

@@ -135,6 +135,7 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
         (seeds::WEB_APP_CLIENT_ID, "web app"),
         (seeds::FOCI_APP_A_CLIENT_ID, "Office-like A"),
         (seeds::FOCI_APP_B_CLIENT_ID, "Office-like B"),
+        (seeds::WORKLOAD_APP_CLIENT_ID, "workload"),
     ];
     let apps = state::seeded_apps()
         .into_iter()
@@ -158,6 +159,7 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
                 public_client: a.public_client,
                 redirect_uris: a.redirect_uris.clone(),
                 family_id: a.family_id.clone(),
+                federated_credentials: a.federated_credentials.clone(),
                 client_id: a.client_id,
             }
         })

@@ -116,6 +116,9 @@ pub struct SeedApp {
     /// FOCI family id (`"1"`), if the app is a family member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_id: Option<String>,
+    /// Its federated identity credentials (workload identity).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated_credentials: Vec<FederatedCredential>,
 }
 
 /// A seeded user.
