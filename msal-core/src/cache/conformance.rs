@@ -1112,7 +1112,11 @@ impl<B: Backing> Kit<B> {
         for (who, store) in [("A", &self.a), ("B", &self.b)] {
             let last = self.current(store, &p, true).await?;
             let names = parse_names(Some(&last)).map_err(|e| e.to_string())?;
-            let expected = 2 * self.options.writers_per_instance * self.options.writes_per_writer;
+            let expected = self
+                .options
+                .writers_per_instance
+                .saturating_mul(self.options.writes_per_writer)
+                .saturating_mul(2);
             let lost: Vec<String> = ["A", "B"]
                 .iter()
                 .flat_map(|who| {
