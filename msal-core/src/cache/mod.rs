@@ -19,6 +19,8 @@
 //! The entity types ([`AccessTokenEntity`] and friends) and the key functions in [`keys`] are
 //! public for tools that read MSAL caches.
 
+#[cfg(feature = "store-conformance")]
+pub mod conformance;
 mod document;
 mod entries;
 mod health;
