@@ -13,6 +13,7 @@ mod password;
 mod refresh;
 pub(crate) mod scopes;
 pub(crate) mod user;
+mod user_fic;
 
 pub(crate) use device_code::{
     DEVICE_CODE_GRANT, approve as approve_device_code, deny as deny_device_code,
@@ -75,6 +76,7 @@ fn grant_handler(grant_type: &str) -> Option<Grant> {
         "refresh_token" => Some(refresh::handle),
         "password" => Some(password::handle),
         DEVICE_CODE_GRANT => Some(device_code::handle),
+        "user_fic" => Some(user_fic::handle),
         _ => None,
     }
 }
