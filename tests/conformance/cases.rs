@@ -327,8 +327,9 @@ pub(crate) enum Api {
     /// On-behalf-of.
     AcquireTokenOnBehalfOf,
     /// The user federated identity credential grant (`user_fic`), with an agent instance
-    /// token the emulator mints.
-    AcquireTokenByUserFederatedIdentityCredential,
+    /// token the emulator mints (`acquire_token_by_user_federated_identity_credential`).
+    #[serde(rename = "acquire_token_by_user_federated_identity_credential")]
+    UserFederatedIdentityCredential,
 }
 
 /// One call.

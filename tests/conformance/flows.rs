@@ -40,7 +40,7 @@ pub(crate) fn differences(diffs: Vec<String>) -> anyhow::Result<()> {
 }
 
 async fn assertion(emu: &Emu, call: &CallSpec) -> anyhow::Result<Option<String>> {
-    if call.api == crate::cases::Api::AcquireTokenByUserFederatedIdentityCredential {
+    if call.api == crate::cases::Api::UserFederatedIdentityCredential {
         return Ok(Some(emu.mint_instance_token().await?));
     }
     match &call.user_assertion {

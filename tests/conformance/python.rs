@@ -206,7 +206,7 @@ pub(crate) fn job(
     let api = match call.api {
         Api::AcquireTokenForClient => "acquire_token_for_client",
         Api::AcquireTokenOnBehalfOf => "acquire_token_on_behalf_of",
-        Api::AcquireTokenByUserFederatedIdentityCredential => {
+        Api::UserFederatedIdentityCredential => {
             "acquire_token_by_user_federated_identity_credential"
         }
     };

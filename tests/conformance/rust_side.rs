@@ -127,7 +127,7 @@ pub(crate) async fn call(
             }
             req.await?
         }
-        Api::AcquireTokenByUserFederatedIdentityCredential => {
+        Api::UserFederatedIdentityCredential => {
             let assertion = assertion
                 .ok_or_else(|| anyhow::anyhow!("a user FIC call needs an instance token"))?;
             let user = match (&call.username, &call.user_object_id) {
