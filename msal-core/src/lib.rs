@@ -103,6 +103,7 @@ pub use flow::device_code::DeviceCodeFlow;
 pub use flow::state::{
     AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
 };
+pub use flow::user_fic::FicUser;
 pub use managed_identity::{ManagedIdentity, ManagedIdentityClient};
 pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};

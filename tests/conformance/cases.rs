@@ -194,6 +194,9 @@ pub(crate) struct AppSpec {
     /// `app_version` (sent as `x-app-ver`).
     #[serde(default)]
     pub(crate) app_version: Option<String>,
+    /// `client_claims`: extra claims signed into a certificate's client assertion.
+    #[serde(default)]
+    pub(crate) client_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// An app that signs users in.
@@ -311,6 +314,8 @@ pub(crate) enum SeedClient {
     CertApp,
     /// The middle-tier API (secret and certificate).
     MiddleTier,
+    /// The agent app (secret, and a federated identity credential for its instance tokens).
+    AgentApp,
 }
 
 /// A credential kind.
@@ -342,6 +347,10 @@ pub(crate) enum Api {
     AcquireTokenForClient,
     /// On-behalf-of.
     AcquireTokenOnBehalfOf,
+    /// The user federated identity credential grant (`user_fic`), with an agent instance
+    /// token the emulator mints (`acquire_token_by_user_federated_identity_credential`).
+    #[serde(rename = "acquire_token_by_user_federated_identity_credential")]
+    UserFederatedIdentityCredential,
 }
 
 /// One call.
@@ -361,6 +370,12 @@ pub(crate) struct CallSpec {
     /// For OBO: the user whose token the emulator mints as the incoming assertion.
     #[serde(default)]
     pub(crate) user_assertion: Option<UserAssertionSpec>,
+    /// For the user FIC grant: the user, by principal name (`username`)...
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    /// ... or by object id (`user_object_id`).
+    #[serde(default)]
+    pub(crate) user_object_id: Option<String>,
 }
 
 /// An incoming user token for OBO, minted by the emulator.

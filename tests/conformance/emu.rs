@@ -56,6 +56,19 @@ impl Emu {
         Ok(t.access_token)
     }
 
+    /// An agent instance token of the seeded agent app (its federated identity credential's
+    /// issuer and subject), for the user FIC grant.
+    pub(crate) async fn mint_instance_token(&self) -> anyhow::Result<String> {
+        let t = self
+            .admin
+            .mint_federated_token(&msal_tests::emulator::model::FederatedTokenRequest {
+                subject: seeds::AGENT_INSTANCE_SUBJECT.to_owned(),
+                ..Default::default()
+            })
+            .await?;
+        Ok(t.access_token)
+    }
+
     /// `127.0.0.1:P`.
     pub(crate) fn addr(&self) -> std::net::SocketAddr {
         self.emulator.https_addr()
@@ -68,6 +81,7 @@ pub(crate) fn client_id(c: SeedClient) -> &'static str {
         SeedClient::SecretApp => seeds::SECRET_APP_CLIENT_ID,
         SeedClient::CertApp => seeds::CERT_APP_CLIENT_ID,
         SeedClient::MiddleTier => seeds::MIDDLE_TIER_CLIENT_ID,
+        SeedClient::AgentApp => seeds::AGENT_APP_CLIENT_ID,
     }
 }
 
@@ -79,6 +93,7 @@ pub(crate) fn secret(c: SeedClient, kind: CredentialKind) -> anyhow::Result<Opti
     match c {
         SeedClient::SecretApp => Ok(Some(seeds::SECRET_APP_SECRET)),
         SeedClient::MiddleTier => Ok(Some(seeds::MIDDLE_TIER_SECRET)),
+        SeedClient::AgentApp => Ok(Some(seeds::AGENT_APP_SECRET)),
         SeedClient::CertApp => anyhow::bail!("the cert app has no secret"),
     }
 }

@@ -127,6 +127,8 @@ fn python_job(
         claims: None,
         fmi_path: None,
         user_assertion: None,
+        username: None,
+        user_object_id: None,
     };
     let mut job = python::job(emu, app, &call, None, 0, None)?;
     job["calls"] = fmi_paths

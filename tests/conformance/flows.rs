@@ -40,6 +40,9 @@ pub(crate) fn differences(diffs: Vec<String>) -> anyhow::Result<()> {
 }
 
 async fn assertion(emu: &Emu, call: &CallSpec) -> anyhow::Result<Option<String>> {
+    if call.api == crate::cases::Api::UserFederatedIdentityCredential {
+        return Ok(Some(emu.mint_instance_token().await?));
+    }
     match &call.user_assertion {
         Some(u) => Ok(Some(emu.mint(u).await?)),
         None => Ok(None),

@@ -433,6 +433,7 @@ fn build_rust(emu: &Emu, spec: &NodeApp, cache: &TokenCache) -> anyhow::Result<R
                 client_capabilities: Vec::new(),
                 app_name: None,
                 app_version: None,
+                client_claims: None,
             },
             cache.clone(),
         )?),

@@ -209,6 +209,9 @@ pub(crate) fn job(
     let api = match call.api {
         Api::AcquireTokenForClient => "acquire_token_for_client",
         Api::AcquireTokenOnBehalfOf => "acquire_token_on_behalf_of",
+        Api::UserFederatedIdentityCredential => {
+            "acquire_token_by_user_federated_identity_credential"
+        }
     };
     let one = json!({
         "api": api,
@@ -216,6 +219,8 @@ pub(crate) fn job(
         "claims_challenge": call.claims,
         "fmi_path": call.fmi_path,
         "user_assertion": assertion,
+        "username": call.username,
+        "user_object_id": call.user_object_id,
     });
     Ok(json!({
         "emulator": {
@@ -229,6 +234,7 @@ pub(crate) fn job(
             "authority": app.authority,
             "app_name": app.app_name,
             "app_version": app.app_version,
+            "client_claims": app.client_claims,
             "client_capabilities": if app.client_capabilities.is_empty() {
                 Value::Null
             } else {

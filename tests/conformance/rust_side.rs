@@ -2,7 +2,9 @@
 //! over an HTTP client that only reaches the emulator.
 
 use msal_core::http::{HttpClient, ReqwestHttpClient};
-use msal_core::{Authority, ClientCredential, ConfidentialClient, Error, TokenCache, TokenSource};
+use msal_core::{
+    Authority, ClientCredential, ConfidentialClient, Error, FicUser, TokenCache, TokenSource,
+};
 use msal_tests::emulator::seeds;
 
 use crate::cases::{Api, AppSpec, CallSpec, CredentialKind};
@@ -83,11 +85,14 @@ pub(crate) fn build_app(
             seeds::APP_CERT_SHA1_THUMBPRINT,
         )?,
     };
-    let b = ConfidentialClient::builder(emu::client_id(spec.client), credential)
+    let mut b = ConfidentialClient::builder(emu::client_id(spec.client), credential)
         .authority(Authority::from_url(&spec.authority)?)
         .client_capabilities(spec.client_capabilities.clone())
         .http_client(LoopbackOnly::new(emu)?)
         .cache(cache);
+    if let Some(claims) = &spec.client_claims {
+        b = b.client_claims(claims.clone());
+    }
     Ok(match (&spec.app_name, &spec.app_version) {
         (Some(name), Some(version)) => b.app_name(name).app_version(version).build()?,
         (None, None) => b.build()?,
@@ -109,7 +114,7 @@ pub(crate) async fn call(
                 req = req.claims(c.clone());
             }
             if let Some(p) = &call.fmi_path {
-                req = req.extra_body("fmi_path", p.clone());
+                req = req.fmi_path(p.clone());
             }
             req.await?
         }
@@ -117,6 +122,21 @@ pub(crate) async fn call(
             let assertion =
                 assertion.ok_or_else(|| anyhow::anyhow!("an OBO call needs user_assertion"))?;
             let mut req = app.acquire_token_on_behalf_of(assertion, scopes);
+            if let Some(c) = &call.claims {
+                req = req.claims(c.clone());
+            }
+            req.await?
+        }
+        Api::UserFederatedIdentityCredential => {
+            let assertion = assertion
+                .ok_or_else(|| anyhow::anyhow!("a user FIC call needs an instance token"))?;
+            let user = match (&call.username, &call.user_object_id) {
+                (Some(u), None) => FicUser::username(u.clone()),
+                (None, Some(o)) => FicUser::object_id(o.clone()),
+                _ => anyhow::bail!("a user FIC call names its user by username or object id"),
+            };
+            let mut req =
+                app.acquire_token_by_user_federated_identity_credential(scopes, assertion, user);
             if let Some(c) = &call.claims {
                 req = req.claims(c.clone());
             }

@@ -23,7 +23,13 @@ const PRESENCE_ONLY_HEADERS: [&str; 2] = ["x-client-sku", "x-client-ver"];
 const UUID_HEADERS: [&str; 1] = ["client-request-id"];
 
 /// Form fields whose values are secrets: compared, but never printed.
-const SECRET_FIELDS: [&str; 4] = ["client_secret", "assertion", "password", "refresh_token"];
+const SECRET_FIELDS: [&str; 5] = [
+    "client_secret",
+    "assertion",
+    "password",
+    "refresh_token",
+    "user_federated_identity_credential",
+];
 
 /// Form fields of user flows whose values are fresh per run (codes, tokens, the PKCE
 /// verifier): both sides must send a non-empty value; the PKCE verifier is checked for shape.

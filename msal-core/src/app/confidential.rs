@@ -12,6 +12,7 @@ use crate::credential::ClientCredential;
 use crate::error::Result;
 use crate::flow::client_credentials::AcquireTokenForClient;
 use crate::flow::obo::AcquireTokenOnBehalfOf;
+use crate::flow::user_fic::{AcquireTokenByUserFederatedIdentityCredential, FicUser};
 use crate::scope::IntoScopes;
 
 /// Configures a [`ConfidentialClient`]: [`ConfidentialClient::builder`] takes what every
@@ -47,6 +48,7 @@ pub struct ConfidentialClientBuilder {
     settings: AppSettings,
     credential: ClientCredential,
     azure_region: Option<AzureRegion>,
+    client_claims: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ConfidentialClientBuilder {
@@ -60,9 +62,38 @@ impl ConfidentialClientBuilder {
         self
     }
 
+    /// Extra claims signed into the client assertion of a certificate credential, e.g.
+    /// `{"client_ip": "203.0.113.7"}` (MSAL Python's `client_claims`, msal/application.py). As
+    /// MSAL Python does, a claim named like a standard one (`aud`, `iss`, `sub`, `exp`, `iat`,
+    /// `jti`) replaces it. Only certificates sign an assertion: with any other credential
+    /// [`build`](ConfidentialClientBuilder::build) fails with
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration).
+    ///
+    /// Not to be confused with a request's `claims` (a claims challenge sent as the `claims`
+    /// form field).
+    ///
+    /// ```
+    /// use msal_core::{ClientCredential, ConfidentialClient};
+    ///
+    /// let mut claims = serde_json::Map::new();
+    /// claims.insert("client_ip".into(), "203.0.113.7".into());
+    /// let built = ConfidentialClient::builder("00000000-0000-0000-0000-000000000001", ClientCredential::secret("s"))
+    ///     .client_claims(claims)
+    ///     .build();
+    /// assert!(built.is_err(), "a secret signs nothing");
+    /// ```
+    pub fn client_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.client_claims = Some(claims);
+        self
+    }
+
     /// Checks the configuration and builds the client. Does no I/O: discovery happens on the
     /// first request.
     pub fn build(self) -> Result<ConfidentialClient> {
+        let credential = match self.client_claims {
+            Some(claims) => self.credential.with_client_claims(claims)?,
+            None => self.credential,
+        };
         let region = Region::configure(
             self.azure_region,
             process_env(),
@@ -71,7 +102,7 @@ impl ConfidentialClientBuilder {
         Ok(ConfidentialClient {
             inner: Arc::new(Inner {
                 core: AppCore::new(self.settings)?,
-                credential: self.credential,
+                credential,
                 region,
             }),
         })
@@ -84,6 +115,13 @@ impl fmt::Debug for ConfidentialClientBuilder {
         debug_settings(&mut d, &self.settings);
         d.field("credential", &self.credential)
             .field("azure_region", &self.azure_region)
+            .field(
+                "client_claims",
+                &self
+                    .client_claims
+                    .as_ref()
+                    .map(|c| c.keys().collect::<Vec<_>>()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +169,7 @@ impl ConfidentialClient {
             settings: AppSettings::new(client_id.into(), true),
             credential,
             azure_region: None,
+            client_claims: None,
         }
     }
 
@@ -165,6 +204,44 @@ impl ConfidentialClient {
         scopes: impl IntoScopes,
     ) -> AcquireTokenOnBehalfOf<'_> {
         AcquireTokenOnBehalfOf::new(self, user_assertion.into(), scopes.into_scopes())
+    }
+
+    /// A token for `user`, in exchange for a federated identity credential (`assertion`, e.g.
+    /// an agent instance token) that one of this app's federated identity credentials accepts:
+    /// the `user_fic` grant of MSAL Python's
+    /// `acquire_token_by_user_federated_identity_credential` (msal/application.py).
+    ///
+    /// The identity provider is always asked, as in MSAL Python; the tokens are cached as a
+    /// user sign-in (account, ID token, refresh token), so later
+    /// [`acquire_token_silent`](ConfidentialClient::acquire_token_silent) calls for the returned account are
+    /// served from the cache.
+    ///
+    /// ```no_run
+    /// use msal_core::{ConfidentialClient, FicUser};
+    ///
+    /// # async fn run(app: ConfidentialClient, instance_token: String) -> msal_core::Result<()> {
+    /// let token = app
+    ///     .acquire_token_by_user_federated_identity_credential(
+    ///         "https://graph.microsoft.com/User.Read",
+    ///         instance_token,
+    ///         FicUser::username("alice@contoso.com"),
+    ///     )
+    ///     .await?;
+    /// println!("{:?}", token.account().map(|a| a.username()));
+    /// # Ok(()) }
+    /// ```
+    pub fn acquire_token_by_user_federated_identity_credential(
+        &self,
+        scopes: impl IntoScopes,
+        assertion: impl Into<String>,
+        user: FicUser,
+    ) -> AcquireTokenByUserFederatedIdentityCredential<'_> {
+        AcquireTokenByUserFederatedIdentityCredential::new(
+            self,
+            scopes.into_scopes(),
+            assertion.into(),
+            user,
+        )
     }
 
     /// Removes this app's own tokens (client credentials) from the cache, in the configured

@@ -15,6 +15,7 @@ use der::Decode as _;
 use pkcs8::ObjectIdentifier;
 use secrecy::SecretString;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::ClientAuthRequest;
 use super::pem::{self, PemBlock};
@@ -58,6 +59,8 @@ struct AssertionKey {
     audience: String,
     is_adfs: bool,
     send_x5c: bool,
+    /// The extra claims, serialized: assertions with other claims are other assertions.
+    client_claims: String,
 }
 
 struct CachedAssertion {
@@ -194,12 +197,16 @@ impl Certificate {
         &self,
         req: &ClientAuthRequest<'_>,
         send_x5c: bool,
+        client_claims: Option<&Map<String, Value>>,
     ) -> Result<SecretString> {
         let key = AssertionKey {
             client_id: req.client_id.to_owned(),
             audience: req.audience.to_owned(),
             is_adfs: req.is_adfs,
             send_x5c,
+            client_claims: client_claims
+                .map(|c| Value::Object(c.clone()).to_string())
+                .unwrap_or_default(),
         };
         {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -210,7 +217,7 @@ impl Certificate {
             }
         }
         // Signed outside the lock: two racing requests may both sign, which is harmless.
-        let jwt = self.sign(req, send_x5c)?;
+        let jwt = self.sign(req, send_x5c, client_claims)?;
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.retain(|_, c| is_fresh(c.iat, req.now));
         cache.insert(
@@ -223,7 +230,12 @@ impl Certificate {
         Ok(jwt)
     }
 
-    fn sign(&self, req: &ClientAuthRequest<'_>, send_x5c: bool) -> Result<SecretString> {
+    fn sign(
+        &self,
+        req: &ClientAuthRequest<'_>,
+        send_x5c: bool,
+        client_claims: Option<&Map<String, Value>>,
+    ) -> Result<SecretString> {
         let iat = req
             .now
             .duration_since(UNIX_EPOCH)
@@ -260,9 +272,23 @@ impl Certificate {
         let header = serde_json::to_vec(&header).map_err(|e| {
             Error::with_source(ErrorKind::Credential, "cannot encode the JWT header", e)
         })?;
-        let claims = serde_json::to_vec(&claims).map_err(|e| {
-            Error::with_source(ErrorKind::Credential, "cannot encode the JWT claims", e)
-        })?;
+        let encode_failed =
+            |e| Error::with_source(ErrorKind::Credential, "cannot encode the JWT claims", e);
+        let claims = match client_claims {
+            None => serde_json::to_vec(&claims).map_err(encode_failed)?,
+            // msal/oauth2cli/assertion.py `create_normal_assertion`: the extra claims are
+            // added to the payload as they are, replacing a standard claim of the same name.
+            Some(extra) => {
+                let mut payload = match serde_json::to_value(&claims).map_err(encode_failed)? {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                for (k, v) in extra {
+                    payload.insert(k.clone(), v.clone());
+                }
+                serde_json::to_vec(&Value::Object(payload)).map_err(encode_failed)?
+            }
+        };
         let mut jwt = URL_SAFE_NO_PAD.encode(header);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(claims, &mut jwt);

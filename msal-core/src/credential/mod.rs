@@ -67,6 +67,8 @@ use certificate::Certificate;
 pub struct ClientCredential {
     inner: Arc<Inner>,
     send_x5c: bool,
+    /// Extra claims signed into certificate assertions (msal/application.py `client_claims`).
+    client_claims: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 type AssertionCallback =
@@ -308,7 +310,25 @@ impl ClientCredential {
         ClientCredential {
             inner: Arc::new(inner),
             send_x5c: false,
+            client_claims: None,
         }
+    }
+
+    /// The same credential, signing `claims` into its certificate assertions as well
+    /// (`ConfidentialClientBuilder::client_claims`). An error for credentials that sign
+    /// nothing (a secret, a pre-signed assertion or a callback): the claims could not be sent.
+    pub(crate) fn with_client_claims(
+        mut self,
+        claims: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ClientCredential> {
+        if !matches!(&*self.inner, Inner::Certificate(_)) {
+            return Err(Error::new(
+                ErrorKind::Configuration,
+                "client_claims are signed into a certificate's client assertion; this credential is not a certificate",
+            ));
+        }
+        self.client_claims = (!claims.is_empty()).then(|| Arc::new(claims));
+        Ok(self)
     }
 
     /// True for a client secret.
@@ -330,9 +350,11 @@ impl ClientCredential {
                 }
                 Ok(ClientAuth::Assertion(jwt.clone()))
             }
-            Inner::Certificate(cert) => {
-                Ok(ClientAuth::Assertion(cert.assertion(req, self.send_x5c)?))
-            }
+            Inner::Certificate(cert) => Ok(ClientAuth::Assertion(cert.assertion(
+                req,
+                self.send_x5c,
+                self.client_claims.as_deref(),
+            )?)),
             Inner::Callback(callback) => {
                 let ctx = AssertionContext {
                     client_id: req.client_id.to_owned(),
@@ -372,6 +394,10 @@ impl fmt::Debug for ClientCredential {
                 .field("chain_len", &c.chain_len())
                 .field("send_x5c", &self.send_x5c),
         };
+        // Claim names only: their values may be sensitive.
+        if let Some(c) = &self.client_claims {
+            d.field("client_claims", &c.keys().collect::<Vec<_>>());
+        }
         d.finish_non_exhaustive()
     }
 }

@@ -61,6 +61,30 @@ impl<'a> AcquireTokenForClient<'a> {
 
     request_option_setters!();
     ssh_certificate_setter!();
+
+    /// The Federated Managed Identity credential path (`fmi_path`), as MSAL Python's
+    /// `acquire_token_for_client(fmi_path=...)` (msal/application.py): sent as the `fmi_path`
+    /// form field, told to an [assertion callback](crate::ClientCredential::assertion_callback)
+    /// in [`AssertionContext::fmi_path`](crate::credential::AssertionContext), and part of the
+    /// extended cache key, so tokens of different paths are cached apart. An empty path sends
+    /// nothing, as in MSAL Python; a later call replaces an earlier one.
+    ///
+    /// ```no_run
+    /// # async fn run(app: msal_core::ConfidentialClient) -> msal_core::Result<()> {
+    /// let token = app
+    ///     .acquire_token_for_client("api://AzureFMITokenExchange/.default")
+    ///     .fmi_path("SomeFmiPath/FmiCredentialPath")
+    ///     .await?;
+    /// # let _ = token; Ok(()) }
+    /// ```
+    pub fn fmi_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.options.extra_body.retain(|(k, _)| k != "fmi_path");
+        if !path.is_empty() {
+            self.options.extra_body.push(("fmi_path".to_owned(), path));
+        }
+        self
+    }
 }
 
 /// The cache query of a request, for the authority metadata `meta`.

@@ -15,6 +15,7 @@ pub mod refresh_token;
 pub mod silent;
 pub mod state;
 pub(crate) mod user;
+pub mod user_fic;
 
 use std::sync::Arc;
 

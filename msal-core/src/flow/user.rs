@@ -95,7 +95,12 @@ pub(crate) async fn grant_form(g: &Grant<'_>) -> Result<Form> {
     fn push(form: &mut Form, name: &'static str, value: &str) {
         if matches!(
             name,
-            "password" | "refresh_token" | "code_verifier" | "code" | "device_code"
+            "password"
+                | "refresh_token"
+                | "code_verifier"
+                | "code"
+                | "device_code"
+                | "user_federated_identity_credential"
         ) {
             form.push_secret(name, secrecy::SecretString::from(value.to_owned()));
         } else {

@@ -16,6 +16,7 @@ pub(crate) enum ApiId {
     AcquireTokenByDeviceFlow = 622,
     AcquireTokenForClient = 730,
     AcquireTokenByAuthorizationCode = 832,
+    AcquireTokenByUserFic = 950,
 }
 
 /// Why a token was requested from the network rather than served from the cache.

@@ -10,10 +10,12 @@ Job:
       "emulator": {"addr": "127.0.0.1:PORT", "ca_path": "/path/ca.pem", "hosts": ["login.microsoftonline.com", ...]},
       "app": {"client_id": "...", "client_credential": "secret" | {"private_key": PEM, "public_certificate": PEM},
               "authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com",
-              "client_capabilities": ["CP1"] | null},
+              "client_capabilities": ["CP1"] | null, "client_claims": {...} | null},
       "cache": "<SerializableTokenCache JSON>" | null,
       "calls": [{"api": "acquire_token_for_client", "scopes": [...], "claims_challenge": null, "fmi_path": null},
-                {"api": "acquire_token_on_behalf_of", "user_assertion": "...", "scopes": [...], "claims_challenge": null}]
+                {"api": "acquire_token_on_behalf_of", "user_assertion": "...", "scopes": [...], "claims_challenge": null},
+                {"api": "acquire_token_by_user_federated_identity_credential", "user_assertion": "<instance token>",
+                 "scopes": [...], "username": "..." | null, "user_object_id": "..." | null}]
     }
 
 Or a user-flow script (instead of "app" and "calls"): apps are built at their first step, and
@@ -128,6 +130,8 @@ def build_app(job, session, cache):
         kwargs["app_name"] = app["app_name"]
     if app.get("app_version"):
         kwargs["app_version"] = app["app_version"]
+    if app.get("client_claims"):
+        kwargs["client_claims"] = app["client_claims"]
     return msal.ConfidentialClientApplication(app["client_id"], **kwargs)
 
 
@@ -145,6 +149,13 @@ def run_call(app, call):
         if call.get("claims_challenge") is not None:
             kwargs["claims_challenge"] = call["claims_challenge"]
         return app.acquire_token_on_behalf_of(call["user_assertion"], call["scopes"], **kwargs)
+    if api == "acquire_token_by_user_federated_identity_credential":
+        kwargs = {}
+        if call.get("claims_challenge") is not None:
+            kwargs["claims_challenge"] = call["claims_challenge"]
+        return app.acquire_token_by_user_federated_identity_credential(
+            call["scopes"], call["user_assertion"], username=call.get("username"),
+            user_object_id=call.get("user_object_id"), **kwargs)
     raise ValueError("unknown api %r" % api)
 
 

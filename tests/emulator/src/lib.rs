@@ -131,6 +131,8 @@ fn seeds_manifest(dir: &Path, signing_kid: &str, reg: &state::Registry) -> Seeds
         (seeds::SECRET_APP_CLIENT_ID, "secret app"),
         (seeds::CERT_APP_CLIENT_ID, "cert app"),
         (seeds::MIDDLE_TIER_CLIENT_ID, "middle-tier API"),
+        (seeds::WORKLOAD_APP_CLIENT_ID, "workload app"),
+        (seeds::AGENT_APP_CLIENT_ID, "agent app"),
         (seeds::PUBLIC_CLIENT_ID, "public client"),
         (seeds::WEB_APP_CLIENT_ID, "web app"),
         (seeds::FOCI_APP_A_CLIENT_ID, "Office-like A"),

@@ -169,6 +169,14 @@ pub const WORKLOAD_ISSUER: &str =
     "https://oidc.prod-aks.azure.com/f645ad92-e38d-4d1a-b510-d1b09a74a8ca/";
 /// The workload's service account, as its tokens' `sub`.
 pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:default:workload";
+/// An agent identity: a confidential client with a secret and a federated identity credential
+/// for its agent instance tokens ([`WORKLOAD_ISSUER`] + [`AGENT_INSTANCE_SUBJECT`]), which it
+/// exchanges for user tokens with the `user_fic` grant.
+pub const AGENT_APP_CLIENT_ID: &str = "b7c8d9e0-1f2a-4b3c-8d4e-5f6a7b8c9d0e";
+/// The agent app's secret.
+pub const AGENT_APP_SECRET: &str = "ag3nt+app/=&%secret~Z";
+/// The agent instance, as the `sub` of its instance tokens.
+pub const AGENT_INSTANCE_SUBJECT: &str = "agent-instance-1";
 /// The audience of tokens exchanged with Entra ID (`api://AzureADTokenExchange`).
 pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// The scope the middle-tier API exposes.

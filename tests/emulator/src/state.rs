@@ -423,6 +423,16 @@ pub(crate) fn seeded_apps() -> Vec<AppRegistration> {
             ..Default::default()
         },
         AppRegistration {
+            client_id: seeds::AGENT_APP_CLIENT_ID.into(),
+            secrets: vec![seeds::AGENT_APP_SECRET.into()],
+            federated_credentials: vec![FederatedCredential {
+                issuer: seeds::WORKLOAD_ISSUER.into(),
+                subject: seeds::AGENT_INSTANCE_SUBJECT.into(),
+                audiences: vec![seeds::FEDERATED_AUDIENCE.into()],
+            }],
+            ..Default::default()
+        },
+        AppRegistration {
             client_id: seeds::CERT_APP_CLIENT_ID.into(),
             certificates: vec![seeds::APP_CERT_PEM.into()],
             ..Default::default()

@@ -237,6 +237,17 @@ fn audiences(jwt: &Jwt) -> Vec<String> {
     }
 }
 
+/// Whether one of `app`'s federated identity credentials names `jwt`'s `iss` and `sub` and one
+/// of its audiences.
+pub(super) fn federated_match(app: &App, jwt: &Jwt) -> bool {
+    let iss = jwt.claim_str("iss").unwrap_or_default();
+    let sub = jwt.claim_str("sub").unwrap_or_default();
+    let auds = audiences(jwt);
+    app.federated_credentials.iter().any(|f| {
+        f.issuer == iss && f.subject == sub && auds.iter().any(|a| f.audiences.contains(a))
+    })
+}
+
 /// An assertion of an external issuer, accepted through one of the app's federated identity
 /// credentials (Microsoft identity platform, "Workload identity federation"): `iss`, `sub` and
 /// one `aud` must match a credential; the emulator stands in for every issuer, so the
@@ -250,10 +261,7 @@ fn verify_federated(
     let iss = jwt.claim_str("iss").unwrap_or_default();
     let sub = jwt.claim_str("sub").unwrap_or_default();
     let auds = audiences(jwt);
-    let matched = app.federated_credentials.iter().any(|f| {
-        f.issuer == iss && f.subject == sub && auds.iter().any(|a| f.audiences.contains(a))
-    });
-    if !matched {
+    if !federated_match(app, jwt) {
         return Err(bad_assertion(
             70_021,
             format!(

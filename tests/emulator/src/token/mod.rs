@@ -14,6 +14,7 @@ mod refresh;
 pub(crate) mod scopes;
 mod ssh_cert;
 pub(crate) mod user;
+mod user_fic;
 
 pub(crate) use device_code::{
     DEVICE_CODE_GRANT, approve as approve_device_code, deny as deny_device_code,
@@ -76,6 +77,7 @@ fn grant_handler(grant_type: &str) -> Option<Grant> {
         "refresh_token" => Some(refresh::handle),
         "password" => Some(password::handle),
         DEVICE_CODE_GRANT => Some(device_code::handle),
+        "user_fic" => Some(user_fic::handle),
         _ => None,
     }
 }
