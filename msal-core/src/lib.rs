@@ -81,6 +81,7 @@ pub mod error;
 pub mod flow;
 pub mod http;
 pub mod managed_identity;
+pub mod pop;
 pub mod scope;
 
 mod response;
@@ -104,6 +105,7 @@ pub use flow::state::{
     AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
 };
 pub use managed_identity::{ManagedIdentity, ManagedIdentityClient};
+pub use pop::PopKey;
 pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 
