@@ -34,6 +34,8 @@
 //! - [`ConfidentialClient`]: client credentials ([`acquire_token_for_client`]) with a secret, a
 //!   certificate or an assertion ([`ClientCredential`]), and on-behalf-of
 //!   ([`acquire_token_on_behalf_of`]), both served from the cache first.
+//! - [`PopKey`]: proof-of-possession tokens for confidential clients (`.proof_of_possession`
+//!   on client credentials and on-behalf-of), spent as signed HTTP requests; see [`pop`].
 //! - [`ManagedIdentityClient`]: tokens for the managed identity of the Azure resource the code
 //!   runs on (IMDS, App Service, Azure ML, Service Fabric, Azure Arc, Cloud Shell), detected
 //!   from the environment and cached; see [`managed_identity`].
