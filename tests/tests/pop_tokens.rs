@@ -5,12 +5,14 @@
 
 mod support;
 
+use std::future::IntoFuture as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use msal_core::{
     AuthenticationResult, Authority, ClientCredential, ErrorKind, PopKey, TokenCache, TokenSource,
 };
-use msal_tests::emulator::{UserTokenRequest, seeds};
+use msal_tests::emulator::{FaultMatch, FaultRule, UserTokenRequest, seeds};
 use serde_json::Value;
 use support::Env;
 
@@ -341,6 +343,70 @@ async fn a_token_type_other_than_pop_is_refused_and_nothing_cached() {
         .expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(env.token_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_bearer_and_pop_requests_do_not_share_a_token_request() {
+    let env = Env::start().await;
+    let app = env.secret_app();
+    let k1 = PopKey::generate().expect("a key");
+    let k2 = PopKey::generate().expect("another key");
+    let (bearer, p1, p2) = tokio::join!(
+        app.acquire_token_for_client(VAULT_SCOPE).into_future(),
+        app.acquire_token_for_client(VAULT_SCOPE)
+            .proof_of_possession(k1.clone())
+            .into_future(),
+        app.acquire_token_for_client(VAULT_SCOPE)
+            .proof_of_possession(k2.clone())
+            .into_future(),
+    );
+    assert_bearer(&bearer.expect("Bearer"));
+    assert_pop_for(&p1.expect("PoP k1"), &k1);
+    assert_pop_for(&p2.expect("PoP k2"), &k2);
+    assert_eq!(env.token_requests().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_bearer_answer_to_a_pop_request_is_refused_and_not_cached() {
+    let env = Env::start().await;
+    let app = env.secret_app();
+    let key = PopKey::generate().expect("a key");
+    env.emulator
+        .admin()
+        .add_fault(&FaultRule {
+            matches: FaultMatch {
+                path_contains: Some("/token".into()),
+                ..Default::default()
+            },
+            json: Some(serde_json::json!({
+                "access_token": "a.bearer.token",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            })),
+            ..Default::default()
+        })
+        .await
+        .expect("fault");
+    let e = app
+        .acquire_token_for_client(VAULT_SCOPE)
+        .proof_of_possession(key.clone())
+        .await
+        .expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+    // Nothing was cached: neither request kind is served from the cache.
+    let bearer = app
+        .acquire_token_for_client(VAULT_SCOPE)
+        .await
+        .expect("Bearer");
+    assert_eq!(bearer.source(), TokenSource::IdentityProvider);
+    assert_ne!(bearer.access_token().secret(), "a.bearer.token");
+    let pop = app
+        .acquire_token_for_client(VAULT_SCOPE)
+        .proof_of_possession(key.clone())
+        .await
+        .expect("PoP");
+    assert_eq!(pop.source(), TokenSource::IdentityProvider);
+    assert_pop_for(&pop, &key);
 }
 
 #[tokio::test]

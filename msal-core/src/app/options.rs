@@ -97,8 +97,9 @@ impl RequestOptions {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The token type and key this request asks for: an SSH certificate's, else what the extra
-    /// body fields `token_type` and `key_id` say (as MSAL Python's `data=`), else Bearer.
+    /// The token type and key this request asks for: a proof-of-possession key's (`pop` and its
+    /// key id), else an SSH certificate's, else what the extra body fields `token_type` and
+    /// `key_id` say (as MSAL Python's `data=`), else Bearer.
     pub(crate) fn binding(&self) -> TokenBinding<'_> {
         if let Some(key) = &self.pop_key {
             return TokenBinding {
@@ -122,8 +123,9 @@ impl RequestOptions {
     }
 
     /// Refuses an SSH certificate request without its key (msal/application.py
-    /// `_validate_ssh_cert_input_data`), and one given both as `ssh_certificate` and as extra
-    /// body fields.
+    /// `_validate_ssh_cert_input_data`), one given both as `ssh_certificate` and as extra body
+    /// fields, and a proof-of-possession request that also asks for an SSH certificate or sets
+    /// the binding's fields as extra body fields.
     pub(crate) fn check(&self) -> Result<()> {
         let named = |f: &str| self.extra_body.iter().any(|(k, _)| k == f);
         if self.pop_key.is_some() {
