@@ -320,7 +320,7 @@ async fn bearer_and_pop_tokens_and_the_tokens_of_two_keys_are_cached_apart() {
 }
 
 #[tokio::test]
-async fn a_token_type_other_than_pop_is_refused_and_nothing_cached() {
+async fn conflicting_options_and_a_bad_req_cnf_are_refused() {
     let env = Env::start().await;
     let app = env.secret_app();
     let key = PopKey::generate().expect("a key");
@@ -343,6 +343,18 @@ async fn a_token_type_other_than_pop_is_refused_and_nothing_cached() {
         .expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(env.token_requests().await.is_empty());
+    // The emulator refuses a req_cnf without a key id, as Entra ID does.
+    let e = app
+        .acquire_token_for_client(VAULT_SCOPE)
+        .extra_body("token_type", "pop")
+        .extra_body("req_cnf", URL_SAFE_NO_PAD.encode(r#"{"jwk":{}}"#))
+        .await
+        .expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Service);
+    assert_eq!(
+        e.service().map(|s| s.error.as_str()),
+        Some("invalid_request")
+    );
 }
 
 #[tokio::test]
