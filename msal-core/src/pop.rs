@@ -246,7 +246,7 @@ impl PopKey {
             ));
         }
         let parsed = url::Url::parse(url)
-            .map_err(|e| Error::invalid_input(format!("cannot sign a request to {url:?}: {e}")))?;
+            .map_err(|e| Error::invalid_input(format!("cannot sign a request to that URL: {e}")))?;
         let host = parsed
             .host_str()
             .filter(|h| !h.is_empty())
