@@ -34,6 +34,8 @@
 //! - [`ConfidentialClient`]: client credentials ([`acquire_token_for_client`]) with a secret, a
 //!   certificate or an assertion ([`ClientCredential`]), and on-behalf-of
 //!   ([`acquire_token_on_behalf_of`]), both served from the cache first.
+//! - [`PopKey`]: proof-of-possession tokens for confidential clients (`.proof_of_possession`
+//!   on client credentials and on-behalf-of), spent as signed HTTP requests; see [`pop`].
 //! - [`ManagedIdentityClient`]: tokens for the managed identity of the Azure resource the code
 //!   runs on (IMDS, App Service, Azure ML, Service Fabric, Azure Arc, Cloud Shell), detected
 //!   from the environment and cached; see [`managed_identity`].
@@ -81,6 +83,7 @@ pub mod error;
 pub mod flow;
 pub mod http;
 pub mod managed_identity;
+pub mod pop;
 pub mod scope;
 
 mod response;
@@ -105,6 +108,7 @@ pub use flow::state::{
 };
 pub use flow::user_fic::FicUser;
 pub use managed_identity::{ManagedIdentity, ManagedIdentityClient};
+pub use pop::PopKey;
 pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 

@@ -76,6 +76,7 @@ pub(crate) struct RequestOptions {
     pub(crate) extra_body: Vec<(String, String)>,
     pub(crate) extra_query: Vec<(String, String)>,
     pub(crate) ssh_certificate: Option<SshCertificateRequest>,
+    pub(crate) pop_key: Option<crate::pop::PopKey>,
 }
 
 impl RequestOptions {
@@ -96,9 +97,16 @@ impl RequestOptions {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The token type and key this request asks for: an SSH certificate's, else what the extra
-    /// body fields `token_type` and `key_id` say (as MSAL Python's `data=`), else Bearer.
+    /// The token type and key this request asks for: a proof-of-possession key's (`pop` and its
+    /// key id), else an SSH certificate's, else what the extra body fields `token_type` and
+    /// `key_id` say (as MSAL Python's `data=`), else Bearer.
     pub(crate) fn binding(&self) -> TokenBinding<'_> {
+        if let Some(key) = &self.pop_key {
+            return TokenBinding {
+                token_type: crate::pop::POP,
+                key_id: Some(key.key_id()),
+            };
+        }
         match &self.ssh_certificate {
             Some(ssh) => TokenBinding {
                 token_type: SSH_CERT,
@@ -115,10 +123,23 @@ impl RequestOptions {
     }
 
     /// Refuses an SSH certificate request without its key (msal/application.py
-    /// `_validate_ssh_cert_input_data`), and one given both as `ssh_certificate` and as extra
-    /// body fields.
+    /// `_validate_ssh_cert_input_data`), one given both as `ssh_certificate` and as extra body
+    /// fields, and a proof-of-possession request that also asks for an SSH certificate or sets
+    /// the binding's fields as extra body fields.
     pub(crate) fn check(&self) -> Result<()> {
         let named = |f: &str| self.extra_body.iter().any(|(k, _)| k == f);
+        if self.pop_key.is_some() {
+            if self.ssh_certificate.is_some() {
+                return Err(Error::invalid_input(
+                    "a request asks for a proof-of-possession token or an SSH certificate, not both",
+                ));
+            }
+            if ["token_type", "req_cnf", "key_id"].iter().any(|f| named(f)) {
+                return Err(Error::invalid_input(
+                    "a proof-of-possession request sets token_type and req_cnf itself: do not also give them as extra body fields",
+                ));
+            }
+        }
         match &self.ssh_certificate {
             Some(ssh) => {
                 if ["token_type", "req_cnf", "key_id"].iter().any(|f| named(f)) {
@@ -149,6 +170,11 @@ impl RequestOptions {
     /// order (`token_type`, `req_cnf`, `key_id` as MSAL Python's documented `data=`).
     pub(crate) fn extra_fields(&self) -> Vec<(&str, &str)> {
         let mut v = Vec::with_capacity(self.extra_body.len() + 3);
+        if let Some(key) = &self.pop_key {
+            // MSAL .NET's `PopAuthenticationOperation.GetTokenRequestParams`: no `key_id` field.
+            v.push(("token_type", crate::pop::POP));
+            v.push(("req_cnf", key.req_cnf()));
+        }
         if let Some(ssh) = &self.ssh_certificate {
             v.push(("token_type", SSH_CERT));
             v.push(("req_cnf", ssh.req_cnf.as_str()));
@@ -232,6 +258,22 @@ macro_rules! ssh_certificate_setter {
     };
 }
 pub(crate) use ssh_certificate_setter;
+
+/// Generates `proof_of_possession` on a builder with a `options: RequestOptions` field: the
+/// confidential-client flows where MSAL .NET offers `WithSignedHttpRequestProofOfPossession`.
+macro_rules! proof_of_possession_setter {
+    () => {
+        /// Asks for a proof-of-possession token bound to `key` instead of a Bearer token
+        /// (Entra ID's `token_type=pop` with `req_cnf`; see [`PopKey`](crate::PopKey)). Only a
+        /// cached PoP token of the same key is served; spend it with
+        /// [`PopKey::sign_http_request`](crate::PopKey::sign_http_request).
+        pub fn proof_of_possession(mut self, key: $crate::PopKey) -> Self {
+            self.options.pop_key = Some(key);
+            self
+        }
+    };
+}
+pub(crate) use proof_of_possession_setter;
 
 type BoxedAcquire<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 

@@ -65,6 +65,50 @@ pub fn access_token_key(
     }
 }
 
+/// The key of an access token of type `token_type`: for a proof-of-possession token (`pop`),
+/// MSAL .NET's key for tokens of an authentication scheme other than Bearer
+/// (`MsalAccessTokenCacheKey.cs`, `AuthSchemeHelper.cs`):
+/// `{home_account_id}-{environment}-accesstoken_with_authscheme-{client_id}-{realm}-{target}-pop`
+/// (with an extended cache key, `{ext}` before `pop`), so that it takes its own slot beside
+/// the Bearer token of the same scopes; for every other type (Bearer, SSH certificates, and
+/// whatever else an identity provider answers) [`access_token_key`], as MSAL Python files it.
+pub fn access_token_key_with_type(
+    home_account_id: Option<&str>,
+    environment: &str,
+    client_id: Option<&str>,
+    realm: &str,
+    target: &str,
+    ext_cache_key: Option<&str>,
+    token_type: &str,
+) -> String {
+    if !token_type.eq_ignore_ascii_case("pop") {
+        return access_token_key(
+            home_account_id,
+            environment,
+            client_id,
+            realm,
+            target,
+            ext_cache_key,
+        );
+    }
+    let hid = home_account_id.unwrap_or("");
+    let cid = client_id.unwrap_or("");
+    let scheme = "accesstoken_with_authscheme";
+    match ext_cache_key.filter(|e| !e.is_empty()) {
+        Some(ext) => joined_lowercase(&[
+            hid,
+            environment,
+            scheme,
+            cid,
+            realm,
+            target,
+            ext,
+            token_type,
+        ]),
+        None => joined_lowercase(&[hid, environment, scheme, cid, realm, target, token_type]),
+    }
+}
+
 /// The key of a refresh token: `{home_account_id}-{environment}-refreshtoken-{client_id}--{target}`
 /// (refresh tokens are cross-tenant, so the realm slot is empty).
 pub fn refresh_token_key(
@@ -231,6 +275,27 @@ mod tests {
         assert_eq!(
             ext_cache_key(&[("cd", "e"), ("a", "b")]).as_deref(),
             Some("cybgactkrvlzlen1aiwzwl3ay5krkyixommrobc-ri4")
+        );
+    }
+
+    #[test]
+    fn tokens_of_another_scheme_are_keyed_with_their_type_as_msal_dotnet() {
+        let key = |t: &str, ext: Option<&str>| {
+            access_token_key_with_type(Some("Hid"), "env", Some("Cid"), "realm", "s1 s2", ext, t)
+        };
+        let bearer = access_token_key(Some("Hid"), "env", Some("Cid"), "realm", "s1 s2", None);
+        assert_eq!(key("Bearer", None), bearer);
+        assert_eq!(key("", None), bearer);
+        assert_eq!(key("ssh-cert", None), bearer);
+        // MSAL Python files every type under the plain key (its test_token_cache.py).
+        assert_eq!(key("some type", None), bearer);
+        assert_eq!(
+            key("pop", None),
+            "hid-env-accesstoken_with_authscheme-cid-realm-s1 s2-pop"
+        );
+        assert_eq!(
+            key("PoP", Some("x")),
+            "hid-env-accesstoken_with_authscheme-cid-realm-s1 s2-x-pop"
         );
     }
 

@@ -217,15 +217,17 @@ pub struct AppMetadataEntity {
 }
 
 impl AccessTokenEntity {
-    /// The key MSAL Python files this entry under.
+    /// The key MSAL Python files this entry under; for a proof-of-possession token, the key
+    /// MSAL .NET files it under, so that it sits beside the Bearer token of the same scopes.
     pub(crate) fn key(&self) -> String {
-        keys::access_token_key(
+        keys::access_token_key_with_type(
             self.home_account_id.as_deref(),
             &self.environment,
             self.client_id.as_deref(),
             &self.realm,
             &self.target,
             self.ext_cache_key.as_deref(),
+            &self.token_type,
         )
     }
 }

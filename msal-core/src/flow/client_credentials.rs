@@ -10,7 +10,8 @@ use super::{
 use crate::app::confidential::ConfidentialClient;
 use crate::app::core::sealed::Sealed as _;
 use crate::app::options::{
-    AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
+    AcquireFuture, RequestOptions, proof_of_possession_setter, request_option_setters,
+    ssh_certificate_setter,
 };
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::{AtOwner, AtQuery, PartitionKey, keys::ext_cache_key};
@@ -42,6 +43,7 @@ impl std::fmt::Debug for RequestOptions {
             .field("force_refresh", &self.force_refresh)
             .field("correlation_id", &self.correlation_id)
             .field("ssh_certificate", &self.ssh_certificate)
+            .field("pop_key", &self.pop_key)
             .field(
                 "extra_body",
                 &self.extra_body.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -61,6 +63,7 @@ impl<'a> AcquireTokenForClient<'a> {
 
     request_option_setters!();
     ssh_certificate_setter!();
+    proof_of_possession_setter!();
 
     /// The Federated Managed Identity credential path (`fmi_path`), as MSAL Python's
     /// `acquire_token_for_client(fmi_path=...)` (msal/application.py): sent as the `fmi_path`
@@ -173,7 +176,8 @@ impl<'a> IntoFuture for AcquireTokenForClient<'a> {
 }
 
 /// What makes two requests the same request: authority (after a tenant override), scopes,
-/// claims, extra fields and force refresh.
+/// claims, extra fields (with the token binding's: an SSH certificate's key, a PoP key) and
+/// force refresh.
 fn flight_key(
     app: &ConfidentialClient,
     scopes: &ScopeSet,
@@ -187,7 +191,7 @@ fn flight_key(
         options.claims.as_deref().unwrap_or(""),
         options.force_refresh,
     );
-    for (k, v) in &options.extra_body {
+    for (k, v) in options.extra_fields() {
         key.push_str(&format!("\u{1}{k}={v}"));
     }
     for (k, v) in &options.extra_query {
@@ -270,7 +274,11 @@ async fn run(
     }
     match post_token(&core.http, &req).await {
         Ok(resp) => {
-            apply_response(core, &resp, Applying::new(&meta, &req, &scopes, GRANT_TYPE)).await
+            let applying = Applying {
+                key_id: options.pop_key.as_ref().map(crate::PopKey::key_id),
+                ..Applying::new(&meta, &req, &scopes, GRANT_TYPE)
+            };
+            apply_response(core, &resp, applying).await
         }
         Err(e) => match fallback {
             Some(at) => {

@@ -199,6 +199,9 @@ pub(crate) struct Applying<'a> {
     pub(crate) refreshed: Option<Refreshed<'a>>,
     /// The username of an ROPC request.
     pub(crate) username: Option<&'a str>,
+    /// The key a proof-of-possession token is bound to: the cached entry's `key_id` (SSH
+    /// certificates name theirs in the `key_id` form field instead).
+    pub(crate) key_id: Option<&'a str>,
 }
 
 /// The refresh token a request redeemed, and the cache sequence it was read at.
@@ -224,6 +227,7 @@ impl<'a> Applying<'a> {
             user_assertion_hash: None,
             refreshed: None,
             username: None,
+            key_id: None,
         }
     }
 }
@@ -310,7 +314,7 @@ pub(crate) async fn apply_response(
         response,
         grant_type: a.grant_type,
         data: &data,
-        key_id: None,
+        key_id: a.key_id,
         user_assertion_hash: a.user_assertion_hash,
         username: a.username,
         authority_type: None,

@@ -15,7 +15,9 @@ use super::{
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::core::sealed::Sealed as _;
-use crate::app::options::{AcquireFuture, RequestOptions, request_option_setters};
+use crate::app::options::{
+    AcquireFuture, RequestOptions, proof_of_possession_setter, request_option_setters,
+};
 use crate::authority::discovery::AuthorityMetadata;
 use crate::cache::keys::ext_cache_key;
 use crate::cache::{AtOwner, AtQuery, PartitionKey};
@@ -65,6 +67,7 @@ impl<'a> AcquireTokenOnBehalfOf<'a> {
     }
 
     request_option_setters!();
+    proof_of_possession_setter!();
 }
 
 /// The partition key of OBO tokens: base64url(SHA-256(assertion)), as MSAL.NET computes it.
@@ -161,7 +164,9 @@ impl<'a> IntoFuture for AcquireTokenOnBehalfOf<'a> {
     type IntoFuture = AcquireFuture<'a, AuthenticationResult>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let p = match prepare(&self.assertion, self.scopes) {
+        let p = match prepare(&self.assertion, self.scopes)
+            .and_then(|p| self.options.check().map(|()| p))
+        {
             Ok(p) => p,
             Err(e) => return AcquireFuture::ready(Err(e)),
         };
@@ -197,7 +202,7 @@ async fn fly(
         options.claims.as_deref().unwrap_or(""),
         options.force_refresh,
     );
-    for (k, v) in &options.extra_body {
+    for (k, v) in options.extra_fields() {
         key.push_str(&format!("\u{1}{k}={v}"));
     }
     let owned = app.clone();
@@ -263,6 +268,7 @@ async fn run(
                 &resp,
                 Applying {
                     user_assertion_hash: Some(&p.hash),
+                    key_id: options.pop_key.as_ref().map(crate::PopKey::key_id),
                     ..Applying::new(&meta, &req, &p.scopes, GRANT_TYPE)
                 },
             )

@@ -8,6 +8,14 @@
 //! its key), for the Key Vault audience, and neither expired nor not yet valid by the
 //! emulator's clock. Two routes are served: `PUT /secrets/{name}` (set) and
 //! `GET /secrets/{name}[/{version}]` (get).
+//!
+//! Proof-of-possession tokens are accepted as `Authorization: PoP <signed HTTP request>`
+//! (draft-ietf-oauth-signed-http-request-03): the signed request is a JWS (`typ` `pop`,
+//! RS256 or PS256) signed with the key in its own `cnf.jwk`, whose RFC 7638 thumbprint must be
+//! the `cnf.kid` of the access token in its `at` claim (checked as a bearer token is); its `m`,
+//! `u` (host, the port ignored) and `p` must be the request's method, host and path, and its
+//! `ts` within five minutes of the emulator's clock. A PoP-bound token is refused as a bearer
+//! token, and a bearer token inside a signed request.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +23,8 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::frontend::Incoming;
+use super::hosts;
+use super::jwt::{Jwt, b64url, b64url_decode};
 use super::respond;
 use super::seeds;
 use super::state::EmuState;
@@ -76,7 +86,7 @@ fn challenge(message: &str) -> axum::response::Response {
     resp
 }
 
-/// Why a bearer token was refused, in Key Vault's words.
+/// Why a request's token was refused, in Key Vault's words.
 fn check_token(state: &EmuState, req: &Incoming) -> Result<(), &'static str> {
     let auth = req
         .headers
@@ -84,11 +94,26 @@ fn check_token(state: &EmuState, req: &Incoming) -> Result<(), &'static str> {
         .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
         .map(|(_, v)| v.trim())
         .ok_or("AKV10000: Request is missing a Bearer or PoP token.")?;
-    let token = auth
+    let (scheme, credential) = auth
         .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .ok_or("AKV10001: The authorization scheme is not Bearer.")?;
+        .map(|(scheme, t)| (scheme, t.trim()))
+        .ok_or("AKV10001: The authorization scheme is not Bearer or PoP.")?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let jwt = check_access_token(state, credential)?;
+        if jwt.claims.contains_key("cnf") {
+            return Err("AKV10001: A proof-of-possession token must be sent as a signed request.");
+        }
+        Ok(())
+    } else if scheme.eq_ignore_ascii_case("pop") {
+        check_signed_request(state, req, credential)
+    } else {
+        Err("AKV10001: The authorization scheme is not Bearer or PoP.")
+    }
+}
+
+/// Checks an access token as Key Vault does: the emulator's signature, audience, issuer and
+/// lifetime.
+fn check_access_token(state: &EmuState, token: &str) -> Result<Jwt, &'static str> {
     let jwt = state
         .signer
         .verify(token)
@@ -111,7 +136,80 @@ fn check_token(state: &EmuState, req: &Incoming) -> Result<(), &'static str> {
     {
         return Err("AKV10017: The token is not yet valid.");
     }
-    Ok(())
+    Ok(jwt)
+}
+
+/// The RFC 7638 thumbprint (SHA-256, base64url) of an RSA JWK, and its modulus and exponent.
+fn rsa_jwk(jwk: &Value) -> Option<(String, Vec<u8>, Vec<u8>)> {
+    if jwk.get("kty").and_then(Value::as_str) != Some("RSA") {
+        return None;
+    }
+    let n = jwk.get("n").and_then(Value::as_str)?;
+    let e = jwk.get("e").and_then(Value::as_str)?;
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    let thumbprint = b64url(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref(),
+    );
+    Some((thumbprint, b64url_decode(n)?, b64url_decode(e)?))
+}
+
+/// Checks a signed HTTP request (draft-ietf-oauth-signed-http-request-03) and the PoP token
+/// in it.
+fn check_signed_request(state: &EmuState, req: &Incoming, shr: &str) -> Result<(), &'static str> {
+    let malformed = "AKV10040: The signed request is malformed.";
+    let signed = Jwt::parse(shr).ok_or(malformed)?;
+    if !signed
+        .header_str("typ")
+        .is_some_and(|t| t.eq_ignore_ascii_case("pop"))
+    {
+        return Err(malformed);
+    }
+    let token = signed.claim_str("at").ok_or(malformed)?;
+    let inner = check_access_token(state, token)?;
+    let cnf = inner
+        .claims
+        .get("cnf")
+        .and_then(Value::as_object)
+        .ok_or("AKV10041: The token is not bound to a key.")?;
+    let jwk = signed
+        .claims
+        .get("cnf")
+        .and_then(|c| c.get("jwk"))
+        .ok_or(malformed)?;
+    let (thumbprint, n, e) = rsa_jwk(jwk).ok_or(malformed)?;
+    let bound = match (cnf.get("kid").and_then(Value::as_str), cnf.get("jwk")) {
+        (Some(kid), _) => kid == thumbprint,
+        (None, Some(token_jwk)) => rsa_jwk(token_jwk).is_some_and(|(t, _, _)| t == thumbprint),
+        (None, None) => false,
+    };
+    if !bound {
+        return Err("AKV10042: The signed request is not signed with the token's key.");
+    }
+    let algorithm: &'static aws_lc_rs::signature::RsaParameters = match signed.header_str("alg") {
+        Some("PS256") => &aws_lc_rs::signature::RSA_PSS_2048_8192_SHA256,
+        Some("RS256") => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        _ => return Err(malformed),
+    };
+    aws_lc_rs::signature::RsaPublicKeyComponents { n: &n, e: &e }
+        .verify(
+            algorithm,
+            signed.signing_input.as_bytes(),
+            &signed.signature,
+        )
+        .map_err(|_| "AKV10043: The signed request's signature is invalid.")?;
+    if signed.claim_str("m") != Some(req.method.as_str()) {
+        return Err("AKV10044: The signed request is for another method.");
+    }
+    if signed.claim_str("u").map(hosts::normalize).as_deref() != Some(req.host.as_str()) {
+        return Err("AKV10045: The signed request is for another host.");
+    }
+    if signed.claim_str("p") != Some(req.path.as_str()) {
+        return Err("AKV10046: The signed request is for another path.");
+    }
+    match signed.claim_f64("ts") {
+        Some(ts) if (ts - state.clock.now()).abs() <= SKEW_SECS => Ok(()),
+        _ => Err("AKV10047: The signed request's timestamp is too old or in the future."),
+    }
 }
 
 /// A secret as Key Vault returns it (a `SecretBundle`).

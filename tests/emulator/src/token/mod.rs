@@ -10,6 +10,7 @@ mod device_code;
 pub(crate) mod issue;
 mod obo;
 mod password;
+mod pop;
 mod refresh;
 pub(crate) mod scopes;
 mod ssh_cert;
@@ -108,6 +109,9 @@ fn process(ctx: &TokenRequest<'_>) -> Result<Value, OAuthError> {
             format!("The app requested an unsupported grant type '{grant}'."),
         )
     })?;
+    if let Some(kid) = pop::requested(ctx)? {
+        return Ok(pop::answer(ctx, &kid, handler(ctx)?));
+    }
     match ssh_cert::requested(ctx)? {
         Some(key) => Ok(ssh_cert::answer(ctx, &key, handler(ctx)?)),
         None => handler(ctx),
