@@ -24,6 +24,23 @@ pub(crate) async fn accounts(app: AppRef<'_>) -> Result<Vec<Account>> {
     Ok(mine)
 }
 
+/// The accounts an app sees whose username is `username`, compared as msal/application.py
+/// `get_accounts(username=...)` does: both sides lowercased (Unicode, as Python's
+/// `str.lower()`), then equal.
+pub(crate) async fn accounts_by_username(app: AppRef<'_>, username: &str) -> Result<Vec<Account>> {
+    let wanted = username.to_lowercase();
+    let mut all = accounts(app).await?;
+    all.retain(|a| a.username().to_lowercase() == wanted);
+    if all.is_empty() {
+        // msal/application.py logs the same hint: tokens acquired without the `profile` scope
+        // leave accounts without a username.
+        tracing::debug!(
+            "no account has this username; accounts from tokens acquired without the `profile` scope have none, list them all with accounts()"
+        );
+    }
+    Ok(all)
+}
+
 /// The configured host and its known aliases.
 fn environments(app: AppRef<'_>) -> Vec<String> {
     let core = app.core;
@@ -152,6 +169,27 @@ macro_rules! user_flow_methods {
             pub async fn accounts(&self) -> $crate::Result<Vec<$crate::Account>> {
                 use $crate::app::core::sealed::Sealed as _;
                 $crate::app::user_methods::accounts(self.app_ref()).await
+            }
+
+            /// The signed-in accounts of this app's cloud whose username is `username`, compared
+            /// case-insensitively as MSAL Python's `get_accounts(username=...)` (both sides
+            /// lowercased, Unicode-aware). Empty when none matches, including for accounts of
+            /// tokens acquired without the `profile` scope, which carry no username.
+            ///
+            /// ```no_run
+            /// # async fn f(app: msal_core::PublicClient) -> msal_core::Result<()> {
+            /// if let Some(account) = app.accounts_by_username("Alice@Contoso.com").await?.first() {
+            ///     let token = app.acquire_token_silent(["User.Read"], account).await?;
+            /// #   let _ = token;
+            /// }
+            /// # Ok(()) }
+            /// ```
+            pub async fn accounts_by_username(
+                &self,
+                username: &str,
+            ) -> $crate::Result<Vec<$crate::Account>> {
+                use $crate::app::core::sealed::Sealed as _;
+                $crate::app::user_methods::accounts_by_username(self.app_ref(), username).await
             }
 
             /// The account with this home account id (`uid.utid`), looked up in the store.
