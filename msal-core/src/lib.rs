@@ -104,7 +104,9 @@ pub use flow::state::{
     AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
 };
 pub use managed_identity::{ManagedIdentity, ManagedIdentityClient};
-pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
+pub use result::{
+    AccessToken, Account, AuthenticationResult, IdToken, MAX_TOKEN_LIFETIME, TokenSource,
+};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 
 /// Re-exported from `msal-macros` (feature `macros`, on by default).

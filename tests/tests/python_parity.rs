@@ -104,3 +104,97 @@ async fn accounts_by_username_is_case_insensitive_on_both_app_kinds() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0], alice[0]);
 }
+
+/// The raw ID token (`result["id_token"]` in MSAL Python), for `id_token_hint` at sign-out: the
+/// very JWT the identity provider sent and the cache keeps, whose payload is
+/// `id_token_claims`; never in `Debug`; absent from cache hits and app tokens.
+#[tokio::test]
+async fn the_raw_id_token_is_on_the_result_and_never_printed() {
+    use base64::Engine as _;
+    let env = Env::start().await;
+    let web = env.app(
+        seeds::WEB_APP_CLIENT_ID,
+        msal_core::ClientCredential::secret(seeds::WEB_APP_SECRET),
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let flow = web
+        .auth_code_flow([USER_READ])
+        .redirect_uri(seeds::WEB_APP_REDIRECT_URI)
+        .login_hint(seeds::ALICE_USERNAME)
+        .initiate()
+        .await
+        .expect("initiate");
+    let response = env.browse(flow.auth_uri()).await;
+    let r = flow
+        .complete(&web, response.as_str())
+        .await
+        .expect("complete")
+        .into_result();
+    let id_token = r.id_token().expect("an ID token").clone();
+    let jwt = id_token.as_str();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWT");
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[1])
+        .expect("base64url");
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&payload).expect("a JSON payload");
+    assert_eq!(Some(&claims), r.id_token_claims());
+    assert_eq!(claims["preferred_username"], seeds::ALICE_USERNAME);
+
+    // The token endpoint's own ID token, as the cache keeps it.
+    let cached: serde_json::Value =
+        serde_json::from_str(&web.cache().serialize().expect("json")).expect("json");
+    let cached_id_tokens: Vec<&str> = cached["IdToken"]
+        .as_object()
+        .expect("an IdToken section")
+        .values()
+        .filter_map(|e| e["secret"].as_str())
+        .collect();
+    assert_eq!(cached_id_tokens, [jwt]);
+
+    for printed in [
+        format!("{r:?}"),
+        format!("{id_token:?}"),
+        format!("{:?}", r.id_token()),
+    ] {
+        assert!(!printed.contains(parts[1]), "{printed}");
+        assert!(!printed.contains(parts[2]), "{printed}");
+    }
+    assert_eq!(format!("{id_token:?}"), "IdToken(<redacted>)");
+
+    // A cache hit has none (as MSAL Python's cache hits); a refresh brings a new one.
+    let account = r.account().expect("an account").clone();
+    let hit = web
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("silent");
+    assert_eq!(hit.source(), TokenSource::Cache);
+    assert!(hit.id_token().is_none());
+    let refreshed = web
+        .acquire_token_silent([USER_READ], &account)
+        .force_refresh(true)
+        .await
+        .expect("refresh");
+    assert_eq!(refreshed.source(), TokenSource::IdentityProvider);
+    let again = refreshed.id_token().expect("the refresh's ID token");
+    assert_eq!(
+        refreshed
+            .id_token_claims()
+            .and_then(|c| c.get("oid"))
+            .and_then(|v| v.as_str()),
+        Some(seeds::ALICE_OID)
+    );
+    assert_eq!(again.as_str().split('.').count(), 3);
+
+    // An app token has none.
+    let app_token = env
+        .secret_app()
+        .acquire_token_for_client("https://graph.microsoft.com/.default")
+        .await
+        .expect("client credentials");
+    assert!(app_token.id_token().is_none());
+    assert!(app_token.id_token_claims().is_none());
+}

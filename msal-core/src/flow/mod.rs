@@ -296,10 +296,14 @@ pub(crate) async fn apply_response(
         .access_token
         .ok_or_else(|| Error::invalid_response("the token response has no access token"))?;
     let account = recorded.account.map(Account::from_entity);
-    Ok(AuthenticationResult::from_identity_provider(
-        at,
-        account,
-        claims,
-        &a.request.correlation_id,
-    ))
+    let with_id_token = claims.is_some();
+    Ok(
+        AuthenticationResult::from_identity_provider(
+            at,
+            account,
+            claims,
+            &a.request.correlation_id,
+        )
+        .with_id_token(response.id_token.as_deref().filter(|_| with_id_token)),
+    )
 }
