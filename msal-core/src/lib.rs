@@ -100,6 +100,7 @@ pub use credential::{AssertionContext, ClientCredential};
 pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use flow::auth_code::{AuthCodeFlow, AuthResponse, ResponseMode};
 pub use flow::device_code::DeviceCodeFlow;
+pub use flow::prompt::Prompt;
 pub use flow::state::{
     AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
 };

@@ -213,7 +213,8 @@ async fn run_step(
                     None => {}
                 }
                 if let Some(p) = &step.prompt {
-                    b = b.prompt(p.clone());
+                    let Ok(p) = p.parse::<msal_core::Prompt>();
+                    b = b.prompt(p);
                 }
                 if let Some(d) = &step.domain_hint {
                     b = b.domain_hint(d.clone());

@@ -198,3 +198,164 @@ async fn the_raw_id_token_is_on_the_result_and_never_printed() {
     assert!(app_token.id_token().is_none());
     assert!(app_token.id_token_claims().is_none());
 }
+
+/// The `prompt` value of an auth code flow's URL.
+fn prompt_of(auth_uri: &str) -> Option<String> {
+    url::Url::parse(auth_uri)
+        .expect("a URL")
+        .query_pairs()
+        .find(|(k, _)| k == "prompt")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `Prompt` on the auth code flow: each value goes on the wire as MSAL Python's string would,
+/// and the emulated sign-in page obeys it (`none` needs a session; an unknown value is sent
+/// verbatim, and refused as Entra ID refuses it).
+#[tokio::test]
+async fn prompt_values_go_on_the_wire_and_the_sign_in_page_obeys() {
+    use msal_core::Prompt;
+    let env = Env::start().await;
+    let app = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let initiate = |prompt: Prompt| {
+        app.auth_code_flow([USER_READ])
+            .redirect_uri("http://localhost")
+            .login_hint(seeds::ALICE_USERNAME)
+            .prompt(prompt)
+            .initiate()
+    };
+    for (prompt, wire) in [
+        (Prompt::None, "none"),
+        (Prompt::Login, "login"),
+        (Prompt::Consent, "consent"),
+        (Prompt::SelectAccount, "select_account"),
+        (Prompt::Create, "create"),
+        (
+            Prompt::Other("some_future_value".into()),
+            "some_future_value",
+        ),
+    ] {
+        assert_eq!(prompt.as_str(), wire);
+        assert_eq!(prompt.to_string(), wire);
+        let Ok(parsed) = wire.parse::<Prompt>();
+        assert_eq!(parsed, prompt, "{wire} parses to its variant");
+        let flow = initiate(prompt).await.expect("initiate");
+        assert_eq!(prompt_of(flow.auth_uri()).as_deref(), Some(wire));
+    }
+    let plain = app
+        .auth_code_flow([USER_READ])
+        .redirect_uri("http://localhost")
+        .initiate()
+        .await
+        .expect("initiate");
+    assert_eq!(prompt_of(plain.auth_uri()), None, "no prompt unless asked");
+
+    // `none` with no session: the sign-in page answers login_required.
+    let flow = initiate(Prompt::None).await.expect("initiate");
+    let response = env.browse(flow.auth_uri()).await;
+    let e = flow
+        .complete(&app, response.as_str())
+        .await
+        .expect_err("no session yet");
+    assert_eq!(
+        e.error().service().map(|s| s.error.as_str()),
+        Some("login_required"),
+        "{}",
+        e.error()
+    );
+
+    // A sign-in showing the account picker leaves a session; `none` then succeeds silently.
+    let flow = initiate(Prompt::SelectAccount).await.expect("initiate");
+    let response = env.browse(flow.auth_uri()).await;
+    flow.complete(&app, response.as_str())
+        .await
+        .expect("signed in");
+    let flow = initiate(Prompt::None).await.expect("initiate");
+    let response = env.browse(flow.auth_uri()).await;
+    let r = flow
+        .complete(&app, response.as_str())
+        .await
+        .expect("a session now")
+        .into_result();
+    assert_eq!(
+        r.account().map(|a| a.username()),
+        Some(seeds::ALICE_USERNAME)
+    );
+
+    // An unknown value reaches the identity provider verbatim (which refuses it).
+    let flow = initiate(Prompt::Other("some_future_value".into()))
+        .await
+        .expect("initiate");
+    let response = env.browse(flow.auth_uri()).await;
+    let e = flow
+        .complete(&app, response.as_str())
+        .await
+        .expect_err("refused");
+    assert!(
+        e.error().to_string().contains("some_future_value"),
+        "{}",
+        e.error()
+    );
+}
+
+/// `Prompt` on the interactive flow: the URL the browser gets carries it, and the sign-in
+/// completes through the loopback listener (the test plays the browser from `on_auth_uri`).
+#[tokio::test]
+async fn interactive_prompt_reaches_the_sign_in_page() {
+    use msal_core::Prompt;
+    let env = std::sync::Arc::new(Env::start().await);
+    let app = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let browser = {
+        let env = std::sync::Arc::clone(&env);
+        tokio::spawn(async move {
+            let uri = rx.await.expect("the sign-in URL");
+            let query: std::collections::HashMap<String, String> = url::Url::parse(&uri)
+                .expect("a URL")
+                .query_pairs()
+                .into_owned()
+                .collect();
+            let form = env.browse(&uri).await;
+            let redirect = query["redirect_uri"].clone();
+            let status = reqwest::Client::new()
+                .post(&redirect)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .expect("the loopback listener answers")
+                .status();
+            (query, status)
+        })
+    };
+    let r = app
+        .acquire_token_interactive([USER_READ])
+        .prompt(Prompt::Login)
+        .login_hint(seeds::ALICE_USERNAME)
+        .open_browser(false)
+        .on_auth_uri(move |uri| {
+            if let Some(tx) = tx.lock().expect("lock").take() {
+                let _ = tx.send(uri.to_owned());
+            }
+        })
+        .await
+        .expect("signed in");
+    let (query, status) = browser.await.expect("the browser task");
+    assert!(status.is_success(), "{status}");
+    assert_eq!(query["prompt"], "login");
+    assert_eq!(query["response_mode"], "form_post");
+    assert_eq!(
+        r.account().map(|a| a.username()),
+        Some(seeds::ALICE_USERNAME)
+    );
+}

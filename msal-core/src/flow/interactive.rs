@@ -21,6 +21,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use super::auth_code::{AuthCodeFlowBuilder, AuthResponse, ResponseMode};
 use super::browser;
+use super::prompt::Prompt;
 use crate::app::core::AppRef;
 use crate::app::options::AcquireFuture;
 use crate::error::{Error, ErrorKind, Result};
@@ -49,7 +50,7 @@ pub struct AcquireTokenInteractive<'a> {
     scopes: Result<ScopeSet>,
     port: u16,
     timeout: Duration,
-    prompt: Option<String>,
+    prompt: Option<Prompt>,
     login_hint: Option<String>,
     domain_hint: Option<String>,
     claims: Option<String>,
@@ -99,11 +100,12 @@ impl<'a> AcquireTokenInteractive<'a> {
         self
     }
 
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`. Inside Azure Cloud
-    /// Shell, `none` gets the shell's signed-in user from the shell, with no browser (see the
-    /// app builders' `host_environment`).
-    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
-        self.prompt = Some(prompt.into());
+    /// What the sign-in page does (`prompt`): [`Prompt::SelectAccount`] to show the account
+    /// picker, [`Prompt::Login`] to ask for credentials again, … Inside Azure Cloud Shell,
+    /// [`Prompt::None`] gets the shell's signed-in user from the shell, with no browser (see
+    /// the app builders' `host_environment`).
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = Some(prompt);
         self
     }
 
@@ -164,7 +166,7 @@ impl<'a> IntoFuture for AcquireTokenInteractive<'a> {
 async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
     // Inside Cloud Shell, a sign-in that must not prompt gets the shell's user (msal/application.py
     // `acquire_token_interactive`).
-    if r.prompt.as_deref() == Some("none")
+    if r.prompt.as_ref().is_some_and(Prompt::is_no_prompt)
         && let Some(url) = &r.app.core.cloud_shell
     {
         let scopes = r.scopes?;

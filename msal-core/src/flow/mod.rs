@@ -11,6 +11,7 @@ pub mod device_code;
 pub mod interactive;
 pub mod obo;
 pub mod password;
+pub mod prompt;
 pub mod refresh_token;
 pub mod silent;
 pub mod state;
