@@ -359,3 +359,149 @@ async fn interactive_prompt_reaches_the_sign_in_page() {
         Some(seeds::ALICE_USERNAME)
     );
 }
+
+/// The `scope` a recorded token request sent.
+fn sent_scope(r: &msal_tests::emulator::RecordedRequest) -> String {
+    r.form
+        .iter()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.clone())
+        .expect("a scope field")
+}
+
+/// `exclude_scopes` (msal/application.py `_decorate_scope`): the excluded scopes leave the
+/// authorization URL and every token request; without `offline_access` no refresh token is
+/// issued or cached; `openid` cannot be excluded.
+#[tokio::test]
+async fn exclude_scopes_takes_scopes_out_of_what_is_sent() {
+    let env = Env::start().await;
+    let app = msal_core::PublicClient::builder(seeds::PUBLIC_CLIENT_ID)
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(std::sync::Arc::clone(&env.transport))
+        .exclude_scopes(["offline_access"])
+        .build()
+        .expect("the app builds");
+    let flow = app
+        .auth_code_flow([USER_READ])
+        .redirect_uri("http://localhost")
+        .login_hint(seeds::ALICE_USERNAME)
+        .extra_scopes_to_consent(["https://graph.microsoft.com/Mail.Read"])
+        .initiate()
+        .await
+        .expect("initiate");
+    let scope = url::Url::parse(flow.auth_uri())
+        .expect("a URL")
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned())
+        .expect("a scope");
+    assert_eq!(
+        scope,
+        "https://graph.microsoft.com/Mail.Read https://graph.microsoft.com/User.Read openid profile"
+    );
+    let response = env.browse(flow.auth_uri()).await;
+    let r = flow
+        .complete(&app, response.as_str())
+        .await
+        .expect("complete")
+        .into_result();
+    let post = env.token_requests().await.pop().expect("the redemption");
+    assert_eq!(sent_scope(&post), format!("{USER_READ} openid profile"));
+    let cache: serde_json::Value =
+        serde_json::from_str(&app.cache().serialize().expect("json")).expect("json");
+    assert!(
+        cache["RefreshToken"]
+            .as_object()
+            .is_none_or(serde_json::Map::is_empty),
+        "no offline_access, no refresh token: {cache}"
+    );
+    assert!(
+        cache["AccessToken"]
+            .as_object()
+            .is_some_and(|m| m.len() == 1)
+    );
+    // Without a refresh token a forced refresh needs the user again.
+    let account = r.account().expect("an account").clone();
+    let e = app
+        .acquire_token_silent([USER_READ], &account)
+        .force_refresh(true)
+        .await
+        .expect_err("nothing to refresh with");
+    assert!(e.is_interaction_required(), "{e}");
+
+    // Any scope can be excluded, the caller's own too, compared exactly as Python's sets.
+    let app = msal_core::PublicClient::builder(seeds::PUBLIC_CLIENT_ID)
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(std::sync::Arc::clone(&env.transport))
+        .exclude_scopes(["profile", "OFFLINE_ACCESS"])
+        .build()
+        .expect("the app builds");
+    app.acquire_token_by_username_password(
+        seeds::ALICE_USERNAME,
+        seeds::ALICE_PASSWORD,
+        [USER_READ],
+    )
+    .await
+    .expect("signed in");
+    let post = env.token_requests().await.pop().expect("the request");
+    assert_eq!(
+        sent_scope(&post),
+        format!("{USER_READ} offline_access openid"),
+        "`profile` excluded; `OFFLINE_ACCESS` is not `offline_access`"
+    );
+
+    // `openid` cannot be excluded (Python: ValueError), nor can a non-scope.
+    for bad in ["openid", "", "a b"] {
+        let e = msal_core::PublicClient::builder(seeds::PUBLIC_CLIENT_ID)
+            .exclude_scopes([bad])
+            .build()
+            .expect_err("refused");
+        assert_eq!(
+            e.kind(),
+            msal_core::ErrorKind::Configuration,
+            "{bad:?}: {e}"
+        );
+    }
+    let e = msal_core::ConfidentialClient::builder(
+        seeds::WEB_APP_CLIENT_ID,
+        msal_core::ClientCredential::secret(seeds::WEB_APP_SECRET),
+    )
+    .exclude_scopes(["offline_access", "openid"])
+    .build()
+    .expect_err("refused");
+    assert_eq!(e.kind(), msal_core::ErrorKind::Configuration);
+}
+
+/// On-behalf-of sends the decorated scopes too, less the excluded ones.
+#[tokio::test]
+async fn exclude_scopes_applies_to_on_behalf_of() {
+    let env = Env::start().await;
+    let api = msal_core::ConfidentialClient::builder(
+        seeds::MIDDLE_TIER_CLIENT_ID,
+        msal_core::ClientCredential::secret(seeds::MIDDLE_TIER_SECRET),
+    )
+    .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+    .http_client(std::sync::Arc::clone(&env.transport))
+    .exclude_scopes(["offline_access"])
+    .build()
+    .expect("the app builds");
+    let user = env
+        .emulator
+        .admin()
+        .mint_user_token(&msal_tests::emulator::UserTokenRequest {
+            tenant: seeds::CONTOSO_DOMAIN.into(),
+            username: seeds::ALICE_USERNAME.into(),
+            audience: seeds::MIDDLE_TIER_CLIENT_ID.into(),
+            scopes: vec!["access_as_user".into()],
+            lifetime_secs: None,
+            client_id: None,
+        })
+        .await
+        .expect("mint")
+        .access_token;
+    api.acquire_token_on_behalf_of(user, [USER_READ])
+        .await
+        .expect("obo");
+    let post = env.token_requests().await.pop().expect("the request");
+    assert_eq!(sent_scope(&post), format!("{USER_READ} openid profile"));
+}

@@ -409,6 +409,8 @@ impl<'a> AuthCodeFlowBuilder<'a> {
                     .collect::<Vec<_>>(),
             )?;
         }
+        // The extra scopes are excluded too (msal/application.py decorates their union).
+        let all = all.without(&core.exclude_scopes);
         let mut uri = endpoint.clone();
         let mut first = !uri.contains('?');
         push_query(&mut uri, &mut first, "client_id", &core.client_id);
