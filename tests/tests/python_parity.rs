@@ -505,3 +505,159 @@ async fn exclude_scopes_applies_to_on_behalf_of() {
     let post = env.token_requests().await.pop().expect("the request");
     assert_eq!(sent_scope(&post), format!("{USER_READ} openid profile"));
 }
+
+/// `acquire_token_silent(..., claims_challenge=...)`: the cached access token is skipped, the
+/// refresh token is redeemed with the challenge merged with the app's client capabilities
+/// (msal/application.py `_merge_claims_challenge_and_capabilities`), and the new token is
+/// cached; without a challenge the next call is a cache hit again.
+#[tokio::test]
+async fn silent_with_a_claims_challenge_redeems_the_refresh_token_with_it() {
+    let env = Env::start().await;
+    let app = msal_core::PublicClient::builder(seeds::PUBLIC_CLIENT_ID)
+        .authority(Authority::tenant(seeds::CONTOSO_DOMAIN))
+        .http_client(std::sync::Arc::clone(&env.transport))
+        .client_capabilities(["CP1"])
+        .build()
+        .expect("the app builds");
+    let first = app
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
+        .await
+        .expect("signed in");
+    let account = first.account().expect("an account").clone();
+    let hit = app
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("silent");
+    assert_eq!(hit.source(), TokenSource::Cache);
+    let before = env.token_requests().await.len();
+
+    let challenge = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+    let r = app
+        .acquire_token_silent([USER_READ], &account)
+        .claims(challenge)
+        .await
+        .expect("silent with a claims challenge");
+    assert_eq!(r.source(), TokenSource::IdentityProvider);
+    assert_ne!(r.access_token().secret(), first.access_token().secret());
+    assert_eq!(r.account(), Some(&account));
+    let requests = env.token_requests().await;
+    assert_eq!(requests.len(), before + 1, "one refresh");
+    let post = requests.last().expect("the refresh");
+    let field = |name: &str| {
+        post.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(field("grant_type").as_deref(), Some("refresh_token"));
+    let sent: serde_json::Value =
+        serde_json::from_str(&field("claims").expect("a claims field")).expect("JSON");
+    assert_eq!(
+        sent,
+        serde_json::json!({"access_token": {
+            "nbf": {"essential": true, "value": "1700000000"},
+            "xms_cc": {"values": ["CP1"]}
+        }}),
+        "the challenge merged with the client capabilities"
+    );
+
+    // The new token replaced the old one: served from the cache without a challenge.
+    let after = app
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("silent");
+    assert_eq!(after.source(), TokenSource::Cache);
+    assert_eq!(after.access_token().secret(), r.access_token().secret());
+    assert_eq!(env.token_requests().await.len(), before + 1);
+}
+
+/// `acquire_token_silent(..., authority=<another tenant>)` as `.tenant(...)`: a guest's home
+/// refresh token is redeemed at the other tenant's endpoint, the token is that tenant's and
+/// is cached under it, and each tenant's token is then served from the cache.
+#[tokio::test]
+async fn silent_with_a_tenant_override_gets_and_caches_the_other_tenants_token() {
+    let env = Env::start().await;
+    // Alice of contoso is a guest of fabrikam.
+    env.emulator
+        .admin()
+        .add_user(&UserRegistration {
+            tenant: seeds::FABRIKAM_DOMAIN.into(),
+            username: seeds::ALICE_USERNAME.into(),
+            home_tenant: Some(seeds::CONTOSO_DOMAIN.into()),
+            ..Default::default()
+        })
+        .await
+        .expect("admin: guest");
+    let app = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let home = app
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
+        .await
+        .expect("signed in");
+    assert_eq!(home.tenant(), seeds::CONTOSO_TENANT_ID);
+    let account = home.account().expect("an account").clone();
+
+    let guest = app
+        .acquire_token_silent([USER_READ], &account)
+        .tenant(seeds::FABRIKAM_DOMAIN)
+        .await
+        .expect("silent at fabrikam");
+    assert_eq!(guest.source(), TokenSource::IdentityProvider);
+    assert_eq!(guest.tenant(), seeds::FABRIKAM_TENANT_ID);
+    assert_eq!(
+        guest
+            .id_token_claims()
+            .and_then(|c| c.get("tid"))
+            .and_then(|v| v.as_str()),
+        Some(seeds::FABRIKAM_TENANT_ID)
+    );
+    assert_eq!(
+        guest.account().map(|a| a.home_account_id()),
+        Some(account.home_account_id()),
+        "one home account across tenants"
+    );
+    let post = env.token_requests().await.pop().expect("the refresh");
+    // The token endpoint of fabrikam's discovery document (named by tenant id).
+    assert_eq!(
+        post.path,
+        format!("/{}/oauth2/v2.0/token", seeds::FABRIKAM_TENANT_ID)
+    );
+    assert!(
+        post.form
+            .iter()
+            .any(|(k, v)| k == "grant_type" && v == "refresh_token")
+    );
+    let sent = env.token_requests().await.len();
+
+    // Both tenants' tokens are cached apart and served without a request.
+    let again = app
+        .acquire_token_silent([USER_READ], &account)
+        .tenant(seeds::FABRIKAM_DOMAIN)
+        .await
+        .expect("fabrikam from the cache");
+    assert_eq!(again.source(), TokenSource::Cache);
+    assert_eq!(again.access_token().secret(), guest.access_token().secret());
+    let at_home = app
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("contoso from the cache");
+    assert_eq!(at_home.source(), TokenSource::Cache);
+    assert_eq!(at_home.tenant(), seeds::CONTOSO_TENANT_ID);
+    assert_eq!(
+        at_home.access_token().secret(),
+        home.access_token().secret()
+    );
+    assert_eq!(env.token_requests().await.len(), sent);
+}

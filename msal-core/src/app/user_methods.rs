@@ -120,6 +120,12 @@ macro_rules! user_flow_methods {
             /// five more minutes, else by redeeming a cached refresh token (FOCI-aware).
             /// Fails with [`is_interaction_required`](crate::Error::is_interaction_required)
             /// when the user must sign in again.
+            ///
+            /// As MSAL Python's `acquire_token_silent(..., claims_challenge=...)`,
+            /// `.claims(challenge)` skips the cached access token and redeems the refresh
+            /// token with the challenge (merged with the app's client capabilities);
+            /// `.tenant(t)` gets a token of another tenant of the same cloud (a guest's, say)
+            /// with the account's refresh token, cached under that tenant.
             pub fn acquire_token_silent(
                 &self,
                 scopes: impl $crate::IntoScopes,
