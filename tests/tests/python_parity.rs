@@ -661,3 +661,143 @@ async fn silent_with_a_tenant_override_gets_and_caches_the_other_tenants_token()
     );
     assert_eq!(env.token_requests().await.len(), sent);
 }
+
+/// `acquire_token_by_authorization_code(code, scopes, redirect_uri, nonce)` without a flow
+/// object: a web app builds its own authorization URL (PKCE S256, the nonce's SHA-256 hex),
+/// the browser brings back a code, and the app redeems it. The wire carries the code, the
+/// verifier, the redirect URI and the client secret; the ID token's nonce is checked; the
+/// tokens are cached for silent use; a wrong verifier or nonce is refused.
+#[tokio::test]
+async fn authorization_code_without_a_flow_end_to_end() {
+    use base64::Engine as _;
+    let env = Env::start().await;
+    let web = env.app(
+        seeds::WEB_APP_CLIENT_ID,
+        msal_core::ClientCredential::secret(seeds::WEB_APP_SECRET),
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let sha256 = |s: &str| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
+    let authorize = |verifier: &str, nonce: &str| {
+        let mut u = url::Url::parse(&format!(
+            "https://{}/{}/oauth2/v2.0/authorize",
+            seeds::PUBLIC_HOST,
+            seeds::CONTOSO_DOMAIN
+        ))
+        .expect("a URL");
+        let challenge =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(verifier).as_ref());
+        let nonce_hex: String = sha256(nonce)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        u.query_pairs_mut()
+            .append_pair("client_id", seeds::WEB_APP_CLIENT_ID)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", seeds::WEB_APP_REDIRECT_URI)
+            .append_pair(
+                "scope",
+                &format!("{USER_READ} openid profile offline_access"),
+            )
+            .append_pair("state", "my-own-state")
+            .append_pair("login_hint", seeds::ALICE_USERNAME)
+            .append_pair("nonce", &nonce_hex)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        u.to_string()
+    };
+    let code_of = |query: &str| {
+        let q: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(q.get("state").map(String::as_str), Some("my-own-state"));
+        q.get("code").cloned().expect("a code")
+    };
+    let verifier = "my-own-pkce-verifier-of-at-least-forty-three-characters";
+    let nonce = "my-own-nonce";
+
+    let code = code_of(&env.browse(&authorize(verifier, nonce)).await);
+    let r = web
+        .acquire_token_by_authorization_code(code.clone(), [USER_READ])
+        .redirect_uri(seeds::WEB_APP_REDIRECT_URI)
+        .code_verifier(verifier)
+        .nonce(nonce)
+        .await
+        .expect("redeemed");
+    assert_eq!(r.source(), TokenSource::IdentityProvider);
+    let account = r.account().expect("an account").clone();
+    assert_eq!(account.username(), seeds::ALICE_USERNAME);
+    assert_eq!(account.account_source(), Some("authorization_code"));
+    assert!(r.id_token().is_some());
+    let post = env.token_requests().await.pop().expect("the redemption");
+    let field = |name: &str| {
+        post.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(field("grant_type"), Some("authorization_code"));
+    assert_eq!(field("code"), Some(code.as_str()));
+    assert_eq!(field("code_verifier"), Some(verifier));
+    assert_eq!(field("redirect_uri"), Some(seeds::WEB_APP_REDIRECT_URI));
+    assert_eq!(field("client_secret"), Some(seeds::WEB_APP_SECRET));
+    assert_eq!(
+        field("scope").map(str::to_owned),
+        Some(format!("{USER_READ} offline_access openid profile"))
+    );
+
+    // Cached for silent use, refresh token included.
+    let hit = web
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("silent");
+    assert_eq!(hit.source(), TokenSource::Cache);
+    assert_eq!(hit.access_token().secret(), r.access_token().secret());
+    let refreshed = web
+        .acquire_token_silent([USER_READ], &account)
+        .force_refresh(true)
+        .await
+        .expect("refresh");
+    assert_eq!(refreshed.source(), TokenSource::IdentityProvider);
+
+    // A code is redeemed once.
+    let e = web
+        .acquire_token_by_authorization_code(code, [USER_READ])
+        .redirect_uri(seeds::WEB_APP_REDIRECT_URI)
+        .code_verifier(verifier)
+        .await
+        .expect_err("a used code");
+    assert_eq!(
+        e.service().map(|s| s.error.as_str()),
+        Some("invalid_grant"),
+        "{e}"
+    );
+    // The wrong verifier: refused by the identity provider.
+    let code = code_of(&env.browse(&authorize(verifier, nonce)).await);
+    let e = web
+        .acquire_token_by_authorization_code(code, [USER_READ])
+        .redirect_uri(seeds::WEB_APP_REDIRECT_URI)
+        .code_verifier("another-pkce-verifier-of-at-least-forty-three-characters")
+        .await
+        .expect_err("wrong verifier");
+    assert_eq!(
+        e.service().map(|s| s.error.as_str()),
+        Some("invalid_grant"),
+        "{e}"
+    );
+    // The wrong nonce: refused here, nothing cached.
+    let before = web.cache().serialize().expect("json");
+    let code = code_of(&env.browse(&authorize(verifier, nonce)).await);
+    let e = web
+        .acquire_token_by_authorization_code(code, [USER_READ])
+        .redirect_uri(seeds::WEB_APP_REDIRECT_URI)
+        .code_verifier(verifier)
+        .nonce("another-nonce")
+        .await
+        .expect_err("wrong nonce");
+    assert_eq!(e.kind(), msal_core::ErrorKind::Validation, "{e}");
+    assert_eq!(web.cache().serialize().expect("json"), before);
+}

@@ -102,7 +102,12 @@ macro_rules! user_flow_methods {
                 )
             }
 
-            /// Redeems an authorization code the app obtained with its own authorization URL.
+            /// Redeems an authorization code the app obtained with its own authorization URL
+            /// (MSAL Python's `acquire_token_by_authorization_code`). Pass the same
+            /// [`redirect_uri`](crate::flow::auth_code::AcquireTokenByAuthorizationCode::redirect_uri),
+            /// the PKCE verifier whose S256 challenge the URL carried and the nonce whose SHA-256
+            /// hex it carried; the ID token's nonce is then checked before anything is cached.
+            /// Prefer [`auth_code_flow`](Self::auth_code_flow), which does all of that for you.
             pub fn acquire_token_by_authorization_code(
                 &self,
                 code: impl Into<String>,
