@@ -801,3 +801,243 @@ async fn authorization_code_without_a_flow_end_to_end() {
     assert_eq!(e.kind(), msal_core::ErrorKind::Validation, "{e}");
     assert_eq!(web.cache().serialize().expect("json"), before);
 }
+
+/// `TokenCache.search(credential_type, target=, query=)` as `TokenCache::search`, returning
+/// secret-free views, and the write hook: called once per entry written, after the write and
+/// outside the cache's locks (it reads the cache from inside), without secrets unless it asked,
+/// and a panicking hook fails nothing.
+#[tokio::test]
+async fn cache_search_and_the_write_hook() {
+    use msal_core::cache::{CacheEntry, CacheQuery, CredentialType, WrittenEntry};
+    use std::sync::{Arc, Mutex};
+    let env = Env::start().await;
+    let cache = msal_core::TokenCache::new();
+    let app = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::organizations(),
+        Some(cache.clone()),
+        None,
+    );
+    // The hook reads the cache it is called from: the entry is already there.
+    let seen: Arc<Mutex<Vec<(WrittenEntry, usize)>>> = Arc::default();
+    {
+        let seen = Arc::clone(&seen);
+        let inner = cache.clone();
+        cache.on_write(move |w| {
+            let q = CacheQuery::new();
+            let now_visible = inner.search(w.entry().credential_type, &q).len();
+            let _ = inner.serialize();
+            seen.lock().expect("lock").push((w.clone(), now_visible));
+        });
+    }
+    let alice = app
+        .acquire_token_by_username_password(
+            seeds::ALICE_USERNAME,
+            seeds::ALICE_PASSWORD,
+            [USER_READ],
+        )
+        .await
+        .expect("alice");
+    let bob = app
+        .acquire_token_by_username_password(
+            seeds::BOB_USERNAME,
+            seeds::BOB_PASSWORD,
+            ["https://graph.microsoft.com/Mail.Read"],
+        )
+        .await
+        .expect("bob");
+    let written = seen.lock().expect("lock").clone();
+    let kinds: Vec<CredentialType> = written
+        .iter()
+        .map(|(w, _)| w.entry().credential_type)
+        .collect();
+    let one_response = [
+        CredentialType::AccessToken,
+        CredentialType::RefreshToken,
+        CredentialType::IdToken,
+        CredentialType::Account,
+        CredentialType::AppMetadata,
+    ];
+    assert_eq!(kinds, [one_response, one_response].concat());
+    assert!(
+        written
+            .iter()
+            .all(|(w, visible)| w.secret().is_none() && *visible >= 1)
+    );
+    let alice_id = alice
+        .account()
+        .expect("account")
+        .home_account_id()
+        .to_owned();
+    assert_eq!(
+        written[0].0.entry().home_account_id.as_deref(),
+        Some(alice_id.as_str())
+    );
+
+    // Search by fields and target.
+    let ats = cache.search(
+        CredentialType::AccessToken,
+        &CacheQuery::new().home_account_id(&alice_id),
+    );
+    assert_eq!(ats.len(), 1);
+    let at: &CacheEntry = &ats[0];
+    assert_eq!(at.client_id.as_deref(), Some(seeds::PUBLIC_CLIENT_ID));
+    // The realm of the authority asked, as MSAL Python records it.
+    assert_eq!(at.realm.as_deref(), Some("organizations"));
+    assert_eq!(at.expires_on, Some(alice.expires_on()));
+    assert_eq!(
+        cache
+            .search(
+                CredentialType::AccessToken,
+                &CacheQuery::new().target([USER_READ])
+            )
+            .len(),
+        1
+    );
+    assert_eq!(
+        cache
+            .search(
+                CredentialType::AccessToken,
+                &CacheQuery::new().target([USER_READ.to_uppercase()])
+            )
+            .len(),
+        0,
+        "exact comparison, as msal/token_cache.py"
+    );
+    assert_eq!(
+        cache
+            .search(
+                CredentialType::AccessToken,
+                &CacheQuery::new().client_id(seeds::PUBLIC_CLIENT_ID)
+            )
+            .len(),
+        2
+    );
+    let bobs = cache.search(
+        CredentialType::Account,
+        &CacheQuery::new().username(seeds::BOB_USERNAME),
+    );
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(
+        bobs[0].home_account_id.as_deref(),
+        bob.account().map(|a| a.home_account_id())
+    );
+    assert_eq!(
+        cache
+            .search(CredentialType::RefreshToken, &CacheQuery::new())
+            .len(),
+        2
+    );
+    assert_eq!(
+        cache
+            .search(
+                CredentialType::IdToken,
+                &CacheQuery::new()
+                    .home_account_id(&alice_id)
+                    .realm("organizations")
+            )
+            .len(),
+        1
+    );
+    assert_eq!(
+        cache
+            .search(CredentialType::AppMetadata, &CacheQuery::new())
+            .len(),
+        1
+    );
+
+    // No view, written entry or its Debug holds a secret.
+    let json: serde_json::Value =
+        serde_json::from_str(&cache.serialize().expect("json")).expect("json");
+    let mut secrets = Vec::new();
+    for section in ["AccessToken", "RefreshToken", "IdToken"] {
+        for e in json[section].as_object().expect("section").values() {
+            secrets.push(e["secret"].as_str().expect("secret").to_owned());
+        }
+    }
+    assert_eq!(secrets.len(), 6);
+    let mut printed = Vec::new();
+    for t in [
+        CredentialType::AccessToken,
+        CredentialType::RefreshToken,
+        CredentialType::IdToken,
+        CredentialType::Account,
+        CredentialType::AppMetadata,
+    ] {
+        printed.push(format!("{:?}", cache.search(t, &CacheQuery::new())));
+    }
+    printed.push(format!("{written:?}"));
+    for p in &printed {
+        for s in &secrets {
+            assert!(!p.contains(s.as_str()), "a secret in {p}");
+        }
+        assert!(
+            !p.contains(seeds::BOB_USERNAME),
+            "the username is personal data: {p}"
+        );
+    }
+
+    // A hook that asked for secrets gets them; one that panics fails nothing, and a hook may
+    // replace itself from inside.
+    let secrets_seen: Arc<Mutex<Vec<(CredentialType, String)>>> = Arc::default();
+    {
+        let out = Arc::clone(&secrets_seen);
+        cache.on_write_with_secrets(move |w| {
+            if let Some(s) = w.secret() {
+                out.lock()
+                    .expect("lock")
+                    .push((w.entry().credential_type, s.to_owned()));
+            }
+            assert!(!format!("{w:?}").contains(w.secret().unwrap_or("\u{0}")));
+        });
+    }
+    let account = alice.account().expect("account").clone();
+    let refreshed = app
+        .acquire_token_silent([USER_READ], &account)
+        .force_refresh(true)
+        .await
+        .expect("refresh");
+    let got = secrets_seen.lock().expect("lock").clone();
+    assert!(
+        got.contains(&(
+            CredentialType::AccessToken,
+            refreshed.access_token().secret().to_owned()
+        )),
+        "the hook with secrets gets the access token"
+    );
+    assert!(got.iter().any(|(t, _)| *t == CredentialType::RefreshToken));
+
+    let calls = Arc::new(Mutex::new(0usize));
+    {
+        let inner = cache.clone();
+        let calls = Arc::clone(&calls);
+        cache.on_write(move |_| {
+            *calls.lock().expect("lock") += 1;
+            inner.clear_on_write();
+            panic!("a buggy hook");
+        });
+    }
+    let r = app
+        .acquire_token_silent([USER_READ], &account)
+        .force_refresh(true)
+        .await
+        .expect("a panicking hook fails nothing");
+    // The hook in place when a response is recorded sees all its entries (a refresh records
+    // no account): clearing it from inside takes effect from the next response.
+    assert_eq!(*calls.lock().expect("lock"), 4);
+    app.acquire_token_silent([USER_READ], &account)
+        .force_refresh(true)
+        .await
+        .expect("refresh");
+    assert_eq!(*calls.lock().expect("lock"), 4, "cleared");
+    let hit = app
+        .acquire_token_silent([USER_READ], &account)
+        .await
+        .expect("silent");
+    assert_eq!(hit.source(), TokenSource::Cache);
+    assert_ne!(
+        hit.access_token().secret(),
+        r.access_token().secret(),
+        "the later refresh's"
+    );
+}
