@@ -1041,3 +1041,150 @@ async fn cache_search_and_the_write_hook() {
         "the later refresh's"
     );
 }
+
+/// Plays the browser for an interactive sign-in started with `open_browser(false)`: waits for
+/// the URL, signs in at the emulator, posts the form to the loopback listener, and returns the
+/// page the listener answered with (status, Content-Security-Policy, body).
+/// What the listener answered the browser with: status, Content-Security-Policy, page.
+type Answered = tokio::task::JoinHandle<(u16, String, String)>;
+
+fn play_browser(env: &std::sync::Arc<Env>) -> (impl Fn(&str) + Send + Sync + 'static, Answered) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let env = std::sync::Arc::clone(env);
+    let task = tokio::spawn(async move {
+        let uri = rx.await.expect("the sign-in URL");
+        let redirect = url::Url::parse(&uri)
+            .expect("a URL")
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .expect("a redirect URI");
+        let form = env.browse(&uri).await;
+        let resp = reqwest::Client::new()
+            .post(&redirect)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("the loopback listener answers");
+        let status = resp.status().as_u16();
+        let csp = resp
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, csp, resp.text().await.expect("a page"))
+    });
+    let on_uri = move |uri: &str| {
+        if let Some(tx) = tx.lock().expect("lock").take() {
+            let _ = tx.send(uri.to_owned());
+        }
+    };
+    (on_uri, task)
+}
+
+/// The interactive flow's own success and failure pages (MSAL Python's `success_template` and
+/// `error_template`): served by the loopback listener, the failure page filled with the
+/// escaped error fields only; the built-in pages otherwise. `on_before_open_browser` is not
+/// called when no browser is to be opened (the BROWSER-driven test in interactive.rs covers
+/// the call).
+#[tokio::test]
+async fn interactive_success_and_failure_pages() {
+    use msal_core::Prompt;
+    let env = std::sync::Arc::new(Env::start().await);
+    let app = env.public_app(
+        seeds::PUBLIC_CLIENT_ID,
+        Authority::tenant(seeds::CONTOSO_DOMAIN),
+        None,
+        None,
+    );
+    let before = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let success = "<h1 style=\"color:green\">Signed in to Contoso CLI</h1>";
+    let failure = "<h1>Sign-in failed</h1><p>$error: $error_description</p><p>$code$state</p>";
+
+    // Success: the app's page, with the CSP of custom pages.
+    let (on_uri, browser) = play_browser(&env);
+    let counter = std::sync::Arc::clone(&before);
+    let r = app
+        .acquire_token_interactive([USER_READ])
+        .login_hint(seeds::ALICE_USERNAME)
+        .open_browser(false)
+        .on_auth_uri(on_uri)
+        .on_before_open_browser(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .success_page(success)
+        .failure_page(failure)
+        .await
+        .expect("signed in");
+    assert_eq!(r.source(), TokenSource::IdentityProvider);
+    let (status, csp, page) = browser.await.expect("the browser");
+    assert_eq!(status, 200);
+    assert_eq!(page, success);
+    assert_eq!(
+        csp,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    );
+    assert_eq!(
+        before.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no browser is opened"
+    );
+
+    // Failure (bob is no user of contoso: the sign-in page answers invalid_request, with a
+    // description holding quotes): the app's failure page, filled with the error fields
+    // escaped, never the code or state.
+    let (on_uri, browser) = play_browser(&env);
+    let e = app
+        .acquire_token_interactive([USER_READ])
+        .login_hint(seeds::BOB_USERNAME)
+        .prompt(Prompt::Login)
+        .open_browser(false)
+        .on_auth_uri(on_uri)
+        .success_page(success)
+        .failure_page(failure)
+        .await
+        .expect_err("bob is not in contoso");
+    assert_eq!(
+        e.service().map(|s| s.error.as_str()),
+        Some("invalid_request"),
+        "{e}"
+    );
+    let (status, _, page) = browser.await.expect("the browser");
+    assert_eq!(status, 200);
+    assert!(
+        page.starts_with("<h1>Sign-in failed</h1><p>invalid_request: "),
+        "{page}"
+    );
+    assert!(
+        page.ends_with("</p><p>$code$state</p>"),
+        "other placeholders stay as written: {page}"
+    );
+    let description = e
+        .service()
+        .and_then(|s| s.error_description.clone())
+        .unwrap_or_default();
+    assert!(description.contains('\''), "{description}");
+    let escaped = description
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;");
+    assert!(page.contains(&escaped), "{page}");
+
+    // Without templates: the built-in page, under the strict CSP.
+    let (on_uri, browser) = play_browser(&env);
+    app.acquire_token_interactive([USER_READ])
+        .login_hint(seeds::ALICE_USERNAME)
+        .open_browser(false)
+        .on_auth_uri(on_uri)
+        .await
+        .expect("signed in");
+    let (status, csp, page) = browser.await.expect("the browser");
+    assert_eq!(status, 200);
+    assert_eq!(csp, "default-src 'none'");
+    assert!(page.contains("Authentication complete"), "{page}");
+}
