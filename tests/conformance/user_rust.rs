@@ -101,6 +101,7 @@ fn build(emu: &Emu, spec: &UserAppSpec, cache: &TokenCache) -> anyhow::Result<Ap
             ConfidentialClient::builder(client_id(spec.client), ClientCredential::secret(s))
                 .authority(authority)
                 .client_capabilities(spec.client_capabilities.clone())
+                .exclude_scopes(spec.exclude_scopes.clone())
                 .http_client(LoopbackOnly::new(emu)?)
                 .cache(cache.clone())
                 .build()?,
@@ -109,6 +110,7 @@ fn build(emu: &Emu, spec: &UserAppSpec, cache: &TokenCache) -> anyhow::Result<Ap
             PublicClient::builder(client_id(spec.client))
                 .authority(authority)
                 .client_capabilities(spec.client_capabilities.clone())
+                .exclude_scopes(spec.exclude_scopes.clone())
                 .http_client(LoopbackOnly::new(emu)?)
                 .cache(cache.clone())
                 .build()?,
