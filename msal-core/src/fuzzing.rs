@@ -191,7 +191,8 @@ fn record_and_reload(response: &TokenResponse) {
         recorded.account.map(Account::from_entity),
         claims,
         "00000000-0000-0000-0000-000000000000",
-    );
+    )
+    .with_id_token(response.id_token.as_deref());
     let _ = (result.expires_on(), result.refresh_on());
     let _ = (
         result.scopes(),
@@ -210,7 +211,7 @@ fn record_and_reload(response: &TokenResponse) {
     assert_eq!(
         format!("{result:?}"),
         format!("{other:?}"),
-        "an authentication result's Debug shows the access token"
+        "an authentication result's Debug shows neither the access token nor the ID token"
     );
     round_trip(&cache);
 }

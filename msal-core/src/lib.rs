@@ -103,13 +103,16 @@ pub use credential::{AssertionContext, ClientCredential};
 pub use error::{Error, ErrorKind, Result, ServiceError};
 pub use flow::auth_code::{AuthCodeFlow, AuthResponse, ResponseMode};
 pub use flow::device_code::DeviceCodeFlow;
+pub use flow::prompt::Prompt;
 pub use flow::state::{
     AuthCodeState, Completed, DeviceCodeState, FlowError, FlowOutcome, FlowState, Initiated,
 };
 pub use flow::user_fic::FicUser;
 pub use managed_identity::{ManagedIdentity, ManagedIdentityClient};
 pub use pop::PopKey;
-pub use result::{AccessToken, Account, AuthenticationResult, MAX_TOKEN_LIFETIME, TokenSource};
+pub use result::{
+    AccessToken, Account, AuthenticationResult, IdToken, MAX_TOKEN_LIFETIME, TokenSource,
+};
 pub use scope::{IntoScopes, Scope, ScopeSet};
 
 /// Re-exported from `msal-macros` (feature `macros`, on by default).

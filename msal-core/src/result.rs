@@ -145,7 +145,29 @@ pub struct AuthenticationResult {
     source: TokenSource,
     account: Option<Account>,
     id_token_claims: Option<Arc<Map<String, Value>>>,
+    id_token: Option<IdToken>,
     correlation_id: Option<Arc<str>>,
+}
+
+/// The raw ID token of a response (a JWT). Cloning shares it; `Debug` shows `<redacted>`.
+///
+/// The usual use is OpenID Connect RP-Initiated Logout 1.0 section 2: a web app passes it as
+/// `id_token_hint` to the end-session endpoint at sign-out. It identifies the user; keep it
+/// out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdToken(Arc<str>);
+
+impl IdToken {
+    /// The compact JWT, `header.payload.signature`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdToken(<redacted>)")
+    }
 }
 
 impl AuthenticationResult {
@@ -155,6 +177,7 @@ impl AuthenticationResult {
             source: TokenSource::Cache,
             account: None,
             id_token_claims: None,
+            id_token: None,
             correlation_id: None,
         }
     }
@@ -170,8 +193,17 @@ impl AuthenticationResult {
             source: TokenSource::IdentityProvider,
             account,
             id_token_claims: id_token_claims.map(Arc::new),
+            id_token: None,
             correlation_id: Some(Arc::from(correlation_id)),
         }
+    }
+
+    /// Attaches the raw ID token the claims were read from.
+    pub(crate) fn with_id_token(mut self, id_token: Option<&str>) -> AuthenticationResult {
+        self.id_token = id_token
+            .filter(|t| !t.is_empty())
+            .map(|t| IdToken(Arc::from(t)));
+        self
     }
 
     pub(crate) fn with_account(mut self, account: Option<Account>) -> AuthenticationResult {
@@ -255,6 +287,19 @@ impl AuthenticationResult {
     /// an ID token on to another party as proof of anything: it is for this application.
     pub fn id_token_claims(&self) -> Option<&Map<String, Value>> {
         self.id_token_claims.as_deref()
+    }
+
+    /// The raw ID token that came with the response, whose claims
+    /// [`id_token_claims`](Self::id_token_claims) are: what a web app passes as
+    /// `id_token_hint` when it signs the user out (OpenID Connect RP-Initiated Logout 1.0).
+    ///
+    /// As MSAL Python's `result["id_token"]`: present on a response from the identity
+    /// provider that had one (user sign-ins, refreshes, on-behalf-of); `None` for a cache
+    /// hit, client credentials, managed identity and Azure Cloud Shell (whose claims are made
+    /// up locally). Keep the one from sign-in in the
+    /// user's session for sign-out. Never printed by `Debug`.
+    pub fn id_token(&self) -> Option<&IdToken> {
+        self.id_token.as_ref()
     }
 
     /// The correlation id of the request that produced the token (none for a cache hit).

@@ -196,6 +196,17 @@ impl ScopeSet {
         v.extend(RESERVED_SCOPES.iter().map(|s| Cow::Borrowed(*s)));
         ScopeSet::from_validated(v)
     }
+
+    /// This set less the scopes in `exclude`, compared exactly (msal/application.py
+    /// `_decorate_scope` subtracts the app's `exclude_scopes` with a Python set difference).
+    pub(crate) fn without(self, exclude: &[String]) -> ScopeSet {
+        if exclude.is_empty() {
+            return self;
+        }
+        let mut v: Vec<Cow<'static, str>> = self.as_slice().to_vec();
+        v.retain(|s| !exclude.iter().any(|e| e == s.as_ref()));
+        ScopeSet::from_validated(v)
+    }
 }
 
 impl fmt::Debug for ScopeSet {

@@ -210,6 +210,9 @@ pub(crate) struct UserAppSpec {
     /// Client capabilities (`["CP1"]`).
     #[serde(default)]
     pub(crate) client_capabilities: Vec<String>,
+    /// Scopes never sent (`exclude_scopes`, e.g. `["offline_access"]`).
+    #[serde(default)]
+    pub(crate) exclude_scopes: Vec<String>,
 }
 
 /// The apps of user flows: the emulator's seeds, and one the suite registers.

@@ -265,6 +265,11 @@ pub(crate) fn script_job(
                 } else {
                     json!(a.client_capabilities)
                 },
+                "exclude_scopes": if a.exclude_scopes.is_empty() {
+                    Value::Null
+                } else {
+                    json!(a.exclude_scopes)
+                },
             })
         })
         .collect();

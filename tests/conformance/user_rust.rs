@@ -103,6 +103,7 @@ fn build(emu: &Emu, spec: &UserAppSpec, cache: &TokenCache) -> anyhow::Result<Ap
             ConfidentialClient::builder(client_id(spec.client), ClientCredential::secret(s))
                 .authority(authority)
                 .client_capabilities(spec.client_capabilities.clone())
+                .exclude_scopes(spec.exclude_scopes.clone())
                 .http_client(LoopbackOnly::new(emu)?)
                 .cache(cache.clone())
                 .build()?,
@@ -111,6 +112,7 @@ fn build(emu: &Emu, spec: &UserAppSpec, cache: &TokenCache) -> anyhow::Result<Ap
             PublicClient::builder(client_id(spec.client))
                 .authority(authority)
                 .client_capabilities(spec.client_capabilities.clone())
+                .exclude_scopes(spec.exclude_scopes.clone())
                 .http_client(LoopbackOnly::new(emu)?)
                 .cache(cache.clone())
                 .build()?,
@@ -222,7 +224,8 @@ async fn run_step(
                     None => {}
                 }
                 if let Some(p) = &step.prompt {
-                    b = b.prompt(p.clone());
+                    let Ok(p) = p.parse::<msal_core::Prompt>();
+                    b = b.prompt(p);
                 }
                 if let Some(d) = &step.domain_hint {
                     b = b.domain_hint(d.clone());

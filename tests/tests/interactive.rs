@@ -92,13 +92,26 @@ async fn interactive_sign_in_through_the_browser_launch_path(wrapper: PathBuf) {
         None,
     );
 
-    // 1. The browser signs in and posts the form back.
+    // 1. The browser signs in and posts the form back; the app was told just before the
+    //    browser opened (on_before_open_browser, MSAL Python's on_before_launching_ui).
     write_browser(&env, &wrapper, "normal");
+    let announced: Arc<Mutex<Vec<String>>> = Arc::default();
+    let announced2 = Arc::clone(&announced);
     let r = app
         .acquire_token_interactive([USER_READ])
         .login_hint(seeds::ALICE_USERNAME)
+        .on_before_open_browser(move |uri| {
+            announced2.lock().expect("lock").push(uri.to_owned());
+        })
         .await
         .expect("interactive sign-in");
+    let announced = announced.lock().expect("lock").clone();
+    assert_eq!(announced.len(), 1, "called once");
+    assert!(
+        announced[0].contains("/oauth2/v2.0/authorize?"),
+        "{}",
+        announced[0]
+    );
     assert_eq!(r.source(), TokenSource::IdentityProvider);
     assert_eq!(
         r.account().map(|a| a.username()),

@@ -962,7 +962,7 @@ async fn inside_cloud_shell_a_public_client_gets_the_shells_user() {
     let scopes = ["https://management.azure.com/.default"];
     let r = in_shell
         .acquire_token_interactive(scopes)
-        .prompt("none")
+        .prompt(msal_core::Prompt::None)
         .open_browser(false)
         .await
         .expect("the shell's user");

@@ -238,6 +238,7 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     secrets.push(r.access_token().secret().to_owned());
     printed.push(format!("{r:?}"));
     printed.push(format!("{:?}", r.account()));
+    printed.push(format!("{:?}", r.id_token()));
     let r = api
         .acquire_token_on_behalf_of(&user, ["https://graph.microsoft.com/User.Read"])
         .await

@@ -35,6 +35,8 @@ pub(crate) struct AppCore {
     pub(crate) cache: TokenCache,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) client_capabilities: Vec<String>,
+    /// Scopes never sent (MSAL Python's `exclude_scopes`), e.g. `offline_access`.
+    pub(crate) exclude_scopes: Vec<String>,
     /// Requests in flight, shared by concurrent callers.
     pub(crate) flights: super::flight::Flights,
     /// The Cloud Shell token endpoint, when the app runs inside Azure Cloud Shell.
@@ -47,6 +49,7 @@ impl fmt::Debug for AppCore {
             .field("client_id", &self.client_id)
             .field("authority", &self.authority)
             .field("client_capabilities", &self.client_capabilities)
+            .field("exclude_scopes", &self.exclude_scopes)
             .finish_non_exhaustive()
     }
 }
@@ -62,6 +65,7 @@ pub(crate) struct AppSettings {
     pub(crate) cache: Option<TokenCache>,
     pub(crate) http_client: Option<Arc<dyn HttpClient>>,
     pub(crate) client_capabilities: Vec<String>,
+    pub(crate) exclude_scopes: Vec<String>,
     pub(crate) app_name: Option<String>,
     pub(crate) app_version: Option<String>,
     pub(crate) instance_discovery: bool,
@@ -83,6 +87,7 @@ impl AppSettings {
             cache: None,
             http_client: None,
             client_capabilities: Vec::new(),
+            exclude_scopes: Vec::new(),
             app_name: None,
             app_version: None,
             instance_discovery: true,
@@ -125,6 +130,37 @@ macro_rules! app_builder_setters {
             capabilities: impl IntoIterator<Item = impl Into<String>>,
         ) -> Self {
             self.settings.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+            self
+        }
+
+        /// Scopes never sent, as MSAL Python's `ClientApplication(..., exclude_scopes=[...])`.
+        ///
+        /// User-token requests (sign-ins, refreshes, on-behalf-of, device code, the
+        /// authorization URL) send the caller's scopes plus `openid profile offline_access`;
+        /// the scopes listed here are then taken out of what is sent, compared exactly (as
+        /// msal/application.py `_decorate_scope`). The usual one is `offline_access`: the
+        /// identity provider then issues no refresh token, so the user signs in again once the
+        /// access token expires. A scope the caller asks for is taken out too. `openid` cannot
+        /// be excluded, and an empty entry or one with whitespace is never a scope: either
+        /// fails [`build`](Self::build) with
+        /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration).
+        ///
+        /// ```
+        /// let app = msal_core::PublicClient::builder("0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5")
+        ///     .exclude_scopes(["offline_access"])
+        ///     .build()?;
+        /// # let _ = app;
+        /// let refused = msal_core::PublicClient::builder("0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5")
+        ///     .exclude_scopes(["openid"])
+        ///     .build();
+        /// assert_eq!(refused.unwrap_err().kind(), msal_core::ErrorKind::Configuration);
+        /// # Ok::<(), msal_core::Error>(())
+        /// ```
+        pub fn exclude_scopes(
+            mut self,
+            scopes: impl IntoIterator<Item = impl Into<String>>,
+        ) -> Self {
+            self.settings.exclude_scopes = scopes.into_iter().map(Into::into).collect();
             self
         }
 
@@ -185,6 +221,7 @@ pub(crate) fn debug_settings(d: &mut fmt::DebugStruct<'_, '_>, s: &AppSettings) 
         .field("cache", &s.cache.is_some())
         .field("http_client", &s.http_client.is_some())
         .field("client_capabilities", &s.client_capabilities)
+        .field("exclude_scopes", &s.exclude_scopes)
         .field("instance_discovery", &s.instance_discovery);
 }
 
@@ -201,6 +238,20 @@ impl AppCore {
                     "a client capability is empty or has whitespace",
                 ));
             }
+        }
+        // msal/application.py refuses to opt out of `openid` the same way (a ValueError).
+        if s.exclude_scopes.iter().any(|e| e == "openid") {
+            return Err(Error::config(
+                "exclude_scopes cannot exclude \"openid\": it is required to sign users in",
+            ));
+        }
+        if s.exclude_scopes
+            .iter()
+            .any(|e| e.is_empty() || e.chars().any(|ch| ch.is_whitespace() || ch.is_control()))
+        {
+            return Err(Error::config(
+                "an excluded scope is empty or has whitespace",
+            ));
         }
         let http: Arc<dyn HttpClient> = match s.http_client {
             Some(h) => h,
@@ -241,9 +292,16 @@ impl AppCore {
             cache: s.cache.unwrap_or_default(),
             clock,
             client_capabilities: s.client_capabilities,
+            exclude_scopes: s.exclude_scopes,
             flights: super::flight::Flights::default(),
             cloud_shell,
         })
+    }
+
+    /// The scopes a user-token request sends: `scopes` plus `openid profile offline_access`,
+    /// less the app's `exclude_scopes` (msal/application.py `_decorate_scope`).
+    pub(crate) fn decorate(&self, scopes: &crate::scope::ScopeSet) -> crate::scope::ScopeSet {
+        scopes.with_reserved().without(&self.exclude_scopes)
     }
 
     pub(crate) fn now(&self) -> SystemTime {

@@ -24,6 +24,23 @@ pub(crate) async fn accounts(app: AppRef<'_>) -> Result<Vec<Account>> {
     Ok(mine)
 }
 
+/// The accounts an app sees whose username is `username`, compared as msal/application.py
+/// `get_accounts(username=...)` does: both sides lowercased (Unicode, as Python's
+/// `str.lower()`), then equal.
+pub(crate) async fn accounts_by_username(app: AppRef<'_>, username: &str) -> Result<Vec<Account>> {
+    let wanted = username.to_lowercase();
+    let mut all = accounts(app).await?;
+    all.retain(|a| a.username().to_lowercase() == wanted);
+    if all.is_empty() {
+        // msal/application.py logs the same hint: tokens acquired without the `profile` scope
+        // leave accounts without a username.
+        tracing::debug!(
+            "no account has this username; accounts from tokens acquired without the `profile` scope have none, list them all with accounts()"
+        );
+    }
+    Ok(all)
+}
+
 /// The configured host and its known aliases.
 fn environments(app: AppRef<'_>) -> Vec<String> {
     let core = app.core;
@@ -85,7 +102,12 @@ macro_rules! user_flow_methods {
                 )
             }
 
-            /// Redeems an authorization code the app obtained with its own authorization URL.
+            /// Redeems an authorization code the app obtained with its own authorization URL
+            /// (MSAL Python's `acquire_token_by_authorization_code`). Pass the same
+            /// [`redirect_uri`](crate::flow::auth_code::AcquireTokenByAuthorizationCode::redirect_uri),
+            /// the PKCE verifier whose S256 challenge the URL carried and the nonce whose SHA-256
+            /// hex it carried; the ID token's nonce is then checked before anything is cached.
+            /// Prefer [`auth_code_flow`](Self::auth_code_flow), which does all of that for you.
             pub fn acquire_token_by_authorization_code(
                 &self,
                 code: impl Into<String>,
@@ -103,6 +125,12 @@ macro_rules! user_flow_methods {
             /// five more minutes, else by redeeming a cached refresh token (FOCI-aware).
             /// Fails with [`is_interaction_required`](crate::Error::is_interaction_required)
             /// when the user must sign in again.
+            ///
+            /// As MSAL Python's `acquire_token_silent(..., claims_challenge=...)`,
+            /// `.claims(challenge)` skips the cached access token and redeems the refresh
+            /// token with the challenge (merged with the app's client capabilities);
+            /// `.tenant(t)` gets a token of another tenant of the same cloud (a guest's, say)
+            /// with the account's refresh token, cached under that tenant.
             pub fn acquire_token_silent(
                 &self,
                 scopes: impl $crate::IntoScopes,
@@ -152,6 +180,27 @@ macro_rules! user_flow_methods {
             pub async fn accounts(&self) -> $crate::Result<Vec<$crate::Account>> {
                 use $crate::app::core::sealed::Sealed as _;
                 $crate::app::user_methods::accounts(self.app_ref()).await
+            }
+
+            /// The signed-in accounts of this app's cloud whose username is `username`, compared
+            /// case-insensitively as MSAL Python's `get_accounts(username=...)` (both sides
+            /// lowercased, Unicode-aware). Empty when none matches, including for accounts of
+            /// tokens acquired without the `profile` scope, which carry no username.
+            ///
+            /// ```no_run
+            /// # async fn f(app: msal_core::PublicClient) -> msal_core::Result<()> {
+            /// if let Some(account) = app.accounts_by_username("Alice@Contoso.com").await?.first() {
+            ///     let token = app.acquire_token_silent(["User.Read"], account).await?;
+            /// #   let _ = token;
+            /// }
+            /// # Ok(()) }
+            /// ```
+            pub async fn accounts_by_username(
+                &self,
+                username: &str,
+            ) -> $crate::Result<Vec<$crate::Account>> {
+                use $crate::app::core::sealed::Sealed as _;
+                $crate::app::user_methods::accounts_by_username(self.app_ref(), username).await
             }
 
             /// The account with this home account id (`uid.utid`), looked up in the store.

@@ -32,11 +32,12 @@ mod schema;
 pub mod store;
 #[cfg(test)]
 mod tests;
+mod view;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -55,6 +56,8 @@ pub use schema::{
 pub use store::{
     CacheStore, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version, Written,
 };
+use view::WriteHook;
+pub use view::{CacheEntry, CacheQuery, CredentialType, WrittenEntry};
 
 /// How a store-backed cache keeps its in-memory view (L1).
 #[derive(Debug, Clone)]
@@ -123,6 +126,8 @@ struct Inner {
     epoch: Instant,
     changed: AtomicBool,
     health: Mutex<health::HealthState>,
+    /// Called after every recorded token response, outside every lock.
+    write_hook: RwLock<Option<WriteHook>>,
 }
 
 /// A token cache in MSAL's unified schema; see the [module documentation](self).
@@ -180,6 +185,7 @@ impl TokenCache {
                 epoch: Instant::now(),
                 changed: AtomicBool::new(false),
                 health: Mutex::new(health::HealthState::default()),
+                write_hook: RwLock::new(None),
             }),
         }
     }
@@ -683,11 +689,169 @@ impl TokenCache {
             access_token: entries.access_token.clone(),
             account: entries.account.clone(),
         };
+        // Cloned out of its lock: the hook may register another, or read the cache.
+        let hook = self
+            .inner
+            .write_hook
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let written = hook
+            .as_ref()
+            .map(|h| written_entries(&entries, h.with_secrets));
         // Errors are logged in `write`; the token is still the caller's.
         let _ = self
             .write(&key, Operation::Add { entries, based_on }, event.now)
             .await;
+        // After the write, holding no lock: the hook can read the cache (or take its time)
+        // without blocking it, and a panicking hook fails neither the write nor the caller.
+        if let (Some(hook), Some(written)) = (hook, written) {
+            for w in &written {
+                let call = std::panic::AssertUnwindSafe(|| (hook.f)(w));
+                if std::panic::catch_unwind(call).is_err() {
+                    tracing::warn!("the token cache's write hook panicked; the write stands");
+                }
+            }
+        }
         recorded
+    }
+
+    /// Calls `hook` after every token response the cache records, once for each entry written
+    /// (access token, refresh token, ID token, account, app metadata), with the entry's
+    /// secret-free view; replaces any earlier hook. For auditing or mirroring writes (MSAL
+    /// Python apps do this by subclassing `TokenCache` and overriding `add`, msal/token_cache.py).
+    ///
+    /// The hook runs after the write (in memory, and through the store when there is one, or
+    /// kept unsaved if the store failed), on the acquiring task, holding no lock of the cache:
+    /// it may call [`search`](Self::search), [`serialize`](Self::serialize) or
+    /// [`accounts`](Self::accounts), or register another hook, without deadlocking. Keep it
+    /// quick: the acquisition waits for it. A panic in the hook is caught and logged; the
+    /// write and the acquisition stand. The hook in place when a response is recorded is
+    /// called for all of that response's entries, even if it is replaced or cleared from
+    /// inside. [`WrittenEntry::secret`] is `None`: see
+    /// [`on_write_with_secrets`](Self::on_write_with_secrets).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use msal_core::TokenCache;
+    /// use msal_core::cache::CredentialType;
+    ///
+    /// let cache = TokenCache::new();
+    /// let written = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&written);
+    /// cache.on_write(move |w| {
+    ///     if w.entry().credential_type == CredentialType::AccessToken {
+    ///         log.lock().unwrap().push(w.entry().target.clone());
+    ///     }
+    /// });
+    /// ```
+    pub fn on_write(&self, hook: impl Fn(&WrittenEntry) + Send + Sync + 'static) {
+        self.set_write_hook(Arc::new(hook), false);
+    }
+
+    /// As [`on_write`](Self::on_write), and the hook is also given each token's secret
+    /// ([`WrittenEntry::secret`]): for mirroring the cache into another store. Whatever it
+    /// does with them, keep them out of logs.
+    pub fn on_write_with_secrets(&self, hook: impl Fn(&WrittenEntry) + Send + Sync + 'static) {
+        self.set_write_hook(Arc::new(hook), true);
+    }
+
+    /// Removes the write hook.
+    pub fn clear_on_write(&self) {
+        *self
+            .inner
+            .write_hook
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn set_write_hook(&self, f: Arc<dyn Fn(&WrittenEntry) + Send + Sync>, with_secrets: bool) {
+        *self
+            .inner
+            .write_hook
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(WriteHook { f, with_secrets });
+    }
+
+    /// The entries of `credential_type` in memory that match `query`, without their secrets
+    /// (MSAL Python's `TokenCache.search(credential_type, target=, query=)`, which returns the
+    /// entries themselves). Entries this library cannot read (kept byte for byte) are not
+    /// returned. For a store-backed cache, what memory holds: for a partitioned store the
+    /// partitions loaded (see [`account`](Self::account) and [`sync`](Self::sync)).
+    ///
+    /// ```
+    /// use msal_core::TokenCache;
+    /// use msal_core::cache::{CacheQuery, CredentialType};
+    ///
+    /// let cache = TokenCache::new();
+    /// let tokens = cache.search(
+    ///     CredentialType::AccessToken,
+    ///     &CacheQuery::new().client_id("0c9e4a1b-6d2f-4e83-b5a7-19f0c2d3e4a5").target(["User.Read"]),
+    /// );
+    /// assert!(tokens.is_empty());
+    /// ```
+    pub fn search(&self, credential_type: CredentialType, query: &CacheQuery) -> Vec<CacheEntry> {
+        fn collect<T>(
+            entries: &document::Entries<T>,
+            view: fn(&T) -> CacheEntry,
+            query: &CacheQuery,
+            seen: &mut std::collections::HashSet<String>,
+            out: &mut Vec<CacheEntry>,
+        ) {
+            for (key, entry) in entries {
+                if let Some(e) = entry.known() {
+                    let v = view(e);
+                    if query.matches(&v) && seen.insert(key.clone()) {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        let parts: Vec<Arc<Partition>> = lock(&self.inner.partitions).values().cloned().collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for p in parts {
+            let state = lock(&p.state);
+            let doc = &state.doc;
+            match credential_type {
+                CredentialType::AccessToken => collect(
+                    &doc.access_tokens,
+                    CacheEntry::of_access_token,
+                    query,
+                    &mut seen,
+                    &mut out,
+                ),
+                CredentialType::RefreshToken => collect(
+                    &doc.refresh_tokens,
+                    CacheEntry::of_refresh_token,
+                    query,
+                    &mut seen,
+                    &mut out,
+                ),
+                CredentialType::IdToken => collect(
+                    &doc.id_tokens,
+                    CacheEntry::of_id_token,
+                    query,
+                    &mut seen,
+                    &mut out,
+                ),
+                CredentialType::Account => collect(
+                    &doc.accounts,
+                    CacheEntry::of_account,
+                    query,
+                    &mut seen,
+                    &mut out,
+                ),
+                CredentialType::AppMetadata => collect(
+                    &doc.app_metadata,
+                    CacheEntry::of_app_metadata,
+                    query,
+                    &mut seen,
+                    &mut out,
+                ),
+            }
+        }
+        out
     }
 
     /// Removes the app tokens of `client_id` in `environments` from the partitions in memory
@@ -896,6 +1060,38 @@ impl TokenCache {
     pub fn has_state_changed(&self) -> bool {
         self.inner.changed.load(Ordering::Relaxed)
     }
+}
+
+/// What a write hook is told about one recorded response, secrets only when it asked.
+fn written_entries(e: &NewEntries, with_secrets: bool) -> Vec<WrittenEntry> {
+    let secret = |s: &str| with_secrets.then_some(s).map(str::to_owned);
+    let mut v = Vec::with_capacity(5);
+    if let Some(at) = &e.access_token {
+        v.push(WrittenEntry::new(
+            CacheEntry::of_access_token(at),
+            secret(&at.secret).as_deref(),
+        ));
+    }
+    if let Some(rt) = &e.refresh_token {
+        v.push(WrittenEntry::new(
+            CacheEntry::of_refresh_token(rt),
+            secret(&rt.secret).as_deref(),
+        ));
+    }
+    if let Some(idt) = &e.id_token {
+        v.push(WrittenEntry::new(
+            CacheEntry::of_id_token(idt),
+            secret(&idt.secret).as_deref(),
+        ));
+    }
+    if let Some(a) = &e.account {
+        v.push(WrittenEntry::new(CacheEntry::of_account(a), None));
+    }
+    v.push(WrittenEntry::new(
+        CacheEntry::of_app_metadata(&e.app_metadata),
+        None,
+    ));
+    v
 }
 
 impl fmt::Debug for TokenCache {

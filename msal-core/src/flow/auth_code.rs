@@ -24,6 +24,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::prompt::Prompt;
 use super::state::{AuthCodeState, Completed, FlowError, FlowOutcome, Initiated};
 use super::user::{Grant, classify, record, send, user_scopes};
 use crate::app::core::{AppRef, ClientApplication};
@@ -265,7 +266,7 @@ pub struct AuthCodeFlowBuilder<'a> {
     extra_scopes: Result<ScopeSet>,
     redirect_uri: Option<String>,
     state: Option<String>,
-    prompt: Option<String>,
+    prompt: Option<Prompt>,
     login_hint: Option<String>,
     domain_hint: Option<String>,
     max_age: Option<u64>,
@@ -324,9 +325,12 @@ impl<'a> AuthCodeFlowBuilder<'a> {
         self
     }
 
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`.
-    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
-        self.prompt = Some(prompt.into());
+    /// What the sign-in page does (`prompt`): [`Prompt::SelectAccount`] to show the account
+    /// picker, [`Prompt::Login`] to ask for credentials again, [`Prompt::Consent`],
+    /// [`Prompt::Create`], [`Prompt::None`] (no page: fails if the user would have to act), or
+    /// [`Prompt::Other`] for a value this crate does not know yet.
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = Some(prompt);
         self
     }
 
@@ -419,6 +423,8 @@ impl<'a> AuthCodeFlowBuilder<'a> {
                     .collect::<Vec<_>>(),
             )?;
         }
+        // The extra scopes are excluded too (msal/application.py decorates their union).
+        let all = all.without(&core.exclude_scopes);
         let mut uri = endpoint.clone();
         let mut first = !uri.contains('?');
         push_query(&mut uri, &mut first, "client_id", &core.client_id);
@@ -448,7 +454,7 @@ impl<'a> AuthCodeFlowBuilder<'a> {
             push_query(&mut uri, &mut first, "login_hint", h);
         }
         if let Some(p) = &self.prompt {
-            push_query(&mut uri, &mut first, "prompt", p);
+            push_query(&mut uri, &mut first, "prompt", p.as_str());
         }
         if let Some(d) = &self.domain_hint {
             push_query(&mut uri, &mut first, "domain_hint", d);

@@ -170,7 +170,7 @@ impl<'a> DeviceCodeFlowBuilder<'a> {
         );
         req.bare = true;
         req.form.push("client_id", core.client_id.clone());
-        req.form.push("scope", scopes.with_reserved().to_wire());
+        req.form.push("scope", core.decorate(&scopes).to_wire());
         if let Some(c) = core.claims(self.options.claims.as_deref())? {
             req.form.push("claims", c);
         }

@@ -4,7 +4,8 @@
 //!
 //! The listener binds 127.0.0.1 only, accepts the form POST whose `state` matches (anything
 //! else gets a 400 and the wait goes on), answers with a fixed page that reflects nothing from
-//! the request, and gives up after the timeout. It serves up to 32 connections at once, each
+//! the request (or the app's own page, into which only the error fields go, escaped), and
+//! gives up after the timeout. It serves up to 32 connections at once, each
 //! with a 10 s deadline, closing the oldest when more arrive: idle local connections cannot
 //! delay the browser's redirect. The browser is opened through `BROWSER` or the
 //! platform's opener; when none can be opened the URL is printed to stderr and the flow still
@@ -21,6 +22,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use super::auth_code::{AuthCodeFlowBuilder, AuthResponse, ResponseMode};
 use super::browser;
+use super::prompt::Prompt;
 use crate::app::core::AppRef;
 use crate::app::options::{AcquireFuture, SshCertificateRequest};
 use crate::error::{Error, ErrorKind, Result};
@@ -39,8 +41,93 @@ const MAX_CONNECTIONS: usize = 32;
 const SUCCESS_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><p>Authentication complete. You can return to the application. Please close this browser tab.</p></body></html>";
 const FAILURE_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head><body><p>Authentication failed. You can return to the application to see why. Please close this browser tab.</p></body></html>";
 
-/// What `on_auth_uri` holds.
+/// What `on_auth_uri` and `on_before_open_browser` hold.
 type AuthUriCallback<'a> = Box<dyn Fn(&str) + Send + Sync + 'a>;
+
+/// The Content-Security-Policy of an app's own pages: no script, no fetch, no frame; inline
+/// styles and `data:` images allowed so a page can be styled without reaching out.
+const CUSTOM_PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+/// The Content-Security-Policy of the built-in pages.
+const DEFAULT_PAGE_CSP: &str = "default-src 'none'";
+
+/// The pages the loopback listener answers the browser with.
+#[derive(Default)]
+struct Pages {
+    success: Option<String>,
+    failure: Option<String>,
+}
+
+impl Pages {
+    /// The page for `resp`, and its Content-Security-Policy.
+    fn render(&self, resp: &AuthResponse) -> (String, &'static str) {
+        let failed = resp.get("error").is_some();
+        let template = if failed { &self.failure } else { &self.success };
+        match template {
+            None => (
+                (if failed { FAILURE_PAGE } else { SUCCESS_PAGE }).to_owned(),
+                DEFAULT_PAGE_CSP,
+            ),
+            Some(t) => (fill(t, resp), CUSTOM_PAGE_CSP),
+        }
+    }
+}
+
+/// Fills a page template: `$error`, `$error_description` and `$error_uri` (RFC 6749 section
+/// 4.1.2.1), HTML-escaped (msal/oauth2cli/authcode.py escapes them the same way in an HTML
+/// template); absent ones are empty. Nothing else of the response is substituted: the code
+/// and the state never reach a page. `$$` is a literal `$`.
+fn fill(template: &str, resp: &AuthResponse) -> String {
+    const FIELDS: [&str; 3] = ["error_description", "error_uri", "error"];
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        }
+        // A placeholder is a whole identifier: `$errors` is not `$error` + `s`.
+        let placeholder = FIELDS.iter().find_map(|f| {
+            after
+                .strip_prefix(f)
+                .filter(|tail| {
+                    !tail
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .map(|tail| (*f, tail))
+        });
+        match placeholder {
+            Some((f, tail)) => {
+                out.push_str(&html_escape(resp.get(f).unwrap_or("")));
+                rest = tail;
+            }
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// The request builder of `acquire_token_interactive`. Set options, then `.await` it.
 #[must_use = "a request does nothing until awaited"]
@@ -49,7 +136,7 @@ pub struct AcquireTokenInteractive<'a> {
     scopes: Result<ScopeSet>,
     port: u16,
     timeout: Duration,
-    prompt: Option<String>,
+    prompt: Option<Prompt>,
     login_hint: Option<String>,
     domain_hint: Option<String>,
     claims: Option<String>,
@@ -58,6 +145,8 @@ pub struct AcquireTokenInteractive<'a> {
     open_browser: bool,
     on_auth_uri: Option<AuthUriCallback<'a>>,
     ssh_certificate: Option<SshCertificateRequest>,
+    on_before_open_browser: Option<AuthUriCallback<'a>>,
+    pages: Pages,
 }
 
 impl std::fmt::Debug for AcquireTokenInteractive<'_> {
@@ -86,6 +175,8 @@ impl<'a> AcquireTokenInteractive<'a> {
             open_browser: true,
             on_auth_uri: None,
             ssh_certificate: None,
+            on_before_open_browser: None,
+            pages: Pages::default(),
         }
     }
 
@@ -108,11 +199,12 @@ impl<'a> AcquireTokenInteractive<'a> {
         self
     }
 
-    /// `prompt`: `login`, `consent`, `select_account`, `none`, `create`. Inside Azure Cloud
-    /// Shell, `none` gets the shell's signed-in user from the shell, with no browser (see the
-    /// app builders' `host_environment`).
-    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
-        self.prompt = Some(prompt.into());
+    /// What the sign-in page does (`prompt`): [`Prompt::SelectAccount`] to show the account
+    /// picker, [`Prompt::Login`] to ask for credentials again, … Inside Azure Cloud Shell,
+    /// [`Prompt::None`] gets the shell's signed-in user from the shell, with no browser (see
+    /// the app builders' `host_environment`).
+    pub fn prompt(mut self, prompt: Prompt) -> Self {
+        self.prompt = Some(prompt);
         self
     }
 
@@ -159,6 +251,45 @@ impl<'a> AcquireTokenInteractive<'a> {
         self.on_auth_uri = Some(Box::new(f));
         self
     }
+
+    /// Called with the sign-in URL just before the browser is opened (MSAL Python's
+    /// `on_before_launching_ui(ui="browser")`): tell the user a browser window is about to
+    /// appear. Not called with [`open_browser(false)`](Self::open_browser), nor inside Azure
+    /// Cloud Shell with [`Prompt::None`] (no browser then).
+    pub fn on_before_open_browser(mut self, f: impl Fn(&str) + Send + Sync + 'a) -> Self {
+        self.on_before_open_browser = Some(Box::new(f));
+        self
+    }
+
+    /// The page the browser shows once the sign-in succeeded, instead of the built-in one
+    /// (MSAL Python's `success_template`). Sent as `text/html` as it is, with a
+    /// Content-Security-Policy that allows inline styles and `data:` images but no script and
+    /// no outside resource.
+    pub fn success_page(mut self, html: impl Into<String>) -> Self {
+        self.pages.success = Some(html.into());
+        self
+    }
+
+    /// The page the browser shows when the identity provider answered an error, instead of
+    /// the built-in one (MSAL Python's `error_template`): `$error`, `$error_description` and
+    /// `$error_uri` are replaced by the response's values, HTML-escaped (empty when absent);
+    /// `$$` is a `$`. Nothing else from the response is put in the page. Sent as
+    /// [`success_page`](Self::success_page) is.
+    ///
+    /// ```no_run
+    /// # async fn f(app: msal_core::PublicClient) -> msal_core::Result<()> {
+    /// let result = app
+    ///     .acquire_token_interactive(["User.Read"])
+    ///     .on_before_open_browser(|_| eprintln!("Opening your browser to sign in…"))
+    ///     .success_page("<h1>Signed in to Contoso CLI</h1><p>You can close this tab.</p>")
+    ///     .failure_page("<h1>Sign-in failed</h1><p>$error: $error_description</p>")
+    ///     .await?;
+    /// # let _ = result; Ok(()) }
+    /// ```
+    pub fn failure_page(mut self, html: impl Into<String>) -> Self {
+        self.pages.failure = Some(html.into());
+        self
+    }
 }
 
 impl<'a> IntoFuture for AcquireTokenInteractive<'a> {
@@ -173,7 +304,7 @@ impl<'a> IntoFuture for AcquireTokenInteractive<'a> {
 async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
     // Inside Cloud Shell, a sign-in that must not prompt gets the shell's user (msal/application.py
     // `acquire_token_interactive`).
-    if r.prompt.as_deref() == Some("none")
+    if r.prompt.as_ref().is_some_and(Prompt::is_no_prompt)
         && let Some(url) = &r.app.core.cloud_shell
     {
         let scopes = r.scopes?;
@@ -218,6 +349,11 @@ async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
         builder = builder.ssh_certificate(ssh);
     }
     let flow = builder.initiate().await?;
+    if r.open_browser
+        && let Some(f) = &r.on_before_open_browser
+    {
+        f(flow.auth_uri());
+    }
     let opened = r.open_browser && browser::open(flow.auth_uri()).await;
     if !opened {
         // Never hang silently: tell the user where to go.
@@ -231,7 +367,7 @@ async fn run(r: AcquireTokenInteractive<'_>) -> Result<AuthenticationResult> {
         }
     }
     let state = flow.state().to_owned();
-    let wait = wait_for_response(&listener, &state);
+    let wait = wait_for_response_with(&listener, &state, Arc::new(r.pages));
     let sleep = r.app.core.clock.sleep(r.timeout);
     let response = tokio::select! {
         resp = wait => resp?,
@@ -266,7 +402,17 @@ impl crate::app::core::ClientApplication for InteractiveApp<'_> {}
 /// once; when another arrives, the oldest one still being served is closed. A connection that
 /// delivers its request at once, as a browser does, is therefore served within milliseconds
 /// however many idle ones were opened before it.
+#[cfg(test)]
 async fn wait_for_response(listener: &TcpListener, state: &str) -> Result<AuthResponse> {
+    wait_for_response_with(listener, state, Arc::new(Pages::default())).await
+}
+
+/// [`wait_for_response`] answering with `pages`.
+async fn wait_for_response_with(
+    listener: &TcpListener,
+    state: &str,
+    pages: Arc<Pages>,
+) -> Result<AuthResponse> {
     let state: Arc<str> = Arc::from(state);
     // Dropping the set (when the response arrives, or the wait is abandoned) aborts the rest.
     let mut serving: JoinSet<Option<AuthResponse>> = JoinSet::new();
@@ -297,8 +443,9 @@ async fn wait_for_response(listener: &TcpListener, state: &str) -> Result<AuthRe
                     oldest.abort();
                 }
                 let state = Arc::clone(&state);
+                let pages = Arc::clone(&pages);
                 order.push_back(serving.spawn(async move {
-                    match tokio::time::timeout(CONNECTION_TIMEOUT, handle(stream, &state)).await {
+                    match tokio::time::timeout(CONNECTION_TIMEOUT, handle(stream, &state, &pages)).await {
                         Ok(Ok(resp)) => resp,
                         Ok(Err(_)) | Err(_) => None,
                     }
@@ -309,7 +456,11 @@ async fn wait_for_response(listener: &TcpListener, state: &str) -> Result<AuthRe
 }
 
 /// One connection: `Some` when it delivered the awaited response.
-async fn handle(mut stream: TcpStream, state: &str) -> std::io::Result<Option<AuthResponse>> {
+async fn handle(
+    mut stream: TcpStream,
+    state: &str,
+    pages: &Pages,
+) -> std::io::Result<Option<AuthResponse>> {
     let mut buf = Vec::with_capacity(2048);
     let header_end = loop {
         let mut chunk = [0u8; 2048];
@@ -382,12 +533,8 @@ async fn handle(mut stream: TcpStream, state: &str) -> std::io::Result<Option<Au
         .await?;
         return Ok(None);
     }
-    let page = if resp.get("error").is_some() {
-        FAILURE_PAGE
-    } else {
-        SUCCESS_PAGE
-    };
-    write_response(&mut stream, 200, page).await?;
+    let (page, csp) = pages.render(&resp);
+    write_page(&mut stream, 200, &page, csp).await?;
     Ok(Some(resp))
 }
 
@@ -399,13 +546,22 @@ async fn reply(stream: &mut TcpStream, status: u16, text: &str) -> std::io::Resu
 }
 
 async fn write_response(stream: &mut TcpStream, status: u16, page: &str) -> std::io::Result<()> {
+    write_page(stream, status, page, DEFAULT_PAGE_CSP).await
+}
+
+async fn write_page(
+    stream: &mut TcpStream,
+    status: u16,
+    page: &str,
+    csp: &str,
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         431 => "Request Header Fields Too Large",
         _ => "Bad Request",
     };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Security-Policy: {csp}\r\nConnection: close\r\n\r\n",
         page.len()
     );
     stream.write_all(head.as_bytes()).await?;
@@ -416,6 +572,21 @@ async fn write_response(stream: &mut TcpStream, status: u16, page: &str) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_templates_fill_only_the_error_fields_escaped() {
+        let resp = AuthResponse::from_query(
+            "error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E%20%26%20%22x%22&code=c0de&state=s7ate",
+        );
+        assert_eq!(
+            fill(
+                "<p>$error: $error_description [$error_uri] $code $state $$5 $errors $</p>",
+                &resp
+            ),
+            "<p>access_denied: &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot; [] $code $state $5 $errors $</p>"
+        );
+        assert_eq!(fill("é$error€", &resp), "éaccess_denied€");
+    }
 
     async fn send(port: u16, raw: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", port))

@@ -11,6 +11,7 @@ pub mod device_code;
 pub mod interactive;
 pub mod obo;
 pub mod password;
+pub mod prompt;
 pub mod refresh_token;
 pub mod silent;
 pub mod state;
@@ -330,12 +331,16 @@ pub(crate) async fn apply_response(
         .access_token
         .ok_or_else(|| Error::invalid_response("the token response has no access token"))?;
     let account = recorded.account.map(Account::from_entity);
-    Ok(AuthenticationResult::from_identity_provider(
-        at,
-        account,
-        claims,
-        &a.request.correlation_id,
-    ))
+    let with_id_token = claims.is_some();
+    Ok(
+        AuthenticationResult::from_identity_provider(
+            at,
+            account,
+            claims,
+            &a.request.correlation_id,
+        )
+        .with_id_token(response.id_token.as_deref().filter(|_| with_id_token)),
+    )
 }
 
 #[cfg(test)]

@@ -251,7 +251,7 @@ async fn run(
     push_extra(&mut form, &options);
     form.push("requested_token_use", "on_behalf_of");
     push_claims(core, &mut form, options.claims.as_deref())?;
-    form.push("scope", p.scopes.with_reserved().to_wire());
+    form.push("scope", core.decorate(&p.scopes).to_wire());
     form.push("assertion", assertion);
     let req = token_request(
         &meta,

@@ -118,7 +118,7 @@ pub(crate) async fn grant_form(g: &Grant<'_>) -> Result<Form> {
         push(&mut form, name, value);
     }
     if g.send_scope {
-        form.push("scope", g.scopes.with_reserved().to_wire());
+        form.push("scope", g.app.core.decorate(g.scopes).to_wire());
     }
     Ok(form)
 }

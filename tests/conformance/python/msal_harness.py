@@ -205,6 +205,8 @@ def build_script_app(spec, session, cache):
     kwargs = {"authority": spec["authority"], "token_cache": cache, "http_client": session}
     if spec.get("client_capabilities"):
         kwargs["client_capabilities"] = spec["client_capabilities"]
+    if spec.get("exclude_scopes"):
+        kwargs["exclude_scopes"] = spec["exclude_scopes"]
     if spec.get("client_credential"):
         return msal.ConfidentialClientApplication(
             spec["client_id"], client_credential=spec["client_credential"], **kwargs)
