@@ -118,8 +118,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use msal_core::cache::{
-    CacheStore, Invalidations, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot,
-    Version,
+    CacheStore, Invalidations, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version,
 };
 use msal_core::{Error, ErrorKind, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -100,8 +100,16 @@ async fn counter_versions_and_the_documented_layout() -> TestResult {
     // Other partitions start elsewhere.
     let starts: std::collections::HashSet<u64> = [
         start,
-        counter(&write(&a, &PartitionKey::app("cid", "t2"), "a").await.version),
-        counter(&write(&a, &PartitionKey::app("cid", "t3"), "a").await.version),
+        counter(
+            &write(&a, &PartitionKey::app("cid", "t2"), "a")
+                .await
+                .version,
+        ),
+        counter(
+            &write(&a, &PartitionKey::app("cid", "t3"), "a")
+                .await
+                .version,
+        ),
     ]
     .into();
     assert_eq!(starts.len(), 3, "{starts:?}");
@@ -139,7 +147,10 @@ async fn a_recreated_partition_never_reuses_an_old_version() -> TestResult {
         .query::<i64>(&mut server.conn())?
         == 1
     {
-        assert!(t.elapsed() < Duration::from_secs(10), "the partition did not expire");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the partition did not expire"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let new = write(&writer, &key, "new").await;

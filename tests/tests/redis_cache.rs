@@ -274,11 +274,19 @@ async fn alice_on_both(a: &ConfidentialClient, b: &ConfidentialClient) -> (Accou
         .await
         .expect("alice signs in on server A");
     let account = r.account().expect("account").clone();
-    let found = b
-        .account(account.home_account_id())
-        .await
-        .expect("lookup")
-        .expect("B finds alice in Redis");
+    // B may have checked alice's partition a moment ago (she was signed out before): it sees
+    // her again once A's write is announced.
+    let t = Instant::now();
+    let found = loop {
+        if let Some(found) = b.account(account.home_account_id()).await.expect("lookup") {
+            break found;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "B finds alice in Redis within 2 s"
+        );
+        tokio::task::yield_now().await;
+    };
     let silent = b
         .acquire_token_silent([USER_READ], &found)
         .await
@@ -387,7 +395,10 @@ async fn a_sign_out_reaches_the_other_servers_by_invalidation() {
         "sign-out on A to B no longer serving, {trials} trials: median {:?}, max {:?} (load average {})",
         delays[delays.len() / 2],
         delays[delays.len() - 1],
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 }
 
@@ -416,7 +427,10 @@ async fn without_its_subscription_a_server_falls_back_to_the_staleness_bound() {
     wait_for_subscribers(&server, 2).await;
     acl_user_b(&server, "resetchannels");
     wait_for_subscribers(&server, 1).await;
-    b.cache().sync().await.expect("B re-reads alice's partition");
+    b.cache()
+        .sync()
+        .await
+        .expect("B re-reads alice's partition");
     let checked = Instant::now();
     a.remove_account(&account).await.expect("A signs alice out");
     let served_stale = serves(&b, &account, &token).await;
@@ -427,7 +441,11 @@ async fn without_its_subscription_a_server_falls_back_to_the_staleness_bound() {
     println!(
         "without its subscription, B served the signed-out token {:?} after A's sign-out ({} right after it), {since_check:?} after its last check (bound {staleness:?})",
         delay,
-        if served_stale { "still served" } else { "not served" },
+        if served_stale {
+            "still served"
+        } else {
+            "not served"
+        },
     );
     assert!(
         served_stale || since_check >= staleness,
@@ -461,7 +479,10 @@ async fn invalidations_resume_after_a_redis_restart() {
     // Both reconnect by themselves (A's breaker may be open a moment).
     let t = Instant::now();
     while a.cache().sync().await.is_err() || b.cache().sync().await.is_err() {
-        assert!(t.elapsed() < Duration::from_secs(15), "the servers did not reconnect");
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "the servers did not reconnect"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     wait_for_subscribers(&server, 2).await;

@@ -137,7 +137,11 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(task) = self.watcher.get_mut().unwrap_or_else(PoisonError::into_inner) {
+        if let Some(task) = self
+            .watcher
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
             task.abort();
         }
     }
