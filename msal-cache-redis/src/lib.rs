@@ -51,8 +51,11 @@
 //! # Layout
 //!
 //! One Redis hash per partition at `{prefix}:v1:{partition key}`, with field `d` (the
-//! MSAL-format JSON bytes) and field `v` (a decimal counter incremented by every write). The
-//! partition's [`Version`] is the decimal text of `v`.
+//! MSAL-format JSON bytes) and field `v` (a decimal counter: a random number from 2^32 to 2^62
+//! when a write creates the hash, incremented by every later write). The partition's
+//! [`Version`] is the decimal text of `v`. The random start keeps a partition that expired, or
+//! that a Redis restart without persistence lost, from coming back at a version a client still
+//! holds for the old contents (which that client would take for unchanged).
 //!
 //! On a Redis Cluster the layout is the same: each partition is one key, so the version and
 //! the data always share a hash slot, and each Lua script touches that key only (passed in
@@ -68,6 +71,16 @@
 //!   small jittered backoff). A write sets the TTL (app partitions: the hint the cache gives, at
 //!   least 1 s; user and on-behalf-of partitions: the sliding TTL, default 14 days) and publishes
 //!   the partition key on `{prefix}:v1:invalidate` ([`RedisCache::invalidations`]).
+//!
+//! # Invalidations across the fleet
+//!
+//! A [`TokenCache`](msal_core::TokenCache) over this store subscribes to the invalidation
+//! channel ([`CacheStore::watch`]) and marks each partition another server wrote stale, so its
+//! next read asks Redis again: a sign-out on one server is honoured by the others within about
+//! a round trip, not after [`CacheOptions::max_staleness`](msal_core::cache::CacheOptions)
+//! (default 30 s). The subscriber has a connection of its own and reconnects by itself; while
+//! it is down, what was published is lost, so memory falls back to the `max_staleness` bound,
+//! and once it is back every partition in memory is marked stale.
 //!
 //! # Failing fast
 //!
@@ -105,7 +118,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use msal_core::cache::{
-    CacheStore, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version,
+    CacheStore, Invalidations, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version,
 };
 use msal_core::{Error, ErrorKind, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -841,7 +854,8 @@ impl RedisCache {
             .arg(data)
             .arg(ttl_ms)
             .arg(self.inner.channel.as_str())
-            .arg(partition);
+            .arg(partition)
+            .arg(first_version());
         let mut conn = Conn::clone(&self.inner.conn.load());
         let reply: Value = self.call(invocation.invoke_async(&mut conn)).await?;
         let Value::Array(mut items) = reply else {
@@ -862,6 +876,15 @@ impl RedisCache {
             _ => Err(unexpected_reply("compare-and-set")),
         }
     }
+}
+
+/// The version of a partition a write creates: random, from 2^32 (above the small counters
+/// of any older client) to 2^62 (so that incrementing it cannot overflow Redis' 64-bit
+/// integers). A partition that expired, or that a restart without persistence lost, must not
+/// come back at a version a reader still holds for its earlier contents: that reader would
+/// take the new contents for unchanged (the [`Version`] contract).
+fn first_version() -> u64 {
+    fastrand::u64((1 << 32)..(1 << 62))
 }
 
 /// `[v, d]` as a snapshot.
@@ -990,6 +1013,23 @@ impl CacheStore for RedisCache {
 
     fn is_partitioned(&self) -> bool {
         true
+    }
+
+    /// The announcements of [`RedisCache::invalidations`], a receiver that fell behind
+    /// turned into [`Invalidation::All`]; the stream ends with the store.
+    fn watch(&self) -> Option<Invalidations> {
+        let receiver = self.invalidations();
+        Some(Box::pin(futures_util::stream::unfold(
+            receiver,
+            |mut receiver| async move {
+                let notice = match receiver.recv().await {
+                    Ok(notice) => notice,
+                    Err(broadcast::error::RecvError::Lagged(_)) => Invalidation::All,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                };
+                Some((notice, receiver))
+            },
+        )))
     }
 }
 

@@ -7,17 +7,9 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
-/// A change announced on the invalidation channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Invalidation {
-    /// The partition with this key ([`PartitionKey::as_str`](msal_core::cache::PartitionKey::as_str))
-    /// was written by some client (this one included).
-    Partition(String),
-    /// Messages may have been missed (the subscription was (re)established after a gap, or the
-    /// receiver lagged): treat every partition as possibly changed.
-    All,
-}
+/// A change announced on the invalidation channel: msal-core's [`Invalidation`], which
+/// [`CacheStore::watch`](msal_core::cache::CacheStore::watch) hands to the token cache.
+pub use msal_core::cache::Invalidation;
 
 /// How often the subscriber pings its connection to notice one that died silently.
 const PING_EVERY: Duration = Duration::from_secs(5);

@@ -1,7 +1,8 @@
 //! The two Lua scripts: one round trip each, atomic on the server.
 //!
 //! Layout: one hash per partition, field `d` (the MSAL JSON bytes) and field `v` (a decimal
-//! counter incremented on every write). Versions are compared as strings, exactly as stored.
+//! counter: a random start when the hash is created, incremented on every later write).
+//! Versions are compared as strings, exactly as stored.
 
 use redis::Script;
 
@@ -23,7 +24,10 @@ return {v, d}
 
 /// `KEYS[1]` partition key; `ARGV[1]` the version the write is based on (`""`: absent);
 /// `ARGV[2]` the new bytes; `ARGV[3]` the TTL in ms (`0`: leave the key's TTL as it is);
-/// `ARGV[4]` the invalidation channel; `ARGV[5]` the message (the partition key).
+/// `ARGV[4]` the invalidation channel; `ARGV[5]` the message (the partition key); `ARGV[6]`
+/// the version to give the partition if this write creates it (a random decimal integer drawn
+/// by the client, so that a partition that expired or was lost with a restart does not start
+/// again at a version some client still holds for its earlier contents).
 ///
 /// Returns `{1, new v}` when written; on a conflict `{0, v, d}` (the current contents, so the
 /// retry needs no extra read) or `{0}` when the partition no longer exists.
@@ -36,8 +40,12 @@ if cur ~= ARGV[1] then
   if not d then d = '' end
   return {0, cur, d}
 end
-redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'd', ARGV[2])
+if cur == '' then
+  redis.call('HSET', KEYS[1], 'v', ARGV[6], 'd', ARGV[2])
+else
+  redis.call('HINCRBY', KEYS[1], 'v', 1)
+  redis.call('HSET', KEYS[1], 'd', ARGV[2])
+end
 local ttl = tonumber(ARGV[3])
 if ttl and ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])

@@ -61,8 +61,17 @@ fn pttl(server: &RedisServer, key: &str) -> i64 {
         .expect("PTTL")
 }
 
+/// The version as the integer the store keeps in field `v`.
+fn counter(v: &Version) -> u64 {
+    std::str::from_utf8(v.as_bytes())
+        .expect("decimal text")
+        .parse()
+        .expect("a decimal counter")
+}
+
 /// The generic contract is checked by msal-core's conformance kit (`tests/conformance.rs`);
-/// this is what is particular to Redis: versions are a counter from 1, and the layout is the
+/// this is what is particular to Redis: a version is a counter that starts at a random number
+/// from 2^32 when the hash is created and goes up by one per write, and the layout is the
 /// documented one (one hash per partition, fields `v` and `d`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counter_versions_and_the_documented_layout() -> TestResult {
@@ -71,9 +80,10 @@ async fn counter_versions_and_the_documented_layout() -> TestResult {
     let b = RedisCache::connect(server.url()).await?;
     let key = PartitionKey::app("cid", "tenant");
     let first = write(&a, &key, "a").await;
-    assert_eq!(first.version, Version::new("1"));
+    let start = counter(&first.version);
+    assert!((1 << 32..1 << 62).contains(&start), "first version {start}");
     let second = write(&b, &key, "b").await;
-    assert_eq!(second.version, Version::new("2"));
+    assert_eq!(counter(&second.version), start + 1);
     assert_eq!(doc(&second), json!({"a": true, "b": true}));
     let same = a.modify(&key, &mut |_| Ok(None)).await?.expect("exists");
     assert_eq!(same.version, second.version);
@@ -84,8 +94,80 @@ async fn counter_versions_and_the_documented_layout() -> TestResult {
         .arg("d")
         .query(&mut server.conn())?;
     assert_eq!(a.key_of(&key), "msal:v1:cid_tenant_AppTokenCache");
-    assert_eq!(stored.0, "2");
+    assert_eq!(stored.0.as_bytes(), second.version.as_bytes());
     assert_eq!(stored.1, &*second.data);
+
+    // Other partitions start elsewhere.
+    let starts: std::collections::HashSet<u64> = [
+        start,
+        counter(
+            &write(&a, &PartitionKey::app("cid", "t2"), "a")
+                .await
+                .version,
+        ),
+        counter(
+            &write(&a, &PartitionKey::app("cid", "t3"), "a")
+                .await
+                .version,
+        ),
+    ]
+    .into();
+    assert_eq!(starts.len(), 3, "{starts:?}");
+    Ok(())
+}
+
+/// A partition that expires, or that a restart without persistence (here FLUSHALL) loses, is
+/// written again from scratch: a second store that read the old contents must see the new ones,
+/// never take them for unchanged because the new hash counted its versions from the same start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_partition_never_reuses_an_old_version() -> TestResult {
+    let server = RedisServer::start();
+    let writer = RedisCache::connect(server.url()).await?;
+    let reader = RedisCache::connect(server.url()).await?;
+    let key = PartitionKey::app("cid", "tenant");
+    let held = |outcome: ReadOutcome| match outcome {
+        ReadOutcome::Current(s) => s,
+        other => panic!("expected contents, got {other:?}"),
+    };
+
+    // Expired: the app partition lives as long as the hint (at least 1 s).
+    writer
+        .modify(&key, &mut |_| {
+            Ok(Some(Written {
+                data: br#"{"generation":"old"}"#.to_vec(),
+                expires_in: Some(Duration::from_millis(1)),
+            }))
+        })
+        .await?;
+    let old = held(reader.read(&key, None, false).await?);
+    assert_eq!(doc(&old), json!({"generation": "old"}));
+    let t = Instant::now();
+    while redis::cmd("EXISTS")
+        .arg(writer.key_of(&key))
+        .query::<i64>(&mut server.conn())?
+        == 1
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the partition did not expire"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let new = write(&writer, &key, "new").await;
+    assert_ne!(new.version, old.version);
+    let seen = held(reader.read(&key, Some(&old.version), false).await?);
+    assert_eq!(doc(&seen), json!({"new": true}));
+    assert_eq!(seen.version, new.version);
+
+    // Lost with everything else (a restart without persistence).
+    let user = PartitionKey::user("u.t");
+    write(&writer, &user, "before").await;
+    let before = held(reader.read(&user, None, false).await?);
+    let _: () = redis::cmd("FLUSHALL").query(&mut server.conn())?;
+    let after = write(&writer, &user, "after").await;
+    assert_ne!(after.version, before.version);
+    let seen = held(reader.read(&user, Some(&before.version), false).await?);
+    assert_eq!(doc(&seen), json!({"after": true}));
     Ok(())
 }
 

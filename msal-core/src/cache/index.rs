@@ -40,6 +40,9 @@ pub(crate) struct PartitionMeta {
     pub(crate) checked_at_ms: AtomicU64,
     /// False once the partition was evicted or replaced: its records are then ignored.
     pub(crate) live: AtomicBool,
+    /// True when the store announced a change since the last load began
+    /// ([`CacheStore::watch`](super::CacheStore::watch)): memory is then stale, whatever its age.
+    pub(crate) invalidated: AtomicBool,
 }
 
 impl PartitionMeta {

@@ -9,7 +9,8 @@
 //!
 //! With a store, the store is the truth and memory (L1) a bounded-staleness view of it:
 //! reads are served from memory while a partition was checked within
-//! [`CacheOptions::max_staleness`]; every write is an operation applied to the
+//! [`CacheOptions::max_staleness`] and the store announced no change to it
+//! ([`CacheStore::watch`]); every write is an operation applied to the
 //! store's freshest data under its lock or compare-and-set. A failing store never fails an
 //! acquisition: a failed read serves what memory holds, a failed write keeps its change in
 //! memory as *unsaved*, served until the store takes it (with the partition's next write or
@@ -54,7 +55,8 @@ pub use schema::{
     AccessTokenEntity, AccountEntity, AppMetadataEntity, IdTokenEntity, RefreshTokenEntity,
 };
 pub use store::{
-    CacheStore, Modify, PartitionKey, PartitionKind, ReadOutcome, Snapshot, Version, Written,
+    CacheStore, Invalidation, Invalidations, Modify, PartitionKey, PartitionKind, ReadOutcome,
+    Snapshot, Version, Written,
 };
 use view::WriteHook;
 pub use view::{CacheEntry, CacheQuery, CredentialType, WrittenEntry};
@@ -65,6 +67,10 @@ pub use view::{CacheEntry, CacheQuery, CredentialType, WrittenEntry};
 pub struct CacheOptions {
     /// How long a partition is served from memory before the store is asked whether it changed
     /// (default 30 s; a file store's check is a `stat`, Redis's one round trip).
+    ///
+    /// A store that announces changes ([`CacheStore::watch`]: Redis, by pub/sub) has memory
+    /// re-read a partition as soon as another writer's change is announced, well within this
+    /// bound; the bound still holds when announcements are lost (the subscription is down).
     pub max_staleness: Duration,
     /// How many partitions memory holds at most; the least recently checked are dropped first
     /// (default 100,000).
@@ -128,6 +134,22 @@ struct Inner {
     health: Mutex<health::HealthState>,
     /// Called after every recorded token response, outside every lock.
     write_hook: RwLock<Option<WriteHook>>,
+    /// Whether listening to the store's announcements was set up (or found impossible).
+    watching: AtomicBool,
+    /// The task listening to the store's announcements, aborted with the cache.
+    watcher: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .watcher
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            task.abort();
+        }
+    }
 }
 
 /// A token cache in MSAL's unified schema; see the [module documentation](self).
@@ -174,7 +196,7 @@ impl TokenCache {
 
     fn build(store: Option<Arc<dyn CacheStore>>, options: CacheOptions) -> TokenCache {
         let partitioned = store.as_ref().is_some_and(|s| s.is_partitioned());
-        TokenCache {
+        let cache = TokenCache {
             inner: Arc::new(Inner {
                 store,
                 partitioned,
@@ -186,7 +208,70 @@ impl TokenCache {
                 changed: AtomicBool::new(false),
                 health: Mutex::new(health::HealthState::default()),
                 write_hook: RwLock::new(None),
+                watching: AtomicBool::new(false),
+                watcher: Mutex::new(None),
             }),
+        };
+        cache.watch_store();
+        cache
+    }
+
+    /// Starts listening to the store's announcements of changed partitions
+    /// ([`CacheStore::watch`]), once, when running inside a Tokio runtime (else at the next
+    /// store call that does). The task holds the cache weakly and is aborted with it.
+    fn watch_store(&self) {
+        let Some(store) = &self.inner.store else {
+            return;
+        };
+        if self.inner.watching.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.inner.watching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(mut notices) = store.watch() else {
+            return;
+        };
+        let cache = Arc::downgrade(&self.inner);
+        let task = runtime.spawn(async move {
+            use futures_util::StreamExt as _;
+            while let Some(notice) = notices.next().await {
+                let Some(inner) = cache.upgrade() else {
+                    return;
+                };
+                TokenCache { inner }.invalidate(&notice);
+            }
+            tracing::debug!("the token cache store stopped announcing changes");
+        });
+        *lock(&self.inner.watcher) = Some(task.abort_handle());
+    }
+
+    /// Marks what `notice` names stale in memory: the next read of it asks the store.
+    fn invalidate(&self, notice: &Invalidation) {
+        let map = lock(&self.inner.partitions);
+        match notice {
+            Invalidation::Partition(key) => {
+                // The announcement names the key only; partition keys of different kinds
+                // never share a name (see `PartitionKey`).
+                for kind in [
+                    PartitionKind::User,
+                    PartitionKind::App,
+                    PartitionKind::OnBehalfOf,
+                    PartitionKind::Whole,
+                ] {
+                    if let Some(p) = map.get(&PartitionKey::from_parts(kind, key)) {
+                        p.meta.invalidated.store(true, Ordering::Release);
+                    }
+                }
+            }
+            Invalidation::All => {
+                for p in map.values() {
+                    p.meta.invalidated.store(true, Ordering::Release);
+                }
+            }
         }
     }
 
@@ -207,6 +292,9 @@ impl TokenCache {
     fn is_fresh(&self, meta: &PartitionMeta) -> bool {
         if self.inner.store.is_none() {
             return true;
+        }
+        if meta.invalidated.load(Ordering::Acquire) {
+            return false;
         }
         let max = u64::try_from(self.inner.options.max_staleness.as_millis()).unwrap_or(u64::MAX);
         self.now_ms()
@@ -237,6 +325,7 @@ impl TokenCache {
                 // A new partition is unknown until loaded: never fresh.
                 checked_at_ms: AtomicU64::new(0),
                 live: AtomicBool::new(true),
+                invalidated: AtomicBool::new(false),
             }),
             state: Mutex::new(PartitionState {
                 doc: Document::default(),
@@ -374,6 +463,7 @@ impl TokenCache {
         let Some(store) = &self.inner.store else {
             return Ok(());
         };
+        self.watch_store();
         let p = self.partition(key);
         if p.meta.checked_at_ms.load(Ordering::Relaxed) != 0 && self.is_fresh(&p.meta) {
             return Ok(());
@@ -447,6 +537,7 @@ impl TokenCache {
         let Some(store) = &self.inner.store else {
             return Ok(());
         };
+        self.watch_store();
         let p = self.partition(key);
         let _busy = p.busy.lock().await;
         self.load(store.as_ref(), &p).await
@@ -498,6 +589,9 @@ impl TokenCache {
     /// Reads `p` from the store (the caller holds `p.busy`), noting the outcome in the store's
     /// health.
     async fn load(&self, store: &dyn CacheStore, p: &Partition) -> Result<()> {
+        // Cleared before the read: an announcement arriving while it is under way may be of a
+        // write the read did not see, and marks the partition stale again.
+        let invalidated = p.meta.invalidated.swap(false, Ordering::AcqRel);
         let result = self.load_inner(store, p).await;
         match &result {
             Ok(()) => {
@@ -505,7 +599,12 @@ impl TokenCache {
                     self.store_succeeded();
                 }
             }
-            Err(e) => self.store_failed(e, false),
+            Err(e) => {
+                if invalidated {
+                    p.meta.invalidated.store(true, Ordering::Release);
+                }
+                self.store_failed(e, false);
+            }
         }
         result
     }
@@ -573,6 +672,7 @@ impl TokenCache {
         let Some(store) = self.inner.store.clone() else {
             return Ok(());
         };
+        self.watch_store();
         let p = self.partition(key);
         let _busy = p.busy.lock().await;
         let (base_doc, base_version, unsaved) = {
@@ -586,6 +686,8 @@ impl TokenCache {
         if op.is_none() && unsaved.is_empty() {
             return Ok(());
         }
+        // As in `load`: the write reads the store's freshest contents, and memory takes them.
+        let invalidated = p.meta.invalidated.swap(false, Ordering::AcqRel);
         let mut outcome: Option<(Document, Changes, bool)> = None;
         let mut modify = |current: Option<&Snapshot>| -> Result<Option<Written>> {
             // Memory is the stored document plus the operations applied since only when nothing
@@ -655,9 +757,15 @@ impl TokenCache {
             }
             Ok(None) => {
                 lock(&p.state).unsaved.drain(..unsaved.len());
+                if invalidated {
+                    p.meta.invalidated.store(true, Ordering::Release);
+                }
                 Ok(())
             }
             Err(e) => {
+                if invalidated {
+                    p.meta.invalidated.store(true, Ordering::Release);
+                }
                 tracing::warn!(error = %e, "the token cache store failed; the change is kept in memory, unsaved, until a write succeeds");
                 self.store_failed(&e, true);
                 if let Some((o, at)) = op {

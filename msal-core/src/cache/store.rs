@@ -60,6 +60,14 @@ impl PartitionKey {
         }
     }
 
+    /// The key of `kind` named `key` (as [`as_str`](Self::as_str) gives it).
+    pub(crate) fn from_parts(kind: PartitionKind, key: &str) -> PartitionKey {
+        PartitionKey {
+            kind,
+            key: Arc::from(key),
+        }
+    }
+
     /// The single partition of a store that keeps everything in one unit.
     pub fn whole() -> PartitionKey {
         PartitionKey {
@@ -91,6 +99,13 @@ impl fmt::Debug for PartitionKey {
 }
 
 /// A backend-defined version of a partition: equal versions mean equal contents.
+///
+/// A version, once given to some contents of a partition, is never given to other contents
+/// of that partition, even after the partition was deleted, expired or lost (a backend
+/// restarted without its data): a reader holding the old version would otherwise take the new
+/// contents for [`Unchanged`](ReadOutcome::Unchanged) and keep serving what it has. A counter
+/// that starts again from the same value in a new partition breaks this; a random or
+/// time-based start does not.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Version(Arc<[u8]>);
 
@@ -156,6 +171,22 @@ pub struct Written {
     pub expires_in: Option<Duration>,
 }
 
+/// A change a store announces through [`CacheStore::watch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invalidation {
+    /// The partition with this key ([`PartitionKey::as_str`]) was written by some client
+    /// (possibly this one).
+    Partition(String),
+    /// Announcements may have been missed (the store's subscription was (re)established after
+    /// a gap, or the receiver fell behind): every partition may have changed.
+    All,
+}
+
+/// The stream of [`CacheStore::watch`]: it ends when the store stops announcing changes for
+/// good.
+pub type Invalidations = futures_util::stream::BoxStream<'static, Invalidation>;
+
 /// A modification: given the partition as currently stored (`None` when it does not exist:
 /// its bytes and version, so the cache can skip re-parsing bytes it already holds), the bytes
 /// to write (`Ok(None)`: nothing to change). It may run several times, each time on fresher
@@ -192,6 +223,21 @@ pub trait CacheStore: Send + Sync + fmt::Debug + 'static {
     /// True when the store keeps partitions apart (a key each); false when everything lives in
     /// one unit, in which case the cache uses [`PartitionKey::whole`] for everything.
     fn is_partitioned(&self) -> bool;
+
+    /// The partitions other writers change, as they change them, when the store can announce
+    /// that (Redis pub/sub); `None` (the default) when it cannot.
+    ///
+    /// A [`TokenCache`](crate::TokenCache) over the store listens from its first use inside a
+    /// Tokio runtime and marks each announced partition stale, so that the next read asks the
+    /// store again instead of serving memory for up to
+    /// [`max_staleness`](crate::cache::CacheOptions::max_staleness). Announcements are a
+    /// shortcut, not a guarantee: `max_staleness` still bounds what memory serves when they are
+    /// late or lost. A store sends [`Invalidation::All`] whenever it may have missed some (its
+    /// subscription was down), and its own writes may be announced too (costing the cache one
+    /// version check).
+    fn watch(&self) -> Option<Invalidations> {
+        None
+    }
 }
 
 #[async_trait]
@@ -215,6 +261,10 @@ impl<T: CacheStore + ?Sized> CacheStore for Arc<T> {
 
     fn is_partitioned(&self) -> bool {
         (**self).is_partitioned()
+    }
+
+    fn watch(&self) -> Option<Invalidations> {
+        (**self).watch()
     }
 }
 
