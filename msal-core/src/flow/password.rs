@@ -118,8 +118,13 @@ impl<'a> IntoFuture for AcquireTokenByUsernamePassword<'a> {
                         scopes: &scopes,
                         options: &self.options,
                         leading: Vec::new(),
-                        fields: vec![("assertion", assertion.encoded())],
-                        send_scope: true,
+                        // As msal/oauth2cli/oauth2.py `obtain_token_by_assertion`: `scope`,
+                        // then `assertion`.
+                        fields: vec![
+                            ("scope", scopes.with_reserved().to_wire()),
+                            ("assertion", assertion.encoded()),
+                        ],
+                        send_scope: false,
                         anchor: None,
                         refreshed: None,
                         username: Some(username),
