@@ -129,6 +129,7 @@ fn compare_runs(steps: &[Step], py: &[StepRun], rs: &[StepRun]) -> Vec<String> {
             for x in run.requests.iter().filter(|x| {
                 !wire::is_token_post(x)
                     && !wire::is_device_authorization_post(x)
+                    && !wire::is_ws_trust_post(x)
                     && !wire::is_discovery_get(x)
             }) {
                 s.push(format!(
@@ -163,6 +164,24 @@ fn compare_runs(steps: &[Step], py: &[StepRun], rs: &[StepRun]) -> Vec<String> {
             &[],
             &mut s,
         );
+        let (pw, rw) = (
+            of(&p.requests, wire::is_ws_trust_post),
+            of(&r.requests, wire::is_ws_trust_post),
+        );
+        if pw.len() != rw.len() {
+            s.push(format!(
+                "WS-Trust POST: python sent {}, rust {}",
+                pw.len(),
+                rw.len()
+            ));
+        }
+        for (pg, rg) in pw.iter().zip(&rw) {
+            s.extend(
+                wire::compare_ws_trust_posts(pg, rg)
+                    .into_iter()
+                    .map(|x| format!("WS-Trust POST: {x}")),
+            );
+        }
         compare_pairs(
             "token POST",
             &of(&p.requests, wire::is_token_post),

@@ -43,6 +43,7 @@ pub(crate) fn password(username: &str) -> anyhow::Result<&'static str> {
         u if u.eq_ignore_ascii_case(seeds::CAROL_USERNAME) => seeds::CAROL_PASSWORD,
         u if u.eq_ignore_ascii_case(seeds::ERIN_USERNAME) => seeds::ERIN_PASSWORD,
         u if u.eq_ignore_ascii_case(seeds::DAVE_USERNAME) => seeds::DAVE_PASSWORD,
+        u if u.eq_ignore_ascii_case(seeds::FRANK_USERNAME) => seeds::FRANK_PASSWORD,
         other => bail!("no seeded password for {other:?}"),
     })
 }

@@ -33,8 +33,13 @@ const SECRET_FIELDS: [&str; 5] = [
 
 /// Form fields of user flows whose values are fresh per run (codes, tokens, the PKCE
 /// verifier): both sides must send a non-empty value; the PKCE verifier is checked for shape.
-pub(crate) const USER_FLOW_VOLATILE_FIELDS: [&str; 4] =
-    ["code", "code_verifier", "device_code", "refresh_token"];
+pub(crate) const USER_FLOW_VOLATILE_FIELDS: [&str; 5] = [
+    "code",
+    "code_verifier",
+    "device_code",
+    "refresh_token",
+    "assertion",
+];
 
 /// The characters of a PKCE verifier (RFC 7636 `unreserved`).
 fn is_pkce_verifier(v: &str) -> bool {
@@ -69,6 +74,112 @@ pub(crate) fn is_user_realm_get(r: &RecordedRequest) -> bool {
 /// Whether `r` is a discovery GET (OIDC or instance discovery).
 pub(crate) fn is_discovery_get(r: &RecordedRequest) -> bool {
     r.method.eq_ignore_ascii_case("GET")
+}
+
+/// Whether `r` is a WS-Trust request to a federation server's username/password endpoint.
+pub(crate) fn is_ws_trust_post(r: &RecordedRequest) -> bool {
+    r.method.eq_ignore_ascii_case("POST") && r.path.contains("/usernamemixed")
+}
+
+/// The `{namespace}local` name of the root element of a SAML bearer grant's `assertion`
+/// (base64url without padding, RFC 7522 §2.1), or `None` when it is not that.
+fn saml_root(v: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(v)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let doc = roxmltree::Document::parse(&text).ok()?;
+    let root = doc.root_element();
+    Some(format!(
+        "{{{}}}{}",
+        root.tag_name().namespace().unwrap_or_default(),
+        root.tag_name().name()
+    ))
+}
+
+/// The elements of a SOAP request as `{namespace}local = text` lines in document order, the
+/// per-request values (message id, timestamps) replaced by a marker; the password's text is
+/// shown by its length.
+fn soap_outline(body: &str) -> Result<Vec<String>, String> {
+    let doc = roxmltree::Document::parse(body).map_err(|e| e.to_string())?;
+    Ok(doc
+        .descendants()
+        .filter(|n| n.is_element())
+        .map(|n| {
+            let name = n.tag_name().name();
+            let text = if n.children().any(|c| c.is_element()) {
+                String::new()
+            } else {
+                let t = n.text().unwrap_or_default().trim();
+                match name {
+                    "MessageID" | "Created" | "Expires" => "<fresh>".to_owned(),
+                    "Password" => format!("<{} chars>", t.len()),
+                    _ => t.to_owned(),
+                }
+            };
+            format!(
+                "{{{}}}{name} = {text}",
+                n.tag_name().namespace().unwrap_or_default()
+            )
+        })
+        .collect())
+}
+
+/// Differences between two WS-Trust requests: endpoint, SOAP headers and the SOAP envelope's
+/// elements (per-request values aside; the passwords compared by value, never printed).
+pub(crate) fn compare_ws_trust_posts(py: &RecordedRequest, rs: &RecordedRequest) -> Vec<String> {
+    let mut d = Vec::new();
+    if target(py) != target(rs) {
+        d.push(format!(
+            "endpoint: python {} | rust {}",
+            target(py),
+            target(rs)
+        ));
+    }
+    let (pm, rm) = (header_map(&py.headers), header_map(&rs.headers));
+    for name in ["content-type", "soapaction"] {
+        let norm = |v: Option<&Vec<&str>>| -> Option<Vec<String>> {
+            v.map(|v| {
+                v.iter()
+                    .map(|s| s.to_ascii_lowercase().replace(' ', ""))
+                    .collect()
+            })
+        };
+        if norm(pm.get(name)) != norm(rm.get(name)) {
+            d.push(format!(
+                "header {name}: python {:?} | rust {:?}",
+                pm.get(name),
+                rm.get(name)
+            ));
+        }
+    }
+    match (soap_outline(&py.body), soap_outline(&rs.body)) {
+        (Ok(p), Ok(r)) => {
+            if p != r {
+                d.push(format!(
+                    "SOAP envelope: python [{}] | rust [{}]",
+                    p.join("; "),
+                    r.join("; ")
+                ));
+            }
+        }
+        (p, r) => d.push(format!(
+            "SOAP envelope not XML: python {:?} | rust {:?}",
+            p.err(),
+            r.err()
+        )),
+    }
+    let password = |body: &str| -> Option<String> {
+        let doc = roxmltree::Document::parse(body).ok()?;
+        doc.descendants()
+            .find(|n| n.tag_name().name() == "Password")
+            .and_then(|n| n.text())
+            .map(str::to_owned)
+    };
+    if password(&py.body) != password(&rs.body) {
+        d.push("SOAP envelope: the passwords differ".to_owned());
+    }
+    d
 }
 
 /// `host/path?query` as received.
@@ -144,12 +255,23 @@ fn compare_form(
             for (side, v) in [("python", pv.as_str()), ("rust", *rv)] {
                 if v.is_empty() {
                     d.push(format!("form {name}: {side} sent an empty value"));
+                } else if name == "assertion" && saml_root(v).is_none() {
+                    d.push(format!(
+                        "form assertion: {side}'s is not a base64url (unpadded) XML document"
+                    ));
                 } else if name == "code_verifier" && !is_pkce_verifier(v) {
                     d.push(format!(
                         "form code_verifier: {side}'s is not a PKCE verifier ({} chars)",
                         v.len()
                     ));
                 }
+            }
+            if name == "assertion" && saml_root(pv) != saml_root(rv) {
+                d.push(format!(
+                    "form assertion: root element python {:?} | rust {:?}",
+                    saml_root(pv),
+                    saml_root(rv)
+                ));
             }
         } else if name == "client_assertion" {
             for line in compare_assertions(pv, rv) {

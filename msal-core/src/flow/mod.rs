@@ -17,6 +17,7 @@ pub mod silent;
 pub mod state;
 pub(crate) mod user;
 pub mod user_fic;
+pub(crate) mod wstrust;
 
 use std::sync::Arc;
 

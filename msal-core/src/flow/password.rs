@@ -1,18 +1,20 @@
 //! Username and password (ROPC), for legacy apps and tests: user-realm discovery first; a
-//! managed account signs in directly, a federated one gets a clear error (WS-Trust is not
-//! implemented).
+//! managed account signs in directly (`grant_type=password`), a federated one at its federation
+//! server over WS-Trust, whose SAML assertion is then redeemed with the SAML bearer grant
+//! (msal/application.py `acquire_token_by_username_password`; see [`super::wstrust`]).
 
 use std::future::IntoFuture;
 
 use serde_json::Value;
 
 use super::user::{Grant, redeem, user_scopes};
+use super::wstrust;
 use crate::app::core::AppRef;
 use crate::app::options::{
     AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
 };
 use crate::authority::AuthorityKind;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
 use crate::http::token_request::get_json;
 use crate::result::AuthenticationResult;
@@ -96,12 +98,39 @@ impl<'a> IntoFuture for AcquireTokenByUsernamePassword<'a> {
                     && realm
                         .get("account_type")
                         .and_then(Value::as_str)
-                        .is_some_and(|t| t.eq_ignore_ascii_case("Federated"))
+                        .is_some_and(|t| t == "Federated")
                 {
-                    return Err(Error::new(
-                        ErrorKind::Configuration,
-                        "this account is federated: username/password sign-in would need WS-Trust to its identity provider, which msal-rs does not support; use the device code or interactive flow",
-                    ));
+                    let assertion = wstrust::sign_in(
+                        &core.http,
+                        &realm,
+                        username,
+                        self.password.expose_secret(),
+                        core.clock.now(),
+                    )
+                    .await?;
+                    // As msal/application.py: the assertion grant carries no anchor mailbox.
+                    return redeem(Grant {
+                        app: self.app,
+                        meta: &meta,
+                        grant_type: assertion.grant_type,
+                        api: ApiId::AcquireTokenByUsernamePassword,
+                        reason: RefreshReason::NotApplicable,
+                        scopes: &scopes,
+                        options: &self.options,
+                        leading: Vec::new(),
+                        // As msal/oauth2cli/oauth2.py `obtain_token_by_assertion`: `scope`,
+                        // then `assertion`.
+                        fields: vec![
+                            ("scope", scopes.with_reserved().to_wire()),
+                            ("assertion", assertion.encoded()),
+                        ],
+                        send_scope: false,
+                        anchor: None,
+                        refreshed: None,
+                        username: Some(username),
+                        correlation_id: Some(&correlation_id),
+                    })
+                    .await;
                 }
             }
             redeem(Grant {

@@ -101,6 +101,7 @@ pub(crate) async fn grant_form(g: &Grant<'_>) -> Result<Form> {
                 | "code"
                 | "device_code"
                 | "user_federated_identity_credential"
+                | "assertion"
         ) {
             form.push_secret(name, secrecy::SecretString::from(value.to_owned()));
         } else {

@@ -54,6 +54,12 @@ pub(crate) fn format_timestamp(epoch: u64) -> String {
     )
 }
 
+/// Formats epoch seconds as an XML Schema `dateTime` in UTC, `YYYY-MM-DDTHH:MM:SSZ` (the form
+/// WS-Security timestamps and SAML instants use).
+pub(crate) fn format_xml_time(epoch: u64) -> String {
+    format_timestamp(epoch).replacen(' ', "T", 1)
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -77,6 +83,7 @@ mod tests {
         assert_eq!(format_timestamp(0), "1970-01-01 00:00:00Z");
         assert_eq!(format_timestamp(1_700_000_000), "2023-11-14 22:13:20Z");
         assert_eq!(format_timestamp(951_782_400), "2000-02-29 00:00:00Z");
+        assert_eq!(format_xml_time(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::state::EmuState;
 use super::token;
 use super::userrealm;
 use super::vault;
+use super::wstrust;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 1 << 20;
@@ -287,6 +288,9 @@ fn dispatch(state: &EmuState, req: &Incoming) -> Response {
     let now = state.clock.now_secs();
     if vault::is_vault_host(&req.host) {
         return vault::handle(state, req);
+    }
+    if wstrust::is_federation_host(&req.host) {
+        return wstrust::handle(state, req);
     }
     let Some(kind) = hosts::classify(&req.host) else {
         return not_found(req);

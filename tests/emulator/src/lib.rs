@@ -44,6 +44,7 @@ mod tls;
 mod token;
 mod userrealm;
 mod vault;
+pub mod wstrust;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

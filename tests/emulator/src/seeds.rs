@@ -12,7 +12,7 @@
 //! | [`CAROL_USERNAME`] | contosob2c (B2C) | default user of the B2C tenant |
 //! | [`ERIN_USERNAME`] | contosociam (CIAM) | default user of the CIAM tenant |
 //! | [`DAVE_USERNAME`] | the ADFS server | default user at `https://fs.contoso.com/adfs` |
-//! | [`FRANK_USERNAME`] | contoso, federated domain [`FEDERATED_DOMAIN`] | ROPC refused |
+//! | [`FRANK_USERNAME`] | contoso, federated domain [`FEDERATED_DOMAIN`] | password checked by WS-Trust at [`FEDERATION_HOST`]; ROPC refused |
 //!
 //! # Apps for user sign-in
 //!
@@ -91,6 +91,7 @@ pub const HOSTS: &[&str] = &[
     "fs.contoso.com",
     "idp.fabrikam.example",
     "contoso.vault.azure.net",
+    "sts.fed.example",
     "localhost",
 ];
 
@@ -137,15 +138,27 @@ pub const CIAM_TENANT_DOMAIN: &str = "contosociam.onmicrosoft.com";
 /// `https://fs.contoso.com/adfs`). Listed among the tenants with kind `adfs`.
 pub const ADFS_TENANT_ID: &str = "adfs";
 /// A federated domain of contoso: user realm answers `Federated` for it, and the token endpoint
-/// refuses ROPC for its users (their passwords live at the federation server).
+/// refuses ROPC for its users (their passwords live at the federation server,
+/// [`FEDERATION_HOST`]).
 pub const FEDERATED_DOMAIN: &str = "fed.example";
 /// `federation_protocol` of [`FEDERATED_DOMAIN`].
 pub const FEDERATION_PROTOCOL: &str = "WSTrust";
-/// `federation_metadata_url` (MEX) of [`FEDERATED_DOMAIN`]. Not served by the emulator.
+/// The federation server (AD FS) of [`FEDERATED_DOMAIN`]: it serves the WS-MetadataExchange
+/// document and the WS-Trust 1.3 and 2005 username/password endpoints, and issues SAML
+/// assertions that the token endpoint redeems (`saml2-bearer` and `saml1_1-bearer` grants).
+pub const FEDERATION_HOST: &str = "sts.fed.example";
+/// `federation_metadata_url` (MEX) of [`FEDERATED_DOMAIN`]; it lists both WS-Trust endpoints.
 pub const FEDERATION_METADATA_URL: &str = "https://sts.fed.example/adfs/services/trust/mex";
-/// `federation_active_auth_url` of [`FEDERATED_DOMAIN`]. Not served by the emulator.
+/// `federation_active_auth_url` of [`FEDERATED_DOMAIN`]: the WS-Trust 2005 endpoint (it answers
+/// SAML 1.1 assertions).
 pub const FEDERATION_ACTIVE_AUTH_URL: &str =
     "https://sts.fed.example/adfs/services/trust/2005/usernamemixed";
+/// The WS-Trust 1.3 username/password endpoint of [`FEDERATION_HOST`] (it answers SAML 2.0
+/// assertions).
+pub const FEDERATION_WSTRUST13_URL: &str =
+    "https://sts.fed.example/adfs/services/trust/13/usernamemixed";
+/// The `Issuer` of the federation server's SAML assertions.
+pub const FEDERATION_ISSUER: &str = "http://sts.fed.example/adfs/services/trust";
 
 // ---------------------------------------------------------------- apps
 
@@ -261,7 +274,8 @@ pub const ERIN_OID: &str = "e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7a8b";
 pub const ERIN_NAME: &str = "Erin Example";
 /// Erin's password.
 pub const ERIN_PASSWORD: &str = "Er1n+p@ss/=&%";
-/// Frank, a contoso user in the federated domain [`FEDERATED_DOMAIN`] (ROPC refused).
+/// Frank, a contoso user in the federated domain [`FEDERATED_DOMAIN`] (ROPC refused; he signs
+/// in with his password through WS-Trust at [`FEDERATION_HOST`]).
 pub const FRANK_USERNAME: &str = "frank@fed.example";
 /// Frank's object id.
 pub const FRANK_OID: &str = "f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f7a8b9c";

@@ -329,6 +329,8 @@ pub(crate) struct Registry {
     pub(crate) strict_rotation: bool,
     /// The managed-identity sources' identities, settings, faults and Azure Arc challenges.
     pub(crate) managed_identity: MiState,
+    /// SAML assertions the federation server issued, by assertion id.
+    pub(crate) saml_assertions: HashMap<String, crate::wstrust::Issued>,
 }
 
 fn tenant(name: &str, id: &str, domains: &[&str], kind: TenantKind) -> Tenant {
@@ -592,6 +594,7 @@ impl Registry {
             device_config: DeviceConfig::default(),
             strict_rotation: false,
             managed_identity: MiState::default(),
+            saml_assertions: HashMap::new(),
         }
     }
 

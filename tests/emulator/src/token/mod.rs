@@ -12,6 +12,7 @@ mod obo;
 mod password;
 mod pop;
 mod refresh;
+mod saml;
 pub(crate) mod scopes;
 mod ssh_cert;
 pub(crate) mod user;
@@ -79,6 +80,8 @@ fn grant_handler(grant_type: &str) -> Option<Grant> {
         "password" => Some(password::handle),
         DEVICE_CODE_GRANT => Some(device_code::handle),
         "user_fic" => Some(user_fic::handle),
+        saml::SAML2_BEARER => Some(saml::handle_saml2),
+        saml::SAML1_1_BEARER => Some(saml::handle_saml1_1),
         _ => None,
     }
 }
