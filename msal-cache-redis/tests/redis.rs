@@ -481,7 +481,11 @@ async fn connect_while_redis_is_down_succeeds_and_calls_fail_fast() -> TestResul
         assert_cache_error(cache.read(&key, None, false).await);
         // Refused at once on loopback: well under the 200 ms connect timeout, with room for a
         // loaded machine.
-        assert!(t.elapsed() < Duration::from_millis(150), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(150),
+            "{:?}",
+            t.elapsed()
+        );
     }
     assert_eq!(cache.breaker_state(), BreakerState::Open);
 
