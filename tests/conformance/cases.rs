@@ -370,6 +370,9 @@ pub(crate) struct CallSpec {
     /// `fmi_path` (client credentials).
     #[serde(default)]
     pub(crate) fmi_path: Option<String>,
+    /// `forwarded_client_claims` (client credentials, on-behalf-of): client-originated claims.
+    #[serde(default)]
+    pub(crate) forwarded_client_claims: Option<String>,
     /// For OBO: the user whose token the emulator mints as the incoming assertion.
     #[serde(default)]
     pub(crate) user_assertion: Option<UserAssertionSpec>,

@@ -126,6 +126,7 @@ fn python_job(
         scopes: scopes.to_vec(),
         claims: None,
         fmi_path: None,
+        forwarded_client_claims: None,
         user_assertion: None,
         username: None,
         user_object_id: None,

@@ -218,6 +218,7 @@ pub(crate) fn job(
         "scopes": call.scopes,
         "claims_challenge": call.claims,
         "fmi_path": call.fmi_path,
+        "forwarded_client_claims": call.forwarded_client_claims,
         "user_assertion": assertion,
         "username": call.username,
         "user_object_id": call.user_object_id,

@@ -116,6 +116,9 @@ pub(crate) async fn call(
             if let Some(p) = &call.fmi_path {
                 req = req.fmi_path(p.clone());
             }
+            if let Some(f) = &call.forwarded_client_claims {
+                req = req.forwarded_client_claims(f.clone());
+            }
             req.await?
         }
         Api::AcquireTokenOnBehalfOf => {
@@ -124,6 +127,9 @@ pub(crate) async fn call(
             let mut req = app.acquire_token_on_behalf_of(assertion, scopes);
             if let Some(c) = &call.claims {
                 req = req.claims(c.clone());
+            }
+            if let Some(f) = &call.forwarded_client_claims {
+                req = req.forwarded_client_claims(f.clone());
             }
             req.await?
         }

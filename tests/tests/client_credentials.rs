@@ -980,3 +980,64 @@ async fn concurrent_cold_calls_share_one_discovery() {
     let stats = env.emulator.admin().stats().await.expect("stats");
     assert_eq!(stats.discovery_requests, 1);
 }
+
+#[tokio::test]
+async fn forwarded_client_claims_are_sent_as_claims_and_key_the_cache() {
+    let env = Env::start().await;
+    let app = env.secret_app();
+    let claims = r#"{"access_token":{"xms_ds_cnf":{"essential":true,"value":"one"}}}"#;
+    let other = r#"{"access_token":{"xms_ds_cnf":{"essential":true,"value":"two"}}}"#;
+    let first = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .forwarded_client_claims(claims)
+        .await
+        .expect("a token");
+    assert_eq!(first.source(), TokenSource::IdentityProvider);
+    let sent = env.token_requests().await;
+    let form = |i: usize, name: &str| {
+        sent.get(i)
+            .and_then(|r| r.form.iter().find(|(k, _)| k == name))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        form(0, "claims").as_deref(),
+        Some(claims),
+        "sent as the claims field"
+    );
+    assert_eq!(form(0, "client_claims"), None, "never a field of its own");
+    // The same claims: the cache (unlike a claims challenge).
+    let again = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .forwarded_client_claims(claims)
+        .await
+        .expect("from the cache");
+    assert_eq!(again.source(), TokenSource::Cache);
+    assert_eq!(again.access_token().secret(), first.access_token().secret());
+    // Other claims, or none: other cache entries.
+    for (c, n) in [(Some(other), 2), (None, 3)] {
+        let mut req = app.acquire_token_for_client(GRAPH_DEFAULT);
+        if let Some(c) = c {
+            req = req.forwarded_client_claims(c);
+        }
+        let r = req.await.expect("a token");
+        assert_eq!(r.source(), TokenSource::IdentityProvider);
+        assert_eq!(env.token_requests().await.len(), n);
+    }
+    let doc: Value =
+        serde_json::from_str(&app.cache().serialize().expect("serializes")).expect("JSON");
+    let ext_keys = doc["AccessToken"]
+        .as_object()
+        .expect("access tokens")
+        .values()
+        .filter(|at| at.get("ext_cache_key").is_some())
+        .count();
+    assert_eq!(ext_keys, 2, "one extended key per claims value");
+    // Not a JSON object: refused before anything is sent or read.
+    let e = app
+        .acquire_token_for_client(GRAPH_DEFAULT)
+        .forwarded_client_claims("not json")
+        .await
+        .expect_err("invalid claims");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert_eq!(env.token_requests().await.len(), 3);
+}

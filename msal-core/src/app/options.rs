@@ -77,6 +77,9 @@ pub(crate) struct RequestOptions {
     pub(crate) extra_query: Vec<(String, String)>,
     pub(crate) ssh_certificate: Option<SshCertificateRequest>,
     pub(crate) pop_key: Option<crate::pop::PopKey>,
+    /// Client-originated claims (MSAL Python's `forwarded_client_claims`): merged into the
+    /// `claims` field and part of the extended cache key, the cache still read.
+    pub(crate) forwarded_client_claims: Option<String>,
 }
 
 impl RequestOptions {
@@ -86,6 +89,21 @@ impl RequestOptions {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
+    }
+
+    /// The fields of the extended cache key: the extra body fields and, under MSAL Python's
+    /// internal name `client_claims`, the forwarded client claims (msal/application.py
+    /// `_stash_client_claims`); `None` when there are none.
+    pub(crate) fn ext_cache_key(&self) -> Option<String> {
+        if self.extra_body.is_empty() && self.forwarded_client_claims.is_none() {
+            return None;
+        }
+        let mut pairs = self.extra_body_pairs();
+        if let Some(c) = &self.forwarded_client_claims {
+            pairs.retain(|(k, _)| *k != "client_claims");
+            pairs.push(("client_claims", c.as_str()));
+        }
+        crate::cache::keys::ext_cache_key(&pairs)
     }
 
     /// The last value of the extra body field `name`.
@@ -127,6 +145,16 @@ impl RequestOptions {
     /// fields, and a proof-of-possession request that also asks for an SSH certificate or sets
     /// the binding's fields as extra body fields.
     pub(crate) fn check(&self) -> Result<()> {
+        if let Some(c) = &self.forwarded_client_claims
+            && !matches!(
+                serde_json::from_str::<serde_json::Value>(c),
+                Ok(serde_json::Value::Object(_))
+            )
+        {
+            return Err(Error::invalid_input(
+                "the forwarded client claims are not a JSON object",
+            ));
+        }
         let named = |f: &str| self.extra_body.iter().any(|(k, _)| k == f);
         if self.pop_key.is_some() {
             if self.ssh_certificate.is_some() {
@@ -274,6 +302,25 @@ macro_rules! proof_of_possession_setter {
     };
 }
 pub(crate) use proof_of_possession_setter;
+
+/// Generates `forwarded_client_claims` on a builder with an `options: RequestOptions` field.
+macro_rules! forwarded_client_claims_setter {
+    () => {
+        /// Client-originated claims, a JSON object (MSAL Python's `forwarded_client_claims`):
+        /// merged into the `claims` request field (deep-merged over the client capabilities
+        /// and any claims challenge, these claims winning), and part of the extended cache
+        /// key. Unlike a claims challenge the cache is read: send the same value on every
+        /// request that should share a cached token. Not the client assertion's claims
+        /// ([`ConfidentialClientBuilder::client_claims`](crate::ConfidentialClientBuilder::client_claims)).
+        /// A value that is not a JSON object fails the request with
+        /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) before anything is sent.
+        pub fn forwarded_client_claims(mut self, claims: impl Into<String>) -> Self {
+            self.options.forwarded_client_claims = Some(claims.into());
+            self
+        }
+    };
+}
+pub(crate) use forwarded_client_claims_setter;
 
 type BoxedAcquire<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 

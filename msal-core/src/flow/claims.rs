@@ -48,6 +48,44 @@ pub(crate) fn merge_claims_and_capabilities(
     Ok(Some(python_json_dumps(&Value::Object(obj))))
 }
 
+/// The `claims` to send when forwarded client claims are given: `claims` (the challenge and
+/// capabilities, already merged) deep-merged with `forwarded`, whose values win (MSAL Python's
+/// `_merge_claims`, msal/token_cache.py; MSAL .NET's `ClaimsHelper.MergeClaimsObjects`). Either
+/// side absent: the other unchanged.
+pub(crate) fn merge_forwarded_claims(
+    claims: Option<String>,
+    forwarded: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(f) = forwarded else {
+        return Ok(claims);
+    };
+    let forwarded_obj = serde_json::from_str::<Value>(f)
+        .ok()
+        .and_then(|v| match v {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .ok_or_else(|| Error::invalid_input("the forwarded client claims are not a JSON object"))?;
+    let Some(c) = claims.filter(|c| !c.is_empty()) else {
+        return Ok(Some(f.to_owned()));
+    };
+    let mut merged = parse_claims(&c)?;
+    deep_merge(&mut merged, forwarded_obj);
+    Ok(Some(python_json_dumps(&Value::Object(merged))))
+}
+
+/// Merges `b` into `a`: objects recursively, anything else replaced by `b`'s value.
+fn deep_merge(a: &mut Map<String, Value>, b: Map<String, Value>) {
+    for (k, v) in b {
+        match (a.get_mut(&k), v) {
+            (Some(Value::Object(left)), Value::Object(right)) => deep_merge(left, right),
+            (_, v) => {
+                a.insert(k, v);
+            }
+        }
+    }
+}
+
 /// `json.dumps(value)` with Python's defaults: `", "` and `": "` separators, non-ASCII escaped.
 pub(crate) fn python_json_dumps(value: &Value) -> String {
     let mut out = String::new();
@@ -112,6 +150,36 @@ fn write_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_claims_deep_merge_over_the_others_and_win() {
+        let forwarded = r#"{"access_token":{"xms_cc":{"values":["X"]},"nbf":{"value":"2"}}}"#;
+        // Alone: sent as given, byte for byte.
+        assert_eq!(
+            merge_forwarded_claims(None, Some(forwarded))
+                .expect("ok")
+                .as_deref(),
+            Some(forwarded)
+        );
+        // Merged: nested objects merged, the forwarded value winning, Python's json.dumps.
+        let merged = merge_forwarded_claims(
+            Some(r#"{"access_token":{"xms_cc":{"values":["CP1"]}},"id_token":{"a":1}}"#.into()),
+            Some(forwarded),
+        )
+        .expect("ok")
+        .expect("claims");
+        assert_eq!(
+            merged,
+            r#"{"access_token": {"xms_cc": {"values": ["X"]}, "nbf": {"value": "2"}}, "id_token": {"a": 1}}"#
+        );
+        assert_eq!(
+            merge_forwarded_claims(Some("{}".into()), None)
+                .expect("ok")
+                .as_deref(),
+            Some("{}")
+        );
+        assert!(merge_forwarded_claims(None, Some("[1]")).is_err());
+    }
 
     #[test]
     fn capabilities_merge_like_msal_python() {

@@ -5,16 +5,16 @@ use std::future::IntoFuture;
 
 use super::{
     Applying, CacheDecision, apply_response, client_form_to, decide_after_refresh,
-    decide_in_memory, push_claims, push_extra, token_request,
+    decide_in_memory, push_claims_with_forwarded, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::core::sealed::Sealed as _;
 use crate::app::options::{
-    AcquireFuture, RequestOptions, proof_of_possession_setter, request_option_setters,
-    ssh_certificate_setter,
+    AcquireFuture, RequestOptions, forwarded_client_claims_setter, proof_of_possession_setter,
+    request_option_setters, ssh_certificate_setter,
 };
 use crate::authority::discovery::AuthorityMetadata;
-use crate::cache::{AtOwner, AtQuery, PartitionKey, keys::ext_cache_key};
+use crate::cache::{AtOwner, AtQuery, PartitionKey};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
 use crate::http::telemetry::{ApiId, RefreshReason};
@@ -64,6 +64,7 @@ impl<'a> AcquireTokenForClient<'a> {
     request_option_setters!();
     ssh_certificate_setter!();
     proof_of_possession_setter!();
+    forwarded_client_claims_setter!();
 
     /// The Federated Managed Identity credential path (`fmi_path`), as MSAL Python's
     /// `acquire_token_for_client(fmi_path=...)` (msal/application.py): sent as the `fmi_path`
@@ -110,11 +111,7 @@ fn query<'q>(
 }
 
 fn ext_key(options: &RequestOptions) -> Option<String> {
-    if options.extra_body.is_empty() {
-        None
-    } else {
-        ext_cache_key(&options.extra_body_pairs())
-    }
+    options.ext_cache_key()
 }
 
 /// Looks the token up in memory, without I/O; `None` when discovery has not run yet or memory
@@ -259,7 +256,7 @@ async fn run(
     let mut form = client_form_to(app.app_ref(), &meta, &send_to, GRANT_TYPE, fmi_path).await?;
     // MSAL Python's order: the caller's data, then claims, then scope.
     push_extra(&mut form, &options);
-    push_claims(core, &mut form, options.claims.as_deref())?;
+    push_claims_with_forwarded(core, &mut form, &options)?;
     form.push("scope", scopes.to_wire());
     let mut req = token_request(
         &meta,
@@ -276,6 +273,7 @@ async fn run(
         Ok(resp) => {
             let applying = Applying {
                 key_id: options.pop_key.as_ref().map(crate::PopKey::key_id),
+                client_claims: options.forwarded_client_claims.as_deref(),
                 ..Applying::new(&meta, &req, &scopes, GRANT_TYPE)
             };
             apply_response(core, &resp, applying).await

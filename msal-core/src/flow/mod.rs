@@ -165,6 +165,21 @@ pub(crate) fn push_claims(core: &AppCore, form: &mut Form, claims: Option<&str>)
     Ok(())
 }
 
+/// As [`push_claims`], with the request's forwarded client claims merged in.
+pub(crate) fn push_claims_with_forwarded(
+    core: &AppCore,
+    form: &mut Form,
+    options: &RequestOptions,
+) -> Result<()> {
+    let claims = core.claims(options.claims.as_deref())?;
+    let merged =
+        claims::merge_forwarded_claims(claims, options.forwarded_client_claims.as_deref())?;
+    if let Some(c) = merged {
+        form.push("claims", c);
+    }
+    Ok(())
+}
+
 /// Adds the SSH certificate fields and the caller's extra form fields.
 pub(crate) fn push_extra(form: &mut Form, options: &RequestOptions) {
     for (k, v) in options.extra_fields() {
@@ -204,6 +219,9 @@ pub(crate) struct Applying<'a> {
     /// The key a proof-of-possession token is bound to: the cached entry's `key_id` (SSH
     /// certificates name theirs in the `key_id` form field instead).
     pub(crate) key_id: Option<&'a str>,
+    /// Forwarded client claims: not a form field of their own (they are merged into `claims`),
+    /// but part of the extended cache key under MSAL Python's name `client_claims`.
+    pub(crate) client_claims: Option<&'a str>,
 }
 
 /// The refresh token a request redeemed, and the cache sequence it was read at.
@@ -230,6 +248,7 @@ impl<'a> Applying<'a> {
             refreshed: None,
             username: None,
             key_id: None,
+            client_claims: None,
         }
     }
 }
@@ -305,8 +324,12 @@ pub(crate) async fn apply_response(
     if let Some(rt) = a.refreshed.and_then(|r| r.token) {
         check_same_account(rt, response, claims.as_ref())?;
     }
-    let data = a.request.form.plain_fields();
+    let mut data = a.request.form.plain_fields();
     check_token_type(&data, response)?;
+    if let Some(c) = a.client_claims {
+        data.retain(|(k, _)| *k != "client_claims");
+        data.push(("client_claims", c));
+    }
     let now = unix_seconds(core.now());
     let event = TokenEvent {
         client_id: &core.client_id,

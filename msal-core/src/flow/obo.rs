@@ -11,15 +11,15 @@ use base64::Engine as _;
 
 use super::{
     Applying, CacheDecision, apply_response, client_form, decide_after_refresh, decide_in_memory,
-    push_claims, push_extra, token_request,
+    push_claims_with_forwarded, push_extra, token_request,
 };
 use crate::app::confidential::ConfidentialClient;
 use crate::app::core::sealed::Sealed as _;
 use crate::app::options::{
-    AcquireFuture, RequestOptions, proof_of_possession_setter, request_option_setters,
+    AcquireFuture, RequestOptions, forwarded_client_claims_setter, proof_of_possession_setter,
+    request_option_setters,
 };
 use crate::authority::discovery::AuthorityMetadata;
-use crate::cache::keys::ext_cache_key;
 use crate::cache::{AtOwner, AtQuery, PartitionKey};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
@@ -68,6 +68,7 @@ impl<'a> AcquireTokenOnBehalfOf<'a> {
 
     request_option_setters!();
     proof_of_possession_setter!();
+    forwarded_client_claims_setter!();
 }
 
 /// The partition key of OBO tokens: base64url(SHA-256(assertion)), as MSAL.NET computes it.
@@ -108,11 +109,7 @@ fn prepare(assertion: &str, scopes: Result<ScopeSet>) -> Result<Prepared> {
 }
 
 fn ext_key(options: &RequestOptions) -> Option<String> {
-    if options.extra_body.is_empty() {
-        None
-    } else {
-        ext_cache_key(&options.extra_body_pairs())
-    }
+    options.ext_cache_key()
 }
 
 fn query<'q>(
@@ -250,7 +247,7 @@ async fn run(
     // MSAL Python's order: the caller's data, requested_token_use, claims, scope, assertion.
     push_extra(&mut form, &options);
     form.push("requested_token_use", "on_behalf_of");
-    push_claims(core, &mut form, options.claims.as_deref())?;
+    push_claims_with_forwarded(core, &mut form, &options)?;
     form.push("scope", core.decorate(&p.scopes).to_wire());
     form.push("assertion", assertion);
     let req = token_request(
@@ -269,6 +266,7 @@ async fn run(
                 Applying {
                     user_assertion_hash: Some(&p.hash),
                     key_id: options.pop_key.as_ref().map(crate::PopKey::key_id),
+                    client_claims: options.forwarded_client_claims.as_deref(),
                     ..Applying::new(&meta, &req, &p.scopes, GRANT_TYPE)
                 },
             )

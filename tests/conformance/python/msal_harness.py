@@ -12,8 +12,10 @@ Job:
               "authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com",
               "client_capabilities": ["CP1"] | null, "client_claims": {...} | null},
       "cache": "<SerializableTokenCache JSON>" | null,
-      "calls": [{"api": "acquire_token_for_client", "scopes": [...], "claims_challenge": null, "fmi_path": null},
-                {"api": "acquire_token_on_behalf_of", "user_assertion": "...", "scopes": [...], "claims_challenge": null},
+      "calls": [{"api": "acquire_token_for_client", "scopes": [...], "claims_challenge": null, "fmi_path": null,
+                 "forwarded_client_claims": null},
+                {"api": "acquire_token_on_behalf_of", "user_assertion": "...", "scopes": [...], "claims_challenge": null,
+                 "forwarded_client_claims": null},
                 {"api": "acquire_token_by_user_federated_identity_credential", "user_assertion": "<instance token>",
                  "scopes": [...], "username": "..." | null, "user_object_id": "..." | null}]
     }
@@ -143,11 +145,15 @@ def run_call(app, call):
             kwargs["claims_challenge"] = call["claims_challenge"]
         if call.get("fmi_path") is not None:
             kwargs["fmi_path"] = call["fmi_path"]
+        if call.get("forwarded_client_claims") is not None:
+            kwargs["forwarded_client_claims"] = call["forwarded_client_claims"]
         return app.acquire_token_for_client(call["scopes"], **kwargs)
     if api == "acquire_token_on_behalf_of":
         kwargs = {}
         if call.get("claims_challenge") is not None:
             kwargs["claims_challenge"] = call["claims_challenge"]
+        if call.get("forwarded_client_claims") is not None:
+            kwargs["forwarded_client_claims"] = call["forwarded_client_claims"]
         return app.acquire_token_on_behalf_of(call["user_assertion"], call["scopes"], **kwargs)
     if api == "acquire_token_by_user_federated_identity_credential":
         kwargs = {}
