@@ -35,7 +35,7 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long one connection to the loopback listener may take to deliver its request.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
-/// How many connections the loopback listener serves at once (see [`wait_for_response`]).
+/// How many connections the loopback listener serves at once (see [`wait_for_response_with`]).
 const MAX_CONNECTIONS: usize = 32;
 
 const SUCCESS_PAGE: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><p>Authentication complete. You can return to the application. Please close this browser tab.</p></body></html>";
@@ -402,12 +402,14 @@ impl crate::app::core::ClientApplication for InteractiveApp<'_> {}
 /// once; when another arrives, the oldest one still being served is closed. A connection that
 /// delivers its request at once, as a browser does, is therefore served within milliseconds
 /// however many idle ones were opened before it.
+/// [`wait_for_response_with`] answering with the built-in pages (tests).
 #[cfg(test)]
 async fn wait_for_response(listener: &TcpListener, state: &str) -> Result<AuthResponse> {
     wait_for_response_with(listener, state, Arc::new(Pages::default())).await
 }
 
-/// [`wait_for_response`] answering with `pages`.
+/// Serves the loopback listener until the redirect carrying `state` arrives, answering it with
+/// `pages`.
 async fn wait_for_response_with(
     listener: &TcpListener,
     state: &str,

@@ -1,7 +1,7 @@
 //! Username and password (ROPC), for legacy apps and tests: user-realm discovery first; a
 //! managed account signs in directly (`grant_type=password`), a federated one at its federation
 //! server over WS-Trust, whose SAML assertion is then redeemed with the SAML bearer grant
-//! (msal/application.py `acquire_token_by_username_password`; see [`super::wstrust`]).
+//! (msal/application.py `acquire_token_by_username_password`; see the `wstrust` module).
 
 use std::future::IntoFuture;
 
