@@ -90,6 +90,9 @@ pub(crate) fn run() -> Result<()> {
                     .env("MSAL_REQUIRE_PEERS", "1"),
             )
         })?;
+        // Instruction counts of the hot paths against xtask/icount-budgets.json (callgrind;
+        // not wall time, so a busy runner does not fail it).
+        steps.step("icount", || crate::icount::run(&[]))?;
         steps.step("conformance", || crate::conformance::run(None))?;
         // The published crates still package: manifests complete (description, licence,
         // readme, keywords), every file they need inside the package, path dependencies
