@@ -233,12 +233,14 @@ impl ScopeSet {
         // the front, in order.
         let mut kept = 0;
         for i in 0..held.len() {
-            let (front, rest) = held.split_at_mut(i);
-            let dup = front
-                .get(..kept)
-                .unwrap_or_default()
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(&rest[0]));
+            let (front, rest) = held.split_at(i);
+            let dup = rest.first().is_some_and(|s| {
+                front
+                    .get(..kept)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(s))
+            });
             if !dup {
                 held.swap(kept, i);
                 kept += 1;
