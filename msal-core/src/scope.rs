@@ -313,6 +313,19 @@ impl ScopeSet {
         }
     }
 
+    /// The scope of a one-scope set.
+    pub(crate) fn only(&self) -> Option<&str> {
+        match &self.scopes {
+            Scopes::Static([only]) => Some(only),
+            Scopes::Shared(s) => match &s[..] {
+                [only] => Some(only),
+                _ => None,
+            },
+            Scopes::Inline(j, 1) => Some(j),
+            _ => None,
+        }
+    }
+
     /// True when the set holds no scope.
     pub fn is_empty(&self) -> bool {
         match &self.scopes {
@@ -626,6 +639,21 @@ mod tests {
         assert_eq!("  x  ".into_scopes().expect("valid").to_wire(), "x");
         // Non-ASCII scopes take the general path.
         assert_eq!("é".into_scopes().expect("valid").to_wire(), "é");
+    }
+
+    #[test]
+    fn only_names_the_scope_of_one_scope_sets() {
+        static SCOPES: [Cow<'static, str>; 1] = [Cow::Borrowed("x/.default")];
+        static SET: ScopeSet = ScopeSet::from_static_sorted(&SCOPES);
+        assert_eq!(SET.only(), Some("x/.default"));
+        assert_eq!(
+            "X/.default".into_scopes().expect("valid").only(),
+            Some("X/.default")
+        );
+        assert_eq!(ScopeSet::new(["a"]).expect("valid").only(), Some("a"));
+        assert_eq!(["a", "b"].into_scopes().expect("valid").only(), None);
+        assert_eq!(ScopeSet::new(["a", "b"]).expect("valid").only(), None);
+        assert_eq!(EMPTY.only(), None);
     }
 
     #[test]
