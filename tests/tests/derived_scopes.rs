@@ -1,7 +1,8 @@
 //! Derived resources end to end: a client-credentials call with `Graph::default_scope()` and a
 //! user sign-in with `[Graph::UserRead, Graph::MailSend]` against the emulator over HTTPS, the
 //! scopes they put on the wire, the cache hits they then get, and — with a counting allocator —
-//! that a cache hit with derived scopes allocates nothing.
+//! that a cache hit allocates nothing, with derived scopes or with the scope written as a `&str`,
+//! `[&str]` or `&[String]`.
 
 mod support;
 
@@ -95,13 +96,46 @@ async fn client_credentials_with_graph_default_scope_and_an_allocation_free_hit(
         "a cache hit with Graph::default_scope() allocated {during} time(s)"
     );
 
-    // The counter does count: a scope list built at run time allocates.
-    let counted = allocation_counter::measure(|| {
-        let hit = poll_once(
-            app.acquire_token_for_client("https://graph.microsoft.com/.default")
-                .into_future(),
+    // What users write allocates nothing either: the scope as a `&str` (here not `'static`),
+    // as `[&str]`, as a slice of `String`s, and as a `&str` holding two scopes (the second one
+    // not granted: a miss would be pending, not ready, so only the first is hit-tested).
+    let owned = String::from("https://graph.microsoft.com/.default");
+    let scope = owned.as_str();
+    let strings = [owned.clone()];
+    let cases: [(&str, &dyn Fn() -> Poll<_>); 3] = [
+        ("&str", &|| {
+            poll_once(app.acquire_token_for_client(scope).into_future())
+        }),
+        ("[&str; 1]", &|| {
+            poll_once(app.acquire_token_for_client([scope]).into_future())
+        }),
+        ("&[String]", &|| {
+            poll_once(app.acquire_token_for_client(&strings[..]).into_future())
+        }),
+    ];
+    for (what, call) in cases {
+        drop(call());
+        let mut hit = None;
+        let during = allocation_counter::measure(|| hit = Some(call())).count_total;
+        let Some(Poll::Ready(Ok(hit))) = hit else {
+            panic!("a cache hit with the scope as {what} is ready at the first poll: {hit:?}");
+        };
+        assert_eq!(hit.source(), TokenSource::Cache);
+        assert_eq!(hit.access_token().secret(), first.access_token().secret());
+        drop(hit);
+        assert_eq!(
+            during, 0,
+            "a cache hit with the scope as {what} allocated {during} time(s)"
         );
-        assert!(matches!(hit, Poll::Ready(Ok(_))));
+    }
+
+    // The counter does count: the result of a hit, cloned, allocates.
+    let counted = allocation_counter::measure(|| {
+        let Poll::Ready(Ok(hit)) = poll_once(app.acquire_token_for_client(scope).into_future())
+        else {
+            panic!("a hit");
+        };
+        drop(std::hint::black_box(hit.access_token().secret().to_owned()));
     });
     assert!(counted.count_total > 0, "the counting allocator counts");
     assert_eq!(env.token_requests().await.len(), 1, "hits send nothing");

@@ -90,6 +90,8 @@ pub(crate) fn run() -> Result<()> {
                     .env("MSAL_REQUIRE_PEERS", "1"),
             )
         })?;
+        // The instruction-count gate (`cargo xtask icount`) is not a step yet: its release
+        // build of the bench binary alone takes longer than the rest of the budget allows.
         steps.step("conformance", || crate::conformance::run(None))?;
         // The published crates still package: manifests complete (description, licence,
         // readme, keywords), every file they need inside the package, path dependencies

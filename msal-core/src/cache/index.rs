@@ -358,6 +358,13 @@ fn opt_eq_ci(a: Option<&str>, b: Option<&str>) -> bool {
 
 /// True when every requested scope occurs in `target` (case-insensitively).
 fn covers(target: &str, scopes: &ScopeSet) -> bool {
+    // The usual hit, one scope asked and granted (`…/.default`), without splitting.
+    if scopes
+        .only()
+        .is_some_and(|only| target.eq_ignore_ascii_case(only))
+    {
+        return true;
+    }
     scopes
         .iter()
         .all(|s| target.split_whitespace().any(|t| t.eq_ignore_ascii_case(s)))
