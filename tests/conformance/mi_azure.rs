@@ -123,36 +123,46 @@ impl HttpClient for LoopbackTransport {
                 format!("refused {url}: not loopback (traffic must stay on loopback)"),
             ));
         }
-        let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
-            .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Other, e))?;
-        let mut req = self.client.request(method, url.as_str());
-        for (name, value) in request.headers().iter() {
-            req = req.header(name.as_str(), value.as_str());
-        }
-        let body: azure_core::Bytes = request.body().into();
-        let resp = req
-            .body(body.to_vec())
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Io, e))?;
-        let status = StatusCode::from(resp.status().as_u16());
-        let mut headers = Headers::new();
-        for (k, v) in resp.headers() {
-            if let Ok(v) = v.to_str() {
-                headers.insert(k.as_str().to_owned(), v.to_owned());
-            }
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Io, e))?;
-        Ok(AsyncRawResponse::from_bytes(
-            status,
-            headers,
-            bytes.to_vec(),
-        ))
+        forward(&self.client, request).await
     }
+}
+
+/// Sends an azure_core request with reqwest (within [`REQUEST_TIMEOUT`]) and returns the
+/// answer as azure_core's; the caller has checked the destination.
+pub(crate) async fn forward(
+    client: &reqwest::Client,
+    request: &Request,
+) -> azure_core::Result<AsyncRawResponse> {
+    let url = request.url();
+    let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
+        .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Other, e))?;
+    let mut req = client.request(method, url.as_str());
+    for (name, value) in request.headers().iter() {
+        req = req.header(name.as_str(), value.as_str());
+    }
+    let body: azure_core::Bytes = request.body().into();
+    let resp = req
+        .body(body.to_vec())
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Io, e))?;
+    let status = StatusCode::from(resp.status().as_u16());
+    let mut headers = Headers::new();
+    for (k, v) in resp.headers() {
+        if let Ok(v) = v.to_str() {
+            headers.insert(k.as_str().to_owned(), v.to_owned());
+        }
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Io, e))?;
+    Ok(AsyncRawResponse::from_bytes(
+        status,
+        headers,
+        bytes.to_vec(),
+    ))
 }
 
 /// The child's side: runs the job on stdin with the process environment and prints the result.

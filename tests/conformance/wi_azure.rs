@@ -16,10 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use azure_core::credentials::TokenCredential as _;
-use azure_core::http::headers::Headers;
-use azure_core::http::{
-    AsyncRawResponse, ClientOptions, HttpClient, Request, StatusCode, Transport,
-};
+use azure_core::http::{AsyncRawResponse, ClientOptions, HttpClient, Request, Transport};
 use azure_identity::{
     ClientAssertionCredentialOptions, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
@@ -81,35 +78,7 @@ impl HttpClient for EmulatorOnly {
                 format!("refused {url}: not an emulator host (traffic must stay on loopback)"),
             ));
         }
-        let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
-            .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Other, e))?;
-        let mut req = self.client.request(method, url.as_str());
-        for (name, value) in request.headers().iter() {
-            req = req.header(name.as_str(), value.as_str());
-        }
-        let body: azure_core::Bytes = request.body().into();
-        let resp = req
-            .body(body.to_vec())
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Io, e))?;
-        let status = StatusCode::from(resp.status().as_u16());
-        let mut headers = Headers::new();
-        for (k, v) in resp.headers() {
-            if let Ok(v) = v.to_str() {
-                headers.insert(k.as_str().to_owned(), v.to_owned());
-            }
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| azure_core::Error::new(azure_core::error::ErrorKind::Io, e))?;
-        Ok(AsyncRawResponse::from_bytes(
-            status,
-            headers,
-            bytes.to_vec(),
-        ))
+        crate::mi_azure::forward(&self.client, request).await
     }
 }
 

@@ -110,10 +110,6 @@ fn query<'q>(
     }
 }
 
-fn ext_key(options: &RequestOptions) -> Option<String> {
-    options.ext_cache_key()
-}
-
 /// Looks the token up in memory, without I/O; `None` when discovery has not run yet or memory
 /// cannot tell.
 fn from_memory(
@@ -125,7 +121,7 @@ fn from_memory(
     let Some(meta) = core.cached_metadata_for(options)? else {
         return Ok(None);
     };
-    let ext = ext_key(options);
+    let ext = options.ext_cache_key();
     let q = query(app, &meta, scopes, ext.as_deref(), options);
     Ok(decide_in_memory(&core.cache, &q, unix_seconds(core.now())))
 }
@@ -230,7 +226,7 @@ async fn run(
     let (reason, fallback) = if options.bypasses_cache() {
         (RefreshReason::ForceRefresh, None)
     } else {
-        let ext = ext_key(&options);
+        let ext = options.ext_cache_key();
         let q = query(app, &meta, &scopes, ext.as_deref(), &options);
         match decide_after_refresh(&core.cache, &partition, &q, unix_seconds(core.now())).await {
             CacheDecision::Hit(at) => {

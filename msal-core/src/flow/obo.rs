@@ -108,10 +108,6 @@ fn prepare(assertion: &str, scopes: Result<ScopeSet>) -> Result<Prepared> {
     })
 }
 
-fn ext_key(options: &RequestOptions) -> Option<String> {
-    options.ext_cache_key()
-}
-
 fn query<'q>(
     app: &'q ConfidentialClient,
     meta: &'q AuthorityMetadata,
@@ -148,7 +144,7 @@ fn from_memory(
     let Some(meta) = core.cached_metadata_for(options)? else {
         return Ok(None);
     };
-    let ext = ext_key(options);
+    let ext = options.ext_cache_key();
     Ok(decide_in_memory(
         &core.cache,
         &query(app, &meta, p, ext.as_deref(), options),
@@ -230,7 +226,7 @@ async fn run(
         let partition = core
             .cache
             .route(|| PartitionKey::on_behalf_of(&core.client_id, &p.hash));
-        let ext = ext_key(&options);
+        let ext = options.ext_cache_key();
         let q = query(app, &meta, &p, ext.as_deref(), &options);
         match decide_after_refresh(&core.cache, &partition, &q, now).await {
             CacheDecision::Hit(at) => {

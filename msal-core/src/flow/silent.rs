@@ -13,7 +13,6 @@ use crate::app::options::{
     AcquireFuture, RequestOptions, request_option_setters, ssh_certificate_setter,
 };
 use crate::authority::discovery::AuthorityMetadata;
-use crate::cache::keys::ext_cache_key;
 use crate::cache::{AtOwner, AtQuery, PartitionKey, RefreshTokenEntity};
 use crate::clock::unix_seconds;
 use crate::error::{Error, Result};
@@ -54,14 +53,6 @@ impl<'a> AcquireTokenSilent<'a> {
 
     request_option_setters!();
     ssh_certificate_setter!();
-}
-
-fn ext_key(options: &RequestOptions) -> Option<String> {
-    if options.extra_body.is_empty() {
-        None
-    } else {
-        ext_cache_key(&options.extra_body_pairs())
-    }
 }
 
 fn query<'q>(
@@ -130,7 +121,7 @@ impl<'a> IntoFuture for AcquireTokenSilent<'a> {
                 .ok()
                 .flatten()
                 .and_then(|meta| {
-                    let ext = ext_key(&options);
+                    let ext = options.ext_cache_key();
                     let q = query(app, &meta, &account, &scopes, ext.as_deref(), &options);
                     let now = unix_seconds(core.now());
                     match decide_in_memory(&core.cache, &q, now) {
@@ -252,7 +243,7 @@ async fn run(
     let (reason, fallback) = if options.bypasses_cache() {
         (RefreshReason::ForceRefresh, None)
     } else {
-        let ext = ext_key(&options);
+        let ext = options.ext_cache_key();
         let q = query(app, &meta, &account, &scopes, ext.as_deref(), &options);
         let mut decision = decide_after_refresh(&core.cache, &partition, &q, now).await;
         if matches!(decision, CacheDecision::Miss(_))
